@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian packages the build and the tests need (see docs/OPERATIONS.md).
+DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help deps build release test demo clean
+
+help:
+	@echo "make demo   - build, start Redis and auctiond, show what runs (see README.md)"
+	@echo "make test   - run every test"
+	@echo "make deps   - install the missing Debian packages"
+
+# Idempotent: installs only what dpkg does not list as installed.
+deps:
+	@missing=""; \
+	for package in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+test: deps
+	swift build --build-tests
+	swift test
+
+demo: release
+	loadtest/demo.sh
+
+clean:
+	rm -rf .build run

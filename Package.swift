@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+// The auction service: see README.md for the map and docs/ARCHITECTURE.md for how the parts fit.
+import PackageDescription
+
+/// System libraries come from Debian packages (`make deps` installs them).
+func systemLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt(apt)])
+}
+
+let package = Package(
+    name: "auction",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "auctiond", targets: ["auctiond"]),
+        .executable(name: "tender-sandbox", targets: ["tender-sandbox"]),
+        .executable(name: "auction-loadtest", targets: ["auction-loadtest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, each imported by exactly one Swift wrapper module.
+        systemLibrary("CLibWebSockets", pkgConfig: "libwebsockets", apt: ["libwebsockets-dev"]),
+        systemLibrary("CHiredis", pkgConfig: "hiredis", apt: ["libhiredis-dev"]),
+        systemLibrary("COpenSSL", pkgConfig: "openssl", apt: ["libssl-dev"]),
+        // The little C Swift cannot import: lws macros and composite option flags.
+        .target(name: "CShims", dependencies: ["CLibWebSockets"]),
+
+        // Thin wrappers: the only places that touch C pointers.
+        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
+        .target(name: "WebServer", dependencies: ["CLibWebSockets", "CShims"]),
+
+        // The product.
+        .target(name: "AuctionCore"),
+        .target(name: "AuctionStore", dependencies: ["AuctionCore", "RedisClient"]),
+        .target(name: "TenderAPI", dependencies: ["AuctionCore"]),
+        .target(
+            name: "AuctionServer",
+            dependencies: [
+                "AuctionCore", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "auctiond",
+            dependencies: [
+                "AuctionServer", "AuctionStore", "TenderAPI", "AuctionCore", "RedisClient", "WebServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "TenderSandbox", dependencies: ["AuctionCore", "WebServer"]),
+        .executableTarget(
+            name: "tender-sandbox",
+            dependencies: [
+                "TenderSandbox", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "auction-loadtest",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Test helpers shared by every test target: real processes, free ports, a WebSocket client.
+        .target(name: "AuctionTesting", dependencies: ["RedisClient"]),
+
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "AuctionTesting"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "AuctionTesting"]),
+        .testTarget(
+            name: "AuctionCoreTests", dependencies: ["AuctionCore"],
+            resources: [.copy("Resources")]),
+        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionTesting"]),
+        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI"]),
+        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionTesting"]),
+        .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

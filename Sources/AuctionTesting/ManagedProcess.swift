@@ -1,0 +1,56 @@
+import Foundation
+
+/// A child process that tests start and stop by PID. Its output goes to a log file so that a
+/// failing test can show it.
+public final class ManagedProcess: @unchecked Sendable {
+    public let executable: String
+    public let arguments: [String]
+    public let logPath: String
+    private let process = Process()
+
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+        self.executable = executable
+        self.arguments = arguments
+        self.logPath = logPath
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func stop(grace: Duration = .seconds(5)) {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        if !waitUntil(timeout: grace, { !process.isRunning }) { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// SIGKILL: the crash case.
+    public func kill9() {
+        guard process.isRunning else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit { kill9() }
+}
+
+/// A fresh temporary folder for one test's files.
+public func makeTemporaryDirectory(_ label: String) -> String {
+    let path = NSTemporaryDirectory() + "auction-test-\(label)-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

@@ -1,0 +1,64 @@
+import Foundation
+import RedisClient
+
+/// A real `redis-server` on a free loopback port, for one test. No persistence unless asked for
+/// (`appendOnly`), in which case it can be restarted on the same folder and keeps its data.
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
+    public let appendOnly: Bool
+    private var process: ManagedProcess?
+
+    public init(appendOnly: Bool = false) throws {
+        port = freeLoopbackPort()
+        directory = makeTemporaryDirectory("redis")
+        self.appendOnly = appendOnly
+        try start()
+    }
+
+    public var endpoint: RedisEndpoint { RedisEndpoint(host: "127.0.0.1", port: port) }
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var pid: Int32? { process?.pid }
+
+    public func start() throws {
+        var arguments = [
+            "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--protected-mode", "no",
+        ]
+        // "always" so that a test killing the server loses nothing that was acknowledged.
+        arguments += appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
+        process = try ManagedProcess(
+            executable: Self.executablePath, arguments: arguments, logPath: directory + "/redis.log")
+        let up = waitUntil {
+            (try? RedisConnection(endpoint: endpoint, timeout: .milliseconds(200)).execute("PING")) == .status("PONG")
+        }
+        guard up else { throw RedisServerError(description: "redis-server did not start:\n\(process?.log ?? "")") }
+    }
+
+    /// Graceful shutdown (SIGTERM): with AOF on, everything written is on disk.
+    public func stop() { process?.stop() }
+
+    /// The crash case: SIGKILL.
+    public func kill9() { process?.kill9() }
+
+    public func restart() throws {
+        stop()
+        try start()
+    }
+
+    public func connect() throws -> RedisConnection { try RedisConnection(endpoint: endpoint) }
+
+    deinit {
+        process?.kill9()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static var executablePath: String {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            ?? "/usr/bin/redis-server"
+    }
+}
+
+public struct RedisServerError: Error, CustomStringConvertible {
+    public let description: String
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// A deliberately small RFC 6455 client over a blocking POSIX socket, written independently of
+/// lws so that tests do not check the server against its own library. It can also misbehave on
+/// purpose: binary frames, hand-made fragmentation, oversize messages.
+public final class TestWebSocketClient {
+    public enum Frame: Equatable {
+        case text(String)
+        case binary([UInt8])
+        case close(code: UInt16?, reason: String)
+    }
+
+    public struct HandshakeRefused: Error, CustomStringConvertible {
+        public let status: Int
+        public let response: String
+        public var description: String { "WebSocket handshake refused with HTTP \(status): \(response)" }
+    }
+
+    public struct ConnectionError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects and completes the opening handshake for `path` (which may carry a query).
+    public init(host: String = "127.0.0.1", port: Int, path: String, timeout: Duration = .seconds(5)) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ConnectionError(description: "socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw ConnectionError(description: "cannot connect to \(host):\(port): errno \(errno)")
+        }
+        var noDelay: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        setTimeout(timeout)
+
+        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try writeAll(Array(request.utf8))
+        let head = try readHead()
+        let statusLine = head.split(separator: "\r\n").first ?? ""
+        let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+        guard status == 101 else {
+            close(fd)
+            throw HandshakeRefused(status: status, response: head)
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func setTimeout(_ timeout: Duration) {
+        let (seconds, attoseconds) = timeout.components
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    public func send(text: String) throws { try sendFrame(opcode: 0x1, payload: Array(text.utf8), final: true) }
+    public func send(binary: [UInt8]) throws { try sendFrame(opcode: 0x2, payload: binary, final: true) }
+
+    /// Sends `text` as several frames: a text frame then continuation frames of `pieceSize` bytes.
+    public func send(text: String, fragmentedInto pieceSize: Int) throws {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        repeat {
+            let end = min(offset + pieceSize, bytes.count)
+            try sendFrame(opcode: offset == 0 ? 0x1 : 0x0, payload: Array(bytes[offset..<end]), final: end == bytes.count)
+            offset = end
+        } while offset < bytes.count
+    }
+
+    /// Starts the closing handshake.
+    public func sendClose(code: UInt16 = 1000) throws {
+        try sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xff)], final: true)
+    }
+
+    /// The next text, binary or close frame (continuations joined, pings answered). Throws when
+    /// nothing arrives within the socket time-out or the connection ends without a close frame.
+    public func receive() throws -> Frame {
+        var message: [UInt8] = []
+        var messageOpcode: UInt8 = 0
+        while true {
+            let header = try readBytes(2)
+            let final = header[0] & 0x80 != 0
+            let opcode = header[0] & 0x0f
+            var length = Int(header[1] & 0x7f)
+            if length == 126 {
+                let extended = try readBytes(2)
+                length = Int(extended[0]) << 8 | Int(extended[1])
+            } else if length == 127 {
+                length = try readBytes(8).reduce(0) { $0 << 8 | Int($1) }
+            }
+            let payload = try readBytes(length)
+            switch opcode {
+            case 0x9:
+                try sendFrame(opcode: 0xA, payload: payload, final: true)  // answer the server's ping
+                continue
+            case 0xA:
+                continue
+            case 0x8:
+                let code = payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil
+                return .close(code: code, reason: String(decoding: payload.dropFirst(2), as: UTF8.self))
+            case 0x0:
+                message += payload
+            default:
+                messageOpcode = opcode
+                message = payload
+            }
+            if final {
+                return messageOpcode == 0x2 ? .binary(message) : .text(String(decoding: message, as: UTF8.self))
+            }
+        }
+    }
+
+    /// The next text frame as a JSON object, skipping nothing: a non-text frame is an error.
+    public func receiveJSON() throws -> [String: Any] {
+        let frame = try receive()
+        guard case .text(let text) = frame,
+            let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        else { throw ConnectionError(description: "expected a JSON text frame, got \(frame)") }
+        return object
+    }
+
+    // MARK: - Wire
+
+    private func sendFrame(opcode: UInt8, payload: [UInt8], final: Bool) throws {
+        var frame: [UInt8] = [(final ? 0x80 : 0) | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else if payload.count <= 0xffff {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xff) }
+        }
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try writeAll(frame)
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw ConnectionError(description: "send failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        if count == 0 { throw ConnectionError(description: "connection closed by the server") }
+        if count < 0 { throw ConnectionError(description: "receive failed or timed out: errno \(errno)") }
+        buffer += chunk.prefix(count)
+    }
+
+    private func readBytes(_ count: Int) throws -> [UInt8] {
+        while buffer.count < count { try fill() }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer.prefix(count))
+    }
+
+    private func readHead() throws -> String {
+        let terminator: [UInt8] = [13, 10, 13, 10]
+        while true {
+            if let range = buffer.firstRange(of: terminator) {
+                let head = String(decoding: buffer[..<range.lowerBound], as: UTF8.self)
+                buffer.removeSubrange(..<range.upperBound)
+                return head
+            }
+            try fill()
+        }
+    }
+}

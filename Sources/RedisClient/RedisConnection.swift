@@ -1,0 +1,214 @@
+// The one place that calls hiredis. A connection is used by one thread at a time (hiredis contexts
+// are not thread-safe); blocking calls belong on worker threads, never on the lws service thread.
+import CHiredis
+import Foundation
+
+/// Where a Redis server is: parsed from `redis://host:port/db`.
+public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var database: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.database = database
+    }
+
+    /// Parses `redis://host[:port][/db]`; returns nil for anything else.
+    public init?(url: String) {
+        guard let components = URLComponents(string: url), components.scheme == "redis",
+            let host = components.host, !host.isEmpty
+        else { return nil }
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard path.isEmpty || Int(path) != nil else { return nil }
+        self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0)
+    }
+
+    public var description: String { "\(host):\(port)/\(database)" }
+}
+
+public final class RedisConnection {
+    public let endpoint: RedisEndpoint
+    public let timeout: Duration
+    private var context: UnsafeMutablePointer<redisContext>?
+
+    /// Connects at once; throws `connectionFailed` if the server is not there within `timeout`.
+    public init(endpoint: RedisEndpoint, timeout: Duration = .seconds(2)) throws(RedisError) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        try connect()
+    }
+
+    deinit { redisFree(context) }
+
+    public var isConnected: Bool { context != nil }
+
+    /// Runs one command. A broken connection is re-established first (the caller sees
+    /// `connectionFailed` if that fails); a connection that breaks during the command throws
+    /// `connectionLost` and is re-established by the next call. Error replies throw `server`.
+    @discardableResult
+    public func execute(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
+        try pipeline([arguments])[0]
+    }
+
+    @discardableResult
+    public func execute(_ arguments: String...) throws(RedisError) -> RedisReply {
+        try execute(arguments.map { Array($0.utf8) })
+    }
+
+    @discardableResult
+    public func execute(_ arguments: [String]) throws(RedisError) -> RedisReply {
+        try execute(arguments.map { Array($0.utf8) })
+    }
+
+    /// Sends several commands in one round trip and returns their replies in order. A top-level
+    /// error reply of any command is thrown after all replies have been read, so the connection
+    /// stays in step.
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        if context == nil { try connect() }
+        guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
+        for arguments in commands {
+            let status = withArgv(arguments) { argc, argv, lengths in
+                redisAppendCommandArgv(context, argc, argv, lengths)
+            }
+            if status != REDIS_OK { throw failure(context, lost: true) }
+        }
+        var replies: [RedisReply] = []
+        var firstError: String?
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context, lost: true) }
+            let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+            freeReplyObject(raw)
+            if case .error(let message) = reply, firstError == nil { firstError = message }
+            replies.append(reply)
+        }
+        if let firstError { throw .server(firstError) }
+        return replies
+    }
+
+    /// Waits for the next pushed message on a subscribed connection (pub/sub). Returns nil when
+    /// `timeout` passes with nothing; the connection stays usable.
+    public func nextPush(timeout wait: Duration) throws(RedisError) -> RedisReply? {
+        if context == nil { try connect() }
+        guard let context else { return nil }
+        setTimeout(context, wait)
+        defer { setTimeout(context, timeout) }
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+            let timedOut = context.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+            if timedOut {
+                // A read time-out consumed nothing, so the stream is still in step; hiredis 0.14
+                // only flags the context, and has no call to clear the flag.
+                context.pointee.err = 0
+                return nil
+            }
+            throw failure(context, lost: true)
+        }
+        defer { freeReplyObject(raw) }
+        return Self.decode(raw!.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Drops the connection; the next call reconnects.
+    public func disconnect() {
+        redisFree(context)
+        context = nil
+    }
+
+    // MARK: - hiredis plumbing
+
+    private func connect() throws(RedisError) {
+        redisFree(context)
+        context = nil
+        let address = endpoint.description
+        guard let fresh = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), Self.timeval(timeout)) else {
+            throw .connectionFailed(address: address, reason: "out of memory")
+        }
+        if fresh.pointee.err != 0 {
+            let reason = Self.errorText(fresh)
+            redisFree(fresh)
+            throw .connectionFailed(address: address, reason: reason)
+        }
+        setTimeout(fresh, timeout)
+        _ = redisEnableKeepAlive(fresh)
+        context = fresh
+        if endpoint.database != 0 {
+            do { try execute("SELECT", String(endpoint.database)) } catch {
+                disconnect()
+                throw error
+            }
+        }
+    }
+
+    private func setTimeout(_ context: UnsafeMutablePointer<redisContext>, _ duration: Duration) {
+        _ = redisSetTimeout(context, Self.timeval(duration))
+    }
+
+    /// Converts hiredis' error state into a typed error and drops the broken context: after an
+    /// I/O or protocol error the stream is out of step and must not be reused.
+    private func failure(_ context: UnsafeMutablePointer<redisContext>, lost: Bool) -> RedisError {
+        let reason = Self.errorText(context)
+        let isProtocol = context.pointee.err == REDIS_ERR_PROTOCOL
+        disconnect()
+        if isProtocol { return .protocolError(address: endpoint.description, reason: reason) }
+        return .connectionLost(address: endpoint.description, reason: reason)
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { raw in
+            let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            return text.isEmpty ? "error \(context.pointee.err)" : text
+        }
+    }
+
+    private static func timeval(_ duration: Duration) -> Glibc.timeval {
+        let (seconds, attoseconds) = duration.components
+        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+
+    private func withArgv<R>(
+        _ arguments: [[UInt8]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+    ) -> R {
+        // hiredis reads argv[i] for argvlen[i] bytes, so no terminator is needed and NULs are fine.
+        let storage = arguments.map { bytes -> UnsafeMutablePointer<CChar> in
+            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
+            bytes.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { pointer.update(from: $0.baseAddress!, count: bytes.count) }
+            }
+            return pointer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        var argv: [UnsafePointer<CChar>?] = storage.map { UnsafePointer($0) }
+        let lengths = arguments.map(\.count)
+        return argv.withUnsafeMutableBufferPointer { argvBuffer in
+            lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argvBuffer.baseAddress!, $0.baseAddress!) }
+        }
+    }
+
+    private static func decode(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            return .bulk(bytes(r.str, r.len))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(r.integer)
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ARRAY:
+            return .array((0..<r.elements).map { decode(r.element[$0]!) })
+        default:
+            return .error("unknown reply type \(r.type)")
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+}

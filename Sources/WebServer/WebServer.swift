@@ -1,0 +1,638 @@
+// The one place that calls libwebsockets. One thread runs `lws_service` and owns every lws object
+// (lws is built with LWS_MAX_SMP 1); other threads talk to it only through `commands` plus
+// `lws_cancel_service`, which wakes the loop with LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+import CLibWebSockets
+import CShims
+import Foundation
+import Synchronization
+
+/// Callbacks from the server, all made on its service thread: keep them short and never block
+/// (hand slow work to another thread and answer through `HTTPResponder` / `WebSocket`).
+public protocol WebServerDelegate: AnyObject, Sendable {
+    /// A complete HTTP request that no static folder served. Answer exactly once, from any thread.
+    func handle(_ request: HTTPRequest, responder: HTTPResponder)
+    /// A WebSocket handshake; the request carries the path, query and headers.
+    func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision
+    func opened(_ socket: WebSocket)
+    /// One whole text message (fragments already joined).
+    func received(_ text: String, from socket: WebSocket)
+    /// A message over `maxMessageBytes` arrived and was dropped.
+    func receivedTooLarge(from socket: WebSocket)
+    func closed(_ socket: WebSocket)
+}
+
+/// A text frame serialised once and written to any number of connections ("frame once, write
+/// many"). The bytes sit behind LWS_PRE spare bytes, where lws writes the frame header; only the
+/// service thread writes, one connection after another, so sharing the buffer is safe.
+public final class OutgoingFrame: @unchecked Sendable {
+    fileprivate let buffer: UnsafeMutableRawPointer
+    fileprivate let payload: UnsafeMutableRawPointer
+    public let count: Int
+
+    public init(_ bytes: some Collection<UInt8>) {
+        let pre = cshim_lws_pre()
+        count = bytes.count
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: pre + max(count, 1), alignment: 16)
+        payload = buffer + pre
+        UnsafeMutableRawBufferPointer(start: payload, count: count).copyBytes(from: bytes)
+    }
+
+    public convenience init(text: String) { self.init(Array(text.utf8)) }
+
+    deinit { buffer.deallocate() }
+}
+
+/// A live WebSocket connection. Sending and closing are safe from any thread.
+public final class WebSocket: Sendable, Hashable {
+    public let id: UInt64
+    /// The upgrade request: path, query (`key_for_bid`, `hash`), headers, peer address.
+    public let request: HTTPRequest
+    private let server: WebServer
+
+    fileprivate init(id: UInt64, request: HTTPRequest, server: WebServer) {
+        self.id = id
+        self.request = request
+        self.server = server
+    }
+
+    public func send(_ frame: OutgoingFrame) { server.perform(.send(frame, [id])) }
+    public func send(text: String) { send(OutgoingFrame(text: text)) }
+    /// Sends what is queued, then closes with `code` and `reason` (at most 123 bytes).
+    public func close(_ code: CloseCode, reason: String) { server.perform(.close(id, code, reason)) }
+
+    public static func == (a: WebSocket, b: WebSocket) -> Bool { a.id == b.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+/// Answers one HTTP request, once, from any thread.
+public final class HTTPResponder: Sendable {
+    private let transaction: UInt64
+    private let server: WebServer
+    private let answered = Atomic<Bool>(false)
+
+    fileprivate init(transaction: UInt64, server: WebServer) {
+        self.transaction = transaction
+        self.server = server
+    }
+
+    public func respond(_ response: HTTPResponse) {
+        guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        server.perform(.respond(transaction, response))
+    }
+}
+
+public final class WebServer: @unchecked Sendable {
+    enum Command {
+        case send(OutgoingFrame, [UInt64])
+        case close(UInt64, CloseCode, String)
+        case respond(UInt64, HTTPResponse)
+    }
+
+    public let configuration: WebServerConfiguration
+    private let delegate: WebServerDelegate
+    private let commands = Mutex<[Command]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    private let boundPort = Atomic<Int>(0)
+    private var serviceThread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    /// The context, for `lws_cancel_service` from other threads (the only lws call they make).
+    private let contextPointer = Mutex<ContextHandle?>(nil)
+    private var serviceThreadID: pthread_t?
+
+    // Owned by the service thread.
+    private var nextID: UInt64 = 0
+    private var sockets: [UInt64: SocketState] = [:]
+    private var transactions: [UInt64: HTTPTransaction] = [:]
+    private let cStrings = CStringArena()
+
+    public init(configuration: WebServerConfiguration, delegate: WebServerDelegate) {
+        self.configuration = configuration
+        self.delegate = delegate
+    }
+
+    /// The port the server listens on (the kernel's choice when configured with 0).
+    public var port: Int { boundPort.load(ordering: .acquiring) }
+
+    /// Binds and starts the service thread; throws if lws cannot create the context (port taken,
+    /// bad certificate).
+    public func start() throws(WebServerError) {
+        let ready = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        let thread = Thread { [self] in
+            serviceThreadID = pthread_self()
+            guard let context = createContext() else {
+                failure.withLock { $0 = "cannot listen on \(configuration.host):\(configuration.port)" }
+                ready.signal()
+                stopped.signal()
+                return
+            }
+            contextPointer.withLock { $0 = ContextHandle(pointer: context) }
+            boundPort.store(Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(context, "default"))), ordering: .releasing)
+            ready.signal()
+            runLoop(context)
+        }
+        thread.name = "lws-service"
+        thread.stackSize = 1 << 20
+        serviceThread = thread
+        thread.start()
+        ready.wait()
+        if let message = failure.withLock({ $0 }) { throw WebServerError(description: message) }
+    }
+
+    /// Closes every WebSocket with 1001, finishes within about a second, and releases the port.
+    public func stop() {
+        guard serviceThread != nil, !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        wake()
+        stopped.wait()
+    }
+
+    /// Sends one frame to many connections: the broadcast path.
+    public func send(_ frame: OutgoingFrame, to socketIDs: [UInt64]) {
+        perform(.send(frame, socketIDs))
+    }
+
+    /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
+    func perform(_ command: Command) {
+        if let serviceThreadID, pthread_equal(serviceThreadID, pthread_self()) != 0 {
+            execute(command)
+        } else {
+            commands.withLock { $0.append(command) }
+            wake()
+        }
+    }
+
+    private func wake() {
+        contextPointer.withLock { context in
+            if let context { lws_cancel_service(context.pointer) }
+        }
+    }
+
+    // MARK: - Service thread
+
+    private func runLoop(_ context: OpaquePointer) {
+        while !stopRequested.load(ordering: .acquiring) {
+            if lws_service(context, 0) < 0 { break }
+        }
+        // Graceful part: tell every client we are going away and give them a moment to read it.
+        for id in sockets.keys { execute(.close(id, .goingAway, "server shutting down")) }
+        let deadline = Date().addingTimeInterval(1)
+        while !sockets.isEmpty, Date() < deadline {
+            drainCommands()
+            _ = lws_service(context, 0)
+        }
+        contextPointer.withLock { $0 = nil }
+        lws_context_destroy(context)
+        sockets.removeAll()
+        transactions.removeAll()
+        stopped.signal()
+    }
+
+    private func drainCommands() {
+        let pending = commands.withLock { queue -> [Command] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        pending.forEach(execute)
+    }
+
+    private func execute(_ command: Command) {
+        switch command {
+        case .send(let frame, let ids):
+            for id in ids {
+                guard let socket = sockets[id], socket.pendingClose == nil else { continue }
+                if socket.outbox.count >= configuration.maxQueuedFrames {
+                    socket.outbox.removeAll()
+                    socket.pendingClose = (.policyViolation, "too slow: outgoing queue full")
+                } else {
+                    socket.outbox.append(frame)
+                }
+                lws_callback_on_writable(socket.wsi)
+            }
+        case .close(let id, let code, let reason):
+            guard let socket = sockets[id], socket.pendingClose == nil else { return }
+            socket.pendingClose = (code, reason)
+            lws_callback_on_writable(socket.wsi)
+        case .respond(let id, let response):
+            guard let transaction = transactions[id] else { return }  // the client left meanwhile
+            transaction.response = response
+            lws_callback_on_writable(transaction.wsi)
+        }
+    }
+
+    fileprivate func callback(
+        _ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+        _ input: UnsafeMutableRawPointer?, _ length: Int
+    ) -> Int32 {
+        switch reason {
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            drainCommands()
+            return 0
+
+        case LWS_CALLBACK_HTTP:
+            return beginHTTP(wsi, user)
+        case LWS_CALLBACK_HTTP_BODY:
+            guard let transaction = transaction(user), let input else { return -1 }
+            transaction.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
+            if transaction.request.body.count > configuration.maxRequestBodyBytes {
+                return rejectOversizeBody(wsi, transaction)
+            }
+            return 0
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            guard let transaction = transaction(user) else { return -1 }
+            dispatchHTTP(transaction)
+            return 0
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            guard let transaction = transaction(user), transaction.response != nil else {
+                return lws_callback_http_dummy(wsi, reason, user, input, length)
+            }
+            return writeHTTP(wsi, transaction)
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if let user { transactions[user.load(as: UInt64.self)] = nil }
+            return lws_callback_http_dummy(wsi, reason, user, input, length)
+
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            let request = readRequest(wsi, method: .get, path: uriPath(wsi) ?? "/")
+            switch delegate.shouldUpgrade(request) {
+            case .accept:
+                return 0
+            case .reject(let status, let message):
+                _ = message.withCString { lws_return_http_status(wsi, UInt32(status), $0) }
+                return 1
+            }
+        case LWS_CALLBACK_ESTABLISHED:
+            guard let user else { return -1 }
+            nextID += 1
+            user.storeBytes(of: nextID, as: UInt64.self)
+            let request = readRequest(wsi, method: .get, path: uriPath(wsi) ?? "/")
+            let state = SocketState(wsi: wsi, socket: WebSocket(id: nextID, request: request, server: self))
+            sockets[nextID] = state
+            delegate.opened(state.socket)
+            return 0
+        case LWS_CALLBACK_RECEIVE:
+            guard let state = socketState(user) else { return -1 }
+            return receive(wsi, state, input, length)
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            guard let state = socketState(user) else { return -1 }
+            return writeFrame(wsi, state)
+        case LWS_CALLBACK_CLOSED:
+            guard let user, let state = sockets.removeValue(forKey: user.load(as: UInt64.self)) else { return 0 }
+            delegate.closed(state.socket)
+            return 0
+
+        default:
+            // Keeps lws's own HTTP machinery (file mounts, upgrades) working.
+            return lws_callback_http_dummy(wsi, reason, user, input, length)
+        }
+    }
+
+    // MARK: HTTP
+
+    private func transaction(_ user: UnsafeMutableRawPointer?) -> HTTPTransaction? {
+        guard let user else { return nil }
+        return transactions[user.load(as: UInt64.self)]
+    }
+
+    private func beginHTTP(_ wsi: OpaquePointer, _ user: UnsafeMutableRawPointer?) -> Int32 {
+        guard let user else { return -1 }
+        var uri: UnsafeMutablePointer<CChar>?
+        var uriLength: Int32 = 0
+        let methodIndex = lws_http_get_uri_and_method(wsi, &uri, &uriLength)
+        guard let method = Self.method(methodIndex) else {
+            _ = lws_return_http_status(wsi, 405, "Method not allowed")
+            return -1
+        }
+        let path = uri.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(uriLength)), as: UTF8.self) } ?? "/"
+        nextID += 1
+        user.storeBytes(of: nextID, as: UInt64.self)
+        let transaction = HTTPTransaction(wsi: wsi, id: nextID, request: readRequest(wsi, method: method, path: path))
+        transactions[nextID] = transaction
+        let declaredLength = Int(transaction.request.headers["content-length"] ?? "") ?? 0
+        if declaredLength > configuration.maxRequestBodyBytes {
+            return rejectOversizeBody(wsi, transaction)
+        }
+        if method.carriesBody && declaredLength > 0 {
+            return 0  // wait for LWS_CALLBACK_HTTP_BODY_COMPLETION
+        }
+        dispatchHTTP(transaction)
+        return 0
+    }
+
+    private func rejectOversizeBody(_ wsi: OpaquePointer, _ transaction: HTTPTransaction) -> Int32 {
+        transactions[transaction.id] = nil
+        _ = lws_return_http_status(wsi, 413, "Request body too large")
+        return -1
+    }
+
+    private func dispatchHTTP(_ transaction: HTTPTransaction) {
+        guard !transaction.dispatched else { return }
+        transaction.dispatched = true
+        delegate.handle(transaction.request, responder: HTTPResponder(transaction: transaction.id, server: self))
+    }
+
+    private func writeHTTP(_ wsi: OpaquePointer, _ transaction: HTTPTransaction) -> Int32 {
+        guard let response = transaction.response else { return 0 }
+        let pre = cshim_lws_pre()
+        let chunkSize = 16 * 1024
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: pre + chunkSize)
+        defer { buffer.deallocate() }
+        let start = buffer + pre
+        let sendsBody = transaction.request.method != .head
+
+        if !transaction.headersSent {
+            var cursor: UnsafeMutablePointer<UInt8>? = start
+            let end = start + chunkSize - 1
+            var failed = lws_add_http_common_headers(
+                wsi, UInt32(response.status), response.contentType, lws_filepos_t(response.body.count), &cursor, end) != 0
+            for header in response.headers where !failed {
+                failed = cshim_add_header(wsi, header.name + ":", header.value, &cursor, end) != 0
+            }
+            if failed || lws_finalize_write_http_header(wsi, start, &cursor, end) != 0 { return -1 }
+            transaction.headersSent = true
+            if !sendsBody || response.body.isEmpty { return completeHTTP(wsi, transaction) }
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+
+        let remaining = response.body.count - transaction.bodyOffset
+        let count = min(remaining, chunkSize)
+        response.body.withUnsafeBufferPointer { body in
+            start.update(from: body.baseAddress! + transaction.bodyOffset, count: count)
+        }
+        let isLast = count == remaining
+        let written = lws_write(wsi, start, count, isLast ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+        if written != count { return -1 }
+        transaction.bodyOffset += count
+        if isLast { return completeHTTP(wsi, transaction) }
+        lws_callback_on_writable(wsi)
+        return 0
+    }
+
+    private func completeHTTP(_ wsi: OpaquePointer, _ transaction: HTTPTransaction) -> Int32 {
+        transactions[transaction.id] = nil
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+
+    /// lws's method index (LWSHUMETH_*, an anonymous C enum) as our method.
+    private static func method(_ index: Int32) -> HTTPMethod? {
+        switch Int(index) {
+        case Int(LWSHUMETH_GET): .get
+        case Int(LWSHUMETH_POST): .post
+        case Int(LWSHUMETH_OPTIONS): .options
+        case Int(LWSHUMETH_PUT): .put
+        case Int(LWSHUMETH_PATCH): .patch
+        case Int(LWSHUMETH_DELETE): .delete
+        case Int(LWSHUMETH_HEAD): .head
+        default: nil
+        }
+    }
+
+    /// The headers the service reads; lws parses these into fixed tokens.
+    private static let readHeaders: [(name: String, token: lws_token_indexes)] = {
+        var table: [(name: String, token: lws_token_indexes)] = []
+        table.append(("host", WSI_TOKEN_HOST))
+        table.append(("authorization", WSI_TOKEN_HTTP_AUTHORIZATION))
+        table.append(("content-type", WSI_TOKEN_HTTP_CONTENT_TYPE))
+        table.append(("content-length", WSI_TOKEN_HTTP_CONTENT_LENGTH))
+        table.append(("origin", WSI_TOKEN_ORIGIN))
+        table.append(("x-forwarded-for", WSI_TOKEN_X_FORWARDED_FOR))
+        table.append(("user-agent", WSI_TOKEN_HTTP_USER_AGENT))
+        table.append(("accept", WSI_TOKEN_HTTP_ACCEPT))
+        return table
+    }()
+
+    private func uriPath(_ wsi: OpaquePointer) -> String? {
+        header(wsi, WSI_TOKEN_GET_URI)
+    }
+
+    private func header(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
+        let length = lws_hdr_total_length(wsi, token)
+        guard length > 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+        guard lws_hdr_copy(wsi, &buffer, Int32(buffer.count), token) >= 0 else { return nil }
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func readRequest(_ wsi: OpaquePointer, method: HTTPMethod, path: String) -> HTTPRequest {
+        var headers: [String: String] = [:]
+        for (name, token) in Self.readHeaders {
+            if let value = header(wsi, token) { headers[name] = value }
+        }
+        // lws splits the query into url-decoded "name=value" fragments.
+        var query: [(name: String, value: String)] = []
+        var buffer = [CChar](repeating: 0, count: 1024)
+        var index: Int32 = 0
+        while true {
+            let length = lws_hdr_copy_fragment(wsi, &buffer, Int32(buffer.count), WSI_TOKEN_HTTP_URI_ARGS, index)
+            if length < 0 { break }
+            let fragment = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let equals = fragment.firstIndex(of: "=") {
+                query.append((String(fragment[..<equals]), String(fragment[fragment.index(after: equals)...])))
+            } else {
+                query.append((fragment, ""))
+            }
+            index += 1
+        }
+        var peer = [CChar](repeating: 0, count: 64)
+        let peerName = lws_get_peer_simple(wsi, &peer, peer.count).map { String(cString: $0) } ?? ""
+        return HTTPRequest(method: method, path: path, query: query, headers: headers, peer: peerName)
+    }
+
+    // MARK: WebSocket
+
+    private func socketState(_ user: UnsafeMutableRawPointer?) -> SocketState? {
+        guard let user else { return nil }
+        return sockets[user.load(as: UInt64.self)]
+    }
+
+    private func receive(
+        _ wsi: OpaquePointer, _ state: SocketState, _ input: UnsafeMutableRawPointer?, _ length: Int
+    ) -> Int32 {
+        if lws_frame_is_binary(wsi) != 0 {
+            return closeNow(wsi, .unsupportedData, "binary frames are not accepted: send JSON text")
+        }
+        if !state.discarding {
+            if state.assembly.count + length > configuration.maxMessageBytes {
+                state.discarding = true
+                state.assembly.removeAll()
+            } else if let input {
+                state.assembly.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
+            }
+        }
+        guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+        if state.discarding {
+            state.discarding = false
+            delegate.receivedTooLarge(from: state.socket)
+        } else {
+            let text = String(decoding: state.assembly, as: UTF8.self)
+            state.assembly.removeAll(keepingCapacity: state.assembly.capacity <= 64 * 1024)
+            delegate.received(text, from: state.socket)
+        }
+        return 0
+    }
+
+    private func writeFrame(_ wsi: OpaquePointer, _ state: SocketState) -> Int32 {
+        if !state.outbox.isEmpty {
+            let frame = state.outbox.removeFirst()
+            let written = lws_write(wsi, frame.payload.assumingMemoryBound(to: UInt8.self), frame.count, LWS_WRITE_TEXT)
+            if written < frame.count { return -1 }
+            // One write per WRITEABLE callback: ask again for the rest (and for a pending close).
+            if !state.outbox.isEmpty || state.pendingClose != nil { lws_callback_on_writable(wsi) }
+            return 0
+        }
+        if let (code, reason) = state.pendingClose { return closeNow(wsi, code, reason) }
+        return 0
+    }
+
+    private func closeNow(_ wsi: OpaquePointer, _ code: CloseCode, _ reason: String) -> Int32 {
+        var bytes = Array(reason.utf8.prefix(123))
+        lws_close_reason(wsi, lws_close_status(rawValue: UInt32(code.rawValue)), &bytes, bytes.count)
+        return -1
+    }
+
+    // MARK: Context
+
+    private func createContext() -> OpaquePointer? {
+        cshim_lws_set_log_level(cshim_lll_err() | cshim_lll_warn())
+        let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
+        protocols.initialize(repeating: lws_protocols(), count: 2)
+        protocols[0].name = cStrings.keep("http")
+        protocols[0].callback = webServerCallback
+        protocols[0].per_session_data_size = MemoryLayout<UInt64>.size
+        protocols[0].rx_buffer_size = 16 * 1024
+        cStrings.keep(protocols)
+
+        var info = lws_context_creation_info()
+        info.port = Int32(configuration.port)
+        info.iface = cStrings.keep(configuration.host)
+        info.protocols = UnsafePointer(protocols)
+        info.mounts = makeMounts()
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        info.timeout_secs = 20
+        var options = cshim_option_validate_utf8()
+        if configuration.shareListeningPort { options |= cshim_option_listen_share() }
+        if configuration.securityHeaders { options |= cshim_option_http_headers_security_best_practices_enforce() }
+        if let tls = configuration.tls {
+            options |= cshim_option_ssl_global_init()
+            info.ssl_cert_filepath = cStrings.keep(tls.certificatePath)
+            info.ssl_private_key_filepath = cStrings.keep(tls.privateKeyPath)
+        }
+        info.options = options
+
+        let retry = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
+        retry.initialize(to: lws_retry_bo_t())
+        retry.pointee.secs_since_valid_ping = configuration.pingAfterSeconds
+        retry.pointee.secs_since_valid_hangup = configuration.hangUpAfterSeconds
+        cStrings.keep(retry)
+        info.retry_and_idle_policy = UnsafePointer(retry)
+
+        return lws_create_context(&info)
+    }
+
+    private func makeMounts() -> UnsafePointer<lws_http_mount>? {
+        var next: UnsafePointer<lws_http_mount>?
+        let mimeTypes = makeMimeTypes()
+        for folder in configuration.staticFolders.reversed() {
+            let mount = UnsafeMutablePointer<lws_http_mount>.allocate(capacity: 1)
+            mount.initialize(to: lws_http_mount())
+            mount.pointee.mount_next = next
+            mount.pointee.mountpoint = cStrings.keep(folder.urlPrefix)
+            mount.pointee.mountpoint_len = UInt8(folder.urlPrefix.utf8.count)
+            mount.pointee.origin = cStrings.keep(folder.directory)
+            mount.pointee.def = cStrings.keep(folder.defaultFile)
+            mount.pointee.origin_protocol = UInt8(LWSMPRO_FILE.rawValue)
+            mount.pointee.extra_mimetypes = mimeTypes
+            mount.pointee.cache_max_age = 60
+            mount.pointee.cache_reusable = 1
+            mount.pointee.cache_revalidate = 1
+            cStrings.keep(mount)
+            next = UnsafePointer(mount)
+        }
+        return next
+    }
+
+    /// Types lws does not know by itself; ES modules must be served as JavaScript.
+    private func makeMimeTypes() -> UnsafePointer<lws_protocol_vhost_options>? {
+        let types = [
+            (".mjs", "text/javascript"), (".json", "application/json"), (".svg", "image/svg+xml"),
+            (".webmanifest", "application/manifest+json"), (".woff2", "font/woff2"),
+        ]
+        var next: UnsafePointer<lws_protocol_vhost_options>?
+        for (suffix, type) in types {
+            let option = UnsafeMutablePointer<lws_protocol_vhost_options>.allocate(capacity: 1)
+            option.initialize(to: lws_protocol_vhost_options())
+            option.pointee.next = next
+            option.pointee.name = cStrings.keep(suffix)
+            option.pointee.value = cStrings.keep(type)
+            cStrings.keep(option)
+            next = UnsafePointer(option)
+        }
+        return next
+    }
+}
+
+/// lws's entry point: finds the server through the context's user pointer.
+private func webServerCallback(
+    _ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+    _ input: UnsafeMutableRawPointer?, _ length: Int
+) -> Int32 {
+    guard let wsi, let context = lws_get_context(wsi), let server = lws_context_user(context) else {
+        return lws_callback_http_dummy(wsi, reason, user, input, length)
+    }
+    return Unmanaged<WebServer>.fromOpaque(server).takeUnretainedValue().callback(wsi, reason, user, input, length)
+}
+
+/// An lws context pointer that may cross threads; only `lws_cancel_service` uses it off-thread.
+private struct ContextHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+private final class SocketState {
+    let wsi: OpaquePointer
+    let socket: WebSocket
+    var outbox: [OutgoingFrame] = []
+    var pendingClose: (CloseCode, String)?
+    var assembly: [UInt8] = []
+    var discarding = false
+
+    init(wsi: OpaquePointer, socket: WebSocket) {
+        self.wsi = wsi
+        self.socket = socket
+    }
+}
+
+private final class HTTPTransaction {
+    let wsi: OpaquePointer
+    let id: UInt64
+    var request: HTTPRequest
+    var dispatched = false
+    var response: HTTPResponse?
+    var headersSent = false
+    var bodyOffset = 0
+
+    init(wsi: OpaquePointer, id: UInt64, request: HTTPRequest) {
+        self.wsi = wsi
+        self.id = id
+        self.request = request
+    }
+}
+
+/// Memory lws reads for the whole life of the context (protocol table, mounts, their strings):
+/// allocated once, freed with the server.
+private final class CStringArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    func keep(_ string: String) -> UnsafePointer<CChar> {
+        let copy = strdup(string)!
+        allocations.append(UnsafeMutableRawPointer(copy))
+        return UnsafePointer(copy)
+    }
+
+    func keep<T>(_ pointer: UnsafeMutablePointer<T>) {
+        allocations.append(UnsafeMutableRawPointer(pointer))
+    }
+
+    deinit {
+        // Pointers from `allocate` and from `strdup` are both malloc-backed on Linux.
+        allocations.forEach { free($0) }
+    }
+}

@@ -1,0 +1,195 @@
+import AuctionTesting
+import Foundation
+import RedisClient
+import Testing
+
+@Suite struct RedisConnectionTests {
+    @Test func repliesAreDecodedIntoTheirTypes() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        #expect(try redis.execute("PING") == .status("PONG"))
+        #expect(try redis.execute("INCRBY", "counter", "41") == .integer(41))
+        #expect(try redis.execute("GET", "missing") == .null)
+        try redis.execute("RPUSH", "list", "a", "b")
+        #expect(try redis.execute("LRANGE", "list", "0", "-1") == .array([.bulk(Array("a".utf8)), .bulk(Array("b".utf8))]))
+        #expect(try redis.execute("GET", "counter").integer == 41)
+    }
+
+    @Test func valuesAreBinarySafe() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        let value: [UInt8] = [0, 255, 13, 10, 0, 36, 42]
+        try redis.execute([Array("SET".utf8), Array("bin".utf8), value])
+        #expect(try redis.execute("GET", "bin") == .bulk(value))
+    }
+
+    @Test func errorRepliesAreThrownWithRedisText() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        try redis.execute("SET", "text", "x")
+        #expect {
+            try redis.execute("INCR", "text")
+        } throws: { error in
+            guard case RedisError.server(let message) = error else { return false }
+            return message.hasPrefix("ERR value is not an integer")
+        }
+        #expect(throws: RedisError.self) { try redis.execute("NO-SUCH-COMMAND") }
+        // The connection stays usable after an error reply.
+        #expect(try redis.execute("PING") == .status("PONG"))
+    }
+
+    @Test func errorsInsideArraysStayValues() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        let replies = try redis.pipeline([
+            ["MULTI"].map { Array($0.utf8) }, ["SET", "k", "v"].map { Array($0.utf8) },
+            ["INCR", "k"].map { Array($0.utf8) }, ["EXEC"].map { Array($0.utf8) },
+        ])
+        guard case .array(let results) = replies[3] else { Issue.record("EXEC gave \(replies[3])"); return }
+        #expect(results[0] == .status("OK"))
+        guard case .error(let message) = results[1] else { Issue.record("expected an error, got \(results[1])"); return }
+        #expect(message.contains("not an integer"))
+    }
+
+    @Test func pipelineReturnsRepliesInOrder() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        let commands = (1...100).map { _ in ["INCR", "n"].map { Array($0.utf8) } }
+        let replies = try redis.pipeline(commands)
+        #expect(replies == (1...100).map { RedisReply.integer(Int64($0)) })
+    }
+
+    @Test func refusedConnectionIsAClearError() {
+        let port = freeLoopbackPort()  // nothing listens there
+        #expect {
+            try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: port))
+        } throws: { error in
+            guard case RedisError.connectionFailed(let address, let reason) = error else { return false }
+            return address == "127.0.0.1:\(port)/0" && reason.contains("refused")
+        }
+    }
+
+    @Test func reconnectsAfterTheServerRestarts() throws {
+        let server = try RedisServer(appendOnly: true)
+        let redis = try server.connect()
+        try redis.execute("SET", "kept", "1")
+        try server.restart()
+        // The old socket is dead: the first call says so, and the next one reconnects.
+        var firstError: RedisError?
+        do { try redis.execute("PING") } catch { firstError = error }
+        if let firstError {
+            guard case .connectionLost = firstError else { Issue.record("unexpected \(firstError)"); return }
+        }
+        #expect(try redis.execute("GET", "kept") == .bulk(Array("1".utf8)))
+    }
+
+    @Test func callWhileTheServerIsDownFailsThenRecovers() throws {
+        let server = try RedisServer()
+        let redis = try server.connect()
+        server.stop()
+        #expect(throws: RedisError.self) { try redis.execute("PING") }
+        #expect {
+            try redis.execute("PING")
+        } throws: { error in
+            if case RedisError.connectionFailed = error { return true }
+            return false
+        }
+        try server.start()
+        #expect(try redis.execute("PING") == .status("PONG"))
+    }
+
+    @Test func garbageFromThePeerIsAProtocolError() throws {
+        let peer = try GarbageServer(reply: "HTTP/1.1 400 Bad Request\r\n\r\n")
+        let redis = try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: peer.port))
+        #expect {
+            try redis.execute("PING")
+        } throws: { error in
+            if case RedisError.protocolError(_, let reason) = error { return reason.contains("Protocol error") }
+            return false
+        }
+    }
+
+    @Test func silentPeerTimesOut() throws {
+        let peer = try GarbageServer(reply: nil)
+        let redis = try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: peer.port), timeout: .milliseconds(300))
+        let started = ContinuousClock.now
+        #expect {
+            try redis.execute("PING")
+        } throws: { error in
+            if case RedisError.connectionLost = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
+    @Test func subscriberReceivesPublishedMessagesAndTimesOutQuietly() throws {
+        let server = try RedisServer()
+        let subscriber = try server.connect()
+        let publisher = try server.connect()
+        try subscriber.execute("SUBSCRIBE", "events")
+        #expect(try subscriber.nextPush(timeout: .milliseconds(100)) == nil)
+        try publisher.execute("PUBLISH", "events", "hello")
+        let push = try subscriber.nextPush(timeout: .seconds(2))
+        #expect(push?.array?.map(\.string) == ["message", "events", "hello"])
+    }
+
+    @Test func selectsTheDatabaseOfTheURL() throws {
+        let server = try RedisServer()
+        let endpoint = try #require(RedisEndpoint(url: "redis://127.0.0.1:\(server.port)/3"))
+        let redis = try RedisConnection(endpoint: endpoint)
+        try redis.execute("SET", "db3", "yes")
+        let other = try server.connect()
+        #expect(try other.execute("GET", "db3") == .null)
+        try other.execute("SELECT", "3")
+        #expect(try other.execute("GET", "db3").string == "yes")
+    }
+}
+
+@Suite struct RedisEndpointTests {
+    @Test func parsesRedisURLs() {
+        #expect(RedisEndpoint(url: "redis://127.0.0.1:6390/0") == RedisEndpoint(host: "127.0.0.1", port: 6390, database: 0))
+        #expect(RedisEndpoint(url: "redis://cache") == RedisEndpoint(host: "cache", port: 6379, database: 0))
+        #expect(RedisEndpoint(url: "redis://h:1/7")?.database == 7)
+    }
+
+    @Test func rejectsOtherURLs() {
+        #expect(RedisEndpoint(url: "http://127.0.0.1:6379") == nil)
+        #expect(RedisEndpoint(url: "redis://:6379") == nil)
+        #expect(RedisEndpoint(url: "redis://h:1/x") == nil)
+        #expect(RedisEndpoint(url: "") == nil)
+    }
+}
+
+/// A TCP peer that accepts one connection and answers `reply` (or nothing) to whatever it gets.
+final class GarbageServer: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init(reply: String?) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(listener, pointer, length)
+                return getsockname(listener, pointer, &length)
+            }
+        }
+        listen(listener, 4)
+        fd = listener
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            _ = recv(client, &buffer, buffer.count, 0)
+            if let reply { _ = reply.withCString { send(client, $0, strlen($0), 0) } }
+            Thread.sleep(forTimeInterval: 5)
+            close(client)
+        }
+    }
+
+    deinit { close(fd) }
+}

@@ -1,0 +1,235 @@
+import AuctionTesting
+import Foundation
+import Synchronization
+import Testing
+import WebServer
+
+/// Echoes every text message, answers HTTP from another thread, and records what happened.
+final class EchoDelegate: WebServerDelegate {
+    let sockets = Mutex<[WebSocket]>([])
+    let closedCount = Atomic<Int>(0)
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        // Answer from another thread, as the service does after a Redis call.
+        DispatchQueue.global().async {
+            switch request.path {
+            case "/echo":
+                let query = request.query.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+                let summary = "\(request.method.rawValue) \(request.path) ?\(query) body=\(request.body.count)"
+                responder.respond(HTTPResponse(status: 200, text: summary))
+            case "/big":
+                responder.respond(HTTPResponse(status: 200, text: String(repeating: "x", count: 100_000)))
+            default:
+                responder.respond(HTTPResponse(status: 404, text: "no such path"))
+            }
+        }
+    }
+
+    func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
+        request.path.hasPrefix("/ws/") ? .accept : .reject(status: 404, message: "unknown")
+    }
+
+    func opened(_ socket: WebSocket) { sockets.withLock { $0.append(socket) } }
+
+    func received(_ text: String, from socket: WebSocket) {
+        if text == "query" {
+            socket.send(text: socket.request.queryValue("key") ?? "none")
+        } else {
+            socket.send(text: text)
+        }
+    }
+
+    func receivedTooLarge(from socket: WebSocket) { socket.send(text: "too_large") }
+
+    func closed(_ socket: WebSocket) {
+        closedCount.add(1, ordering: .relaxed)
+        sockets.withLock { $0.removeAll { $0 == socket } }
+    }
+}
+
+/// A server on a kernel-chosen port with a static folder holding hello.txt and index.html.
+final class ServerFixture {
+    let delegate = EchoDelegate()
+    let server: WebServer
+    let folder = makeTemporaryDirectory("web")
+
+    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20) throws {
+        try "hello from disk".write(toFile: folder + "/hello.txt", atomically: true, encoding: .utf8)
+        try "<!doctype html><title>t</title>".write(toFile: folder + "/index.html", atomically: true, encoding: .utf8)
+        server = WebServer(
+            configuration: WebServerConfiguration(
+                port: 0, staticFolders: [.init(urlPrefix: "/static", directory: folder)],
+                maxMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxBody, maxQueuedFrames: maxQueuedFrames),
+            delegate: delegate)
+        try server.start()
+    }
+
+    var base: String { "http://127.0.0.1:\(server.port)" }
+
+    func connect(_ path: String = "/ws/test") throws -> TestWebSocketClient {
+        try TestWebSocketClient(port: server.port, path: path)
+    }
+
+    deinit {
+        server.stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+@Suite struct WebServerHTTPTests {
+    @Test func servesTheStaticFolder() async throws {
+        let fixture = try ServerFixture()
+        let file = try await httpRequest("GET", fixture.base + "/static/hello.txt")
+        #expect(file.status == 200)
+        #expect(file.text == "hello from disk")
+        let index = try await httpRequest("GET", fixture.base + "/static/")
+        #expect(index.status == 200)
+        #expect(index.header("content-type")?.hasPrefix("text/html") == true)
+        let missing = try await httpRequest("GET", fixture.base + "/static/nope.txt")
+        #expect(missing.status == 404)
+    }
+
+    @Test func dynamicRoutesAnswerFromAnotherThread() async throws {
+        let fixture = try ServerFixture()
+        let result = try await httpRequest("GET", fixture.base + "/echo?a=1&key_for_bid=b%201")
+        #expect(result.status == 200)
+        #expect(result.text == "GET /echo ?a=1&key_for_bid=b 1 body=0")
+        let unknown = try await httpRequest("GET", fixture.base + "/elsewhere")
+        #expect(unknown.status == 404)
+    }
+
+    @Test func requestBodiesArriveWhole() async throws {
+        let fixture = try ServerFixture()
+        let body = Data(repeating: 65, count: 50_000)
+        let result = try await httpRequest("POST", fixture.base + "/echo", body: body)
+        #expect(result.text == "POST /echo ? body=50000")
+        let patch = try await httpRequest("PATCH", fixture.base + "/echo", body: Data("{}".utf8))
+        #expect(patch.text == "PATCH /echo ? body=2")
+    }
+
+    @Test func oversizeBodyIsRefusedWith413() async throws {
+        let fixture = try ServerFixture(maxBody: 1000)
+        let result = try? await httpRequest("POST", fixture.base + "/echo", body: Data(repeating: 1, count: 5000))
+        // lws answers 413 and closes; some clients report the closed connection instead.
+        if let result { #expect(result.status == 413) }
+        // The server is still serving.
+        #expect(try await httpRequest("GET", fixture.base + "/echo").status == 200)
+    }
+
+    @Test func largeResponsesAreWrittenInChunks() async throws {
+        let fixture = try ServerFixture()
+        let result = try await httpRequest("GET", fixture.base + "/big")
+        #expect(result.body.count == 100_000)
+    }
+
+    @Test func aTakenPortIsAClearError() throws {
+        let first = try ServerFixture()
+        let second = WebServer(
+            configuration: WebServerConfiguration(port: first.server.port), delegate: EchoDelegate())
+        #expect(throws: WebServerError.self) { try second.start() }
+    }
+}
+
+@Suite struct WebServerWebSocketTests {
+    @Test func exchangesTextFrames() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        try client.send(text: #"{"type":"ping"}"#)
+        #expect(try client.receive() == .text(#"{"type":"ping"}"#))
+        try client.send(text: "Привіт, аукціон")
+        #expect(try client.receive() == .text("Привіт, аукціон"))
+    }
+
+    @Test func seesTheUpgradeQuery() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect("/ws/a1?key=bidder%20one&hash=abc")
+        try client.send(text: "query")
+        #expect(try client.receive() == .text("bidder one"))
+    }
+
+    @Test func reassemblesFragmentsOfAMessageLargerThan64KiB() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        let large = String((0..<70_000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+        try client.send(text: large, fragmentedInto: 8_000)
+        #expect(try client.receive() == .text(large))
+        // And in one frame of its own.
+        try client.send(text: large)
+        #expect(try client.receive() == .text(large))
+    }
+
+    @Test func rejectsBinaryFramesWithAClearCloseReason() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        try client.send(binary: [1, 2, 3])
+        guard case .close(let code, let reason) = try client.receive() else {
+            Issue.record("expected a close frame"); return
+        }
+        #expect(code == 1003)
+        #expect(reason.contains("binary frames are not accepted"))
+    }
+
+    @Test func dropsOversizeMessagesAndKeepsTheConnection() throws {
+        let fixture = try ServerFixture(maxMessageBytes: 4096)
+        let client = try fixture.connect()
+        try client.send(text: String(repeating: "x", count: 5000), fragmentedInto: 1000)
+        #expect(try client.receive() == .text("too_large"))
+        try client.send(text: "still here")
+        #expect(try client.receive() == .text("still here"))
+    }
+
+    @Test func refusesUpgradesTheDelegateRejects() throws {
+        let fixture = try ServerFixture()
+        #expect {
+            try fixture.connect("/nowhere")
+        } throws: { error in
+            (error as? TestWebSocketClient.HandshakeRefused)?.status == 404
+        }
+    }
+
+    @Test func broadcastsOneFrameToManyConnections() throws {
+        let fixture = try ServerFixture()
+        let clients = try (0..<20).map { _ in try fixture.connect() }
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 20 })
+        let ids = fixture.delegate.sockets.withLock { $0.map(\.id) }
+        fixture.server.send(OutgoingFrame(text: #"{"type":"state","seq":1}"#), to: ids)
+        for client in clients {
+            #expect(try client.receive() == .text(#"{"type":"state","seq":1}"#))
+        }
+    }
+
+    @Test func closesAConnectionWhoseQueueOverflows() throws {
+        let fixture = try ServerFixture(maxQueuedFrames: 4)
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        // Fifty frames queued at once, from another thread, before lws can write any of them.
+        for n in 0..<50 { fixture.server.send(OutgoingFrame(text: "\(n)"), to: [id]) }
+        var sawClose: UInt16?
+        while sawClose == nil {
+            if case .close(let code, _) = try client.receive() { sawClose = code }
+        }
+        #expect(sawClose == 1008)
+    }
+
+    @Test func stopClosesEveryConnectionWithGoingAway() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        fixture.server.stop()
+        guard case .close(let code, _) = try client.receive() else { Issue.record("expected close"); return }
+        #expect(code == 1001)
+        #expect(fixture.delegate.closedCount.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func closedConnectionsAreForgotten() throws {
+        let fixture = try ServerFixture()
+        do {
+            let client = try fixture.connect()
+            try client.sendClose()
+            _ = try? client.receive()
+        }
+        #expect(waitUntil { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
+        #expect(fixture.delegate.sockets.withLock { $0.isEmpty })
+    }
+}
