@@ -1,0 +1,94 @@
+/// An exact amount of money in kopiyky (hundredths of a hryvnia, or of any currency the tender
+/// uses). Never a binary float: both generations of the ProZorro module shipped step-validation
+/// bugs from floats (14395.71 − 72.03).
+public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let kopiyky: Int64
+
+    /// The largest amount accepted anywhere: one trillion (10^12) units, far above any tender and
+    /// far below Int64's range, so sums and differences cannot overflow.
+    public static let maximum = Money(kopiyky: 100_000_000_000_000)
+    public static let zero = Money(kopiyky: 0)
+
+    public init(kopiyky: Int64) { self.kopiyky = kopiyky }
+
+    /// Parses the protocol's text form: an optional minus, digits, and at most two decimals
+    /// ("480", "480.5", "480.50", "-1"). No spaces, no plus sign, no exponent, no comma.
+    public init(parsing text: String) throws(MoneyError) {
+        var digits = Substring(text)
+        let negative = digits.first == "-"
+        if negative { digits = digits.dropFirst() }
+        let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0]
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        guard !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit),
+            parts.count == 1 || !fraction.isEmpty
+        else { throw .notANumber(text) }
+        guard fraction.count <= 2 else { throw .tooManyDecimals(text) }
+        // 15 whole digits would already exceed the maximum; reject before Int64 could overflow.
+        let significantWhole = whole.drop { $0 == "0" }
+        guard significantWhole.count <= 13, let units = Int64(whole) else { throw .tooLarge(text) }
+        let cents = Int64(fraction + String(repeating: "0", count: 2 - fraction.count))!
+        let magnitude = units * 100 + cents
+        guard magnitude <= Money.maximum.kopiyky else { throw .tooLarge(text) }
+        kopiyky = negative ? -magnitude : magnitude
+    }
+
+    /// Converts a JSON number (the API sends floats with at most two decimals). The double's
+    /// shortest round-trip text is the text the sender wrote for every amount under the maximum
+    /// (at most 15 significant digits), so parsing that text is exact.
+    public init(jsonNumber value: Double) throws(MoneyError) {
+        guard value.isFinite else { throw .notANumber("\(value)") }
+        var text = "\(value)"
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        try self.init(parsing: text)
+    }
+
+    /// "499.00", "-1.50": the protocol's money format.
+    public var formatted: String {
+        let magnitude = kopiyky.magnitude
+        let cents = magnitude % 100
+        return (kopiyky < 0 ? "-" : "") + "\(magnitude / 100)." + (cents < 10 ? "0" : "") + "\(cents)"
+    }
+
+    public var description: String { formatted }
+
+    /// The amount as the API's JSON number. Exact in the sense that matters: the double's shortest
+    /// text is this amount's text.
+    public var jsonNumber: Double { Double(kopiyky) / 100 }
+
+    public static func < (a: Money, b: Money) -> Bool { a.kopiyky < b.kopiyky }
+    public static func + (a: Money, b: Money) -> Money { Money(kopiyky: a.kopiyky + b.kopiyky) }
+    public static func - (a: Money, b: Money) -> Money { Money(kopiyky: a.kopiyky - b.kopiyky) }
+}
+
+extension Money: Codable {
+    /// Encoded as the protocol's string ("499.00"); decoded from such a string.
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        self = try Money(parsing: text)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(formatted)
+    }
+}
+
+/// Why a text or number is not an amount. Every case is the protocol's `invalid_amount`.
+public enum MoneyError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notANumber(String)
+    case tooManyDecimals(String)
+    case tooLarge(String)
+
+    public var description: String {
+        switch self {
+        case .notANumber(let text): "'\(text)' is not an amount: use digits and a dot, like 480.50"
+        case .tooManyDecimals(let text): "'\(text)' has more than two decimals"
+        case .tooLarge(let text): "'\(text)' is larger than the largest amount accepted (\(Money.maximum))"
+        }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
