@@ -36,8 +36,9 @@ public final class TestWebSocketClient {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
+        // Every property is set by now, so a throw runs deinit, which closes the socket: closing it
+        // here too would close a descriptor another thread may already have been given.
         guard connected == 0 else {
-            close(fd)
             throw ConnectionError(description: "cannot connect to \(host):\(port): errno \(errno)")
         }
         var noDelay: Int32 = 1
@@ -52,10 +53,7 @@ public final class TestWebSocketClient {
         let head = try readHead()
         let statusLine = head.split(separator: "\r\n").first ?? ""
         let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
-        guard status == 101 else {
-            close(fd)
-            throw HandshakeRefused(status: status, response: head)
-        }
+        guard status == 101 else { throw HandshakeRefused(status: status, response: head) }
     }
 
     deinit { close(fd) }

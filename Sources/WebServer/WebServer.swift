@@ -89,6 +89,8 @@ public final class WebServer: @unchecked Sendable {
     }
 
     public let configuration: WebServerConfiguration
+    /// How long a client whose queue overflowed has to read its close frame before it is dropped.
+    static let slowClientGraceSeconds = 2
     private let delegate: WebServerDelegate
     private let commands = Mutex<[Command]>([])
     private let stopRequested = Atomic<Bool>(false)
@@ -203,6 +205,8 @@ public final class WebServer: @unchecked Sendable {
                 if socket.outbox.count >= configuration.maxQueuedFrames {
                     socket.outbox.removeAll()
                     socket.pendingClose = (.policyViolation, "too slow: outgoing queue full")
+                    // A client that reads nothing never takes the close frame: drop it regardless.
+                    lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
                 } else {
                     socket.outbox.append(frame)
                 }
