@@ -93,8 +93,9 @@ public struct AuctionInput: Codable, Sendable, Equatable {
             throw .limitedProcedure(type: type ?? method ?? "limited")
         }
         criteria = try Self.criteria(tender.awardCriteria ?? view.awardCriteria, type: type)
+        guard let id = view.id ?? tender.id else { throw .missingField("id") }
 
-        tenderId = view.id
+        tenderId = id
         self.lotId = lotId
         tenderID = tender.tenderID ?? view.tenderID
         title = tender.title ?? view.title
@@ -108,14 +109,14 @@ public struct AuctionInput: Codable, Sendable, Equatable {
         let stepField: TenderDocument.Value?
         let period: TenderDocument.Period?
         if let lotId {
-            guard !lots.isEmpty else { throw .noLots(tenderId: view.id) }
+            guard !lots.isEmpty else { throw .noLots(tenderId: id) }
             guard let lot = lots.first(where: { $0.id == lotId }) else {
-                throw .lotNotFound(tenderId: view.id, lotId: lotId)
+                throw .lotNotFound(tenderId: id, lotId: lotId)
             }
             if let status = lot.status, status != "active" { throw .lotNotActive(lotId: lotId, status: status) }
             (valueField, stepField, period) = (lot.value ?? view.value, lot.minimalStep ?? view.minimalStep, lot.auctionPeriod)
         } else {
-            guard lots.isEmpty else { throw .lotRequired(tenderId: view.id) }
+            guard lots.isEmpty else { throw .lotRequired(tenderId: id) }
             (valueField, stepField, period) = (view.value, view.minimalStep, view.auctionPeriod ?? tender.auctionPeriod)
         }
         guard let valueField else { throw .missingField("value") }

@@ -68,7 +68,8 @@ public struct TenderDocument: Codable, Sendable, Equatable {
         public var participationUrl: String?
     }
 
-    public var id: String
+    /// Absent only in a creation request; the service refuses a tender without one.
+    public var id: String?
     public var tenderID: String?
     public var title: String?
     public var title_en: String?

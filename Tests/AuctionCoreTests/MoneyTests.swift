@@ -1,0 +1,145 @@
+import Testing
+
+@testable import AuctionCore
+
+@Suite struct MoneyTests {
+    @Test func parsesTheProtocolsStrings() throws {
+        #expect(try Money(parsing: "499.00").kopiyky == 49_900)
+        #expect(try Money(parsing: "480.5").kopiyky == 48_050)
+        #expect(try Money(parsing: "480").kopiyky == 48_000)
+        #expect(try Money(parsing: "0.01").kopiyky == 1)
+        #expect(try Money(parsing: "-1").kopiyky == -100)
+    }
+
+    @Test func formatsWithExactlyTwoDecimals() throws {
+        #expect(Money(kopiyky: 49_900).formatted == "499.00")
+        #expect(Money(kopiyky: 5).formatted == "0.05")
+        #expect(Money(kopiyky: -150).formatted == "-1.50")
+        #expect(Money(kopiyky: 177_209_111).formatted == "1772091.11")
+    }
+
+    // Both ProZorro modules computed this step check in floats.
+    @Test func floatTrap14395_71Minus72_03IsExact() throws {
+        let difference = try Money(parsing: "14395.71") - Money(parsing: "72.03")
+        #expect(difference == Money(kopiyky: 1_432_368))
+        #expect(difference.formatted == "14323.68")
+        let own = try Money(parsing: "14395.71")
+        let step = try Money(parsing: "72.03")
+        #expect(checkStep(amount: difference, own: own, step: step, criteria: .lowestCost) == nil)
+    }
+
+    @Test func floatTrap1772091_11FromAJSONNumberIsExact() throws {
+        #expect(try Money(jsonNumber: 1772091.11).kopiyky == 177_209_111)
+        #expect(try Money(jsonNumber: 14395.71).kopiyky == 1_439_571)
+    }
+
+    @Test func threeDecimalsAreRefused() {
+        #expect(throws: MoneyError.tooManyDecimals("1.005")) { try Money(parsing: "1.005") }
+        #expect(throws: MoneyError.self) { try Money(jsonNumber: 1.005) }
+        // 0.1 + 0.2 is not 0.3 in binary: it has 17 decimals and is refused, not rounded.
+        #expect(throws: MoneyError.self) { try Money(jsonNumber: 0.1 + 0.2) }
+    }
+
+    @Test func exponentsAndHugeNumbersAreRefused() throws {
+        #expect(throws: MoneyError.notANumber("1e308")) { try Money(parsing: "1e308") }
+        #expect(throws: MoneyError.self) { try Money(jsonNumber: 1e308) }
+        #expect(throws: MoneyError.notANumber("1e3")) { try Money(parsing: "1e3") }
+        #expect(throws: MoneyError.tooLarge("1000000000000.01")) { try Money(parsing: "1000000000000.01") }
+        #expect(throws: MoneyError.self) { try Money(parsing: "99999999999999999999999999") }
+        #expect(try Money(parsing: "1000000000000.00") == Money.maximum)
+    }
+
+    @Test func nanAndInfinityAreRefused() {
+        #expect(throws: MoneyError.notANumber("NaN")) { try Money(parsing: "NaN") }
+        #expect(throws: MoneyError.self) { try Money(jsonNumber: .nan) }
+        #expect(throws: MoneyError.self) { try Money(jsonNumber: .infinity) }
+    }
+
+    @Test func negativeZeroIsZero() throws {
+        #expect(try Money(parsing: "-0") == .zero)
+        #expect(try Money(jsonNumber: -0.0) == .zero)
+    }
+
+    @Test func commasSpacesAndSignsAreRefused() {
+        for text in ["12,50", " 12", "12 ", "+12", "", ".5", "5.", "1_000", "１２", "12.5.1", "--1", "0x10", "abc"] {
+            #expect(throws: MoneyError.self, "\(text)") { try Money(parsing: text) }
+        }
+    }
+
+    @Test func errorsReadAsSentences() {
+        #expect("\(MoneyError.tooManyDecimals("1.005"))" == "'1.005' has more than two decimals")
+    }
+
+    @Test func codableAsTheProtocolString() throws {
+        let json = try JSONEncoderForTests.encode([Money(kopiyky: 48_050)])
+        #expect(json == #"["480.50"]"#)
+    }
+
+    @Test func everyTwoDecimalAmountSurvivesAJSONNumber() throws {
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<10_000 {
+            let kopiyky = Int64.random(in: 1...Money.maximum.kopiyky, using: &generator)
+            let money = Money(kopiyky: kopiyky)
+            #expect(try Money(jsonNumber: money.jsonNumber) == money)
+        }
+    }
+}
+
+@Suite struct RationalTests {
+    @Test func meatExampleIsNineSevenths() {
+        let parameters = Rational(decimal: "0.1")! + Rational(decimal: "0.1")!
+        let largest = Rational(decimal: "0.15")! + Rational(decimal: "0.15")!
+        #expect((.one + parameters / (.one - largest)).description == "9/7")
+    }
+
+    @Test func reducesAndCompares() {
+        #expect(Rational(6, 4) == Rational(3, 2))
+        #expect(Rational(1, -2).description == "-1/2")
+        #expect(Rational(1, 3) < Rational(1, 2))
+        #expect(Rational(Money(kopiyky: 98_000)) / Rational(9, 7) == Rational(6860, 9))
+    }
+
+    @Test func roundsHalfAwayFromZeroForDisplay() {
+        #expect(Rational(6860, 9).roundedMoney.formatted == "762.22")
+        #expect(Rational(1, 200).roundedMoney.formatted == "0.01")
+        #expect(Rational(-1, 200).roundedMoney.formatted == "-0.01")
+    }
+
+    @Test func decimalsParseExactly() {
+        #expect(Rational(decimal: "0.15") == Rational(3, 20))
+        #expect(Rational(jsonNumber: 0.15) == Rational(3, 20))
+        #expect(Rational(decimal: "1e3") == nil)
+        #expect(Rational(jsonNumber: .nan) == nil)
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func parsesTheAPIsKyivDates() {
+        let kyiv = Timestamp(iso8601: "2017-02-16T13:35:25.282008+02:00")
+        let utc = Timestamp(iso8601: "2017-02-16T11:35:25.282008Z")
+        #expect(kyiv != nil && kyiv == utc)
+        #expect(kyiv?.microseconds == 1_487_244_925_282_008)
+        #expect(Timestamp(iso8601: "2017-02-18T00:00:00+02:00")?.milliseconds == 1_487_368_800_000)
+        #expect(Timestamp(iso8601: "2026-11-23T12:01:40.1+02:00")?.microseconds == Timestamp(iso8601: "2026-11-23T10:01:40.100000Z")?.microseconds)
+    }
+
+    @Test func refusesWhatIsNotADate() {
+        for text in ["", "2017-02-16", "2017-13-16T13:35:25+02:00", "2017-02-16T13:35:25", "2017-02-16T13:35:25.+02:00", "yesterday"] {
+            #expect(Timestamp(iso8601: text) == nil, "\(text)")
+        }
+    }
+
+    @Test func formatsInUTCWithMicroseconds() {
+        let time = Timestamp(iso8601: "2026-11-23T12:01:40.400000+02:00")!
+        #expect(time.iso8601 == "2026-11-23T10:01:40.400000+00:00")
+        #expect(Timestamp(iso8601: time.iso8601) == time)
+    }
+
+    @Test func roundTripsAcrossCenturies() {
+        var generator = SeededGenerator(seed: 3)
+        for _ in 0..<2_000 {
+            let time = Timestamp(microseconds: Int64.random(in: 0...4_102_444_800_000_000, using: &generator))
+            #expect(Timestamp(iso8601: time.iso8601) == time)
+        }
+    }
+}
