@@ -278,6 +278,23 @@ extension AuctionState {
         #expect(report.data.bids[0].value == nil)
     }
 
+    @Test func dgfReportCarriesTheRaisedPriceAndSkipsTheDraftBid() throws {
+        let document = try seedDocument("dgf-auction-view.json")
+        let input = try AuctionInput(auctionView: document)
+        var state = AuctionState.planned(input, now: input.startDate)
+        try state.apply(.stageStarted(index: 0, at: state.stages[0].start))
+        try state.apply(.stageStarted(index: 1, at: state.stages[1].start))
+        // Bidder 1 is the lower bid (120.00) and raises by at least the step (35.00).
+        try state.apply(state.decideBid(bidder: 1, amount: .text("171.00"), at: state.inside(1)).get())
+        try state.apply(.stageStarted(index: 2, at: state.stages[2].start))
+        let report = state.resultsReport().data.bids
+        #expect(report.map(\.id) == document.bids!.map(\.id))
+        #expect(report[0].value?.amount == 171)
+        #expect(report[1].value?.amount == 135.5)
+        #expect(report[2].value == nil && report[2].date == nil)
+        #expect(state.ranking.first == 1)
+    }
+
     @Test func amountsAreExactJSONNumbers() throws {
         var state = try runningAuction(to: 1, bids: [(14395.71, 1), (14400, 2)])
         try state.apply(state.decideBid(bidder: 1, amount: .text("14327.97"), at: state.inside(1)).get())
