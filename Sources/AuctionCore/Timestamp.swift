@@ -45,7 +45,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 index += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<6 where digits < 6 { micros *= 10 }
+            for _ in min(digits, 6)..<6 { micros *= 10 }
         }
         var offsetSeconds: Int64 = 0
         if index < bytes.count, bytes[index] == 90, index + 1 == bytes.count {  // "Z"
