@@ -52,6 +52,9 @@ public struct Participant: Codable, Sendable, Equatable {
     public var coefficient: Rational
     /// The tenderer's name, revealed only at announcement.
     public var name: String?
+
+    /// The price that decides order and winner: `amount / c` (the amount itself without MEAT).
+    public func normalized(_ amount: Money) -> Rational { Rational(amount) / coefficient }
 }
 
 /// Everything an auction needs from the tender, decoded and checked: the rules, the

@@ -63,7 +63,7 @@ public struct AuctionState: Codable, Sendable, Equatable {
     {
         var input = input
         let order = rankBestFirst(
-            input.participants.enumerated().map { ($0.offset, Rational($0.element.initial.amount) / $0.element.coefficient, $0.element.initial.date) },
+            input.participants.enumerated().map { ($0.offset, $0.element.normalized($0.element.initial.amount), $0.element.initial.date) },
             criteria: input.criteria
         ).reversed()
         input.participants = order.map { input.participants[$0] }
@@ -229,9 +229,9 @@ public struct AuctionState: Codable, Sendable, Equatable {
             criteria: input.criteria)
     }
 
-    /// The price that decides order and winner: `amount / c` (the amount itself without MEAT).
+    /// Bidder `bidder`'s standing price, normalised.
     public func normalized(bidder: Int) -> Rational {
-        Rational(prices[bidder - 1].amount) / participants[bidder - 1].coefficient
+        participants[bidder - 1].normalized(prices[bidder - 1].amount)
     }
 
     // MARK: - Internals

@@ -33,13 +33,10 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
         kopiyky = negative ? -magnitude : magnitude
     }
 
-    /// Converts a JSON number (the API sends floats with at most two decimals). The double's
-    /// shortest round-trip text is the text the sender wrote for every amount under the maximum
-    /// (at most 15 significant digits), so parsing that text is exact.
+    /// Converts a JSON number (the API sends floats with at most two decimals), exactly: see
+    /// `decimalText(of:)`.
     public init(jsonNumber value: Double) throws(MoneyError) {
-        guard value.isFinite else { throw .notANumber("\(value)") }
-        var text = "\(value)"
-        if text.hasSuffix(".0") { text.removeLast(2) }
+        guard let text = decimalText(of: value) else { throw .notANumber("\(value)") }
         try self.init(parsing: text)
     }
 
@@ -87,6 +84,18 @@ public enum MoneyError: Error, Equatable, Sendable, CustomStringConvertible {
         case .tooLarge(let text): "'\(text)' is larger than the largest amount accepted (\(Money.maximum))"
         }
     }
+}
+
+/// The decimal text a JSON number was written as, or nil for NaN, infinities and exponents. A
+/// double's shortest round-trip text is the sender's text for every value of at most 15
+/// significant digits (all amounts below `Money.maximum`, all feature weights), so parsing it is
+/// exact. "1000.0" comes back as "1000".
+func decimalText(of value: Double) -> String? {
+    guard value.isFinite else { return nil }
+    var text = "\(value)"
+    guard !text.contains("e") else { return nil }
+    if text.hasSuffix(".0") { text.removeLast(2) }
+    return text
 }
 
 extension Character {

@@ -103,7 +103,7 @@ extension AuctionState {
                 type: stage.kind, round: stage.round, bidder: stage.bidder, start: stage.start.milliseconds,
                 end: stage.end?.milliseconds,
                 amount: revealAmounts ? stage.outcome?.amount.formatted : nil,
-                normalizedAmount: input.isMEAT ? stage.outcome.flatMap { o in stage.bidder.map { normalizedText($0, o.amount) } } : nil,
+                normalizedAmount: input.isMEAT ? stageNormalizedText(stage) : nil,
                 changed: stage.changed)
         }
         return PublicAuctionState(
@@ -121,7 +121,12 @@ extension AuctionState {
             serverTime: serverTime.milliseconds)
     }
 
+    private func stageNormalizedText(_ stage: Stage) -> String? {
+        guard let outcome = stage.outcome, let bidder = stage.bidder else { return nil }
+        return normalizedText(bidder, outcome.amount)
+    }
+
     private func normalizedText(_ bidder: Int, _ amount: Money) -> String {
-        (Rational(amount) / participants[bidder - 1].coefficient).roundedMoney.formatted
+        participants[bidder - 1].normalized(amount).roundedMoney.formatted
     }
 }

@@ -32,10 +32,10 @@ public struct Rational: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.init(negative ? -value : value, scale)
     }
 
-    /// A JSON number from the API (feature weights, parameter values), through its shortest text.
+    /// A JSON number from the API (feature weights, parameter values), exactly.
     public init?(jsonNumber value: Double) {
-        guard value.isFinite, !"\(value)".contains("e") else { return nil }
-        self.init(decimal: "\(value)")
+        guard let text = decimalText(of: value) else { return nil }
+        self.init(decimal: text)
     }
 
     public static func < (a: Rational, b: Rational) -> Bool {

@@ -72,13 +72,13 @@ public final class RedisConnection {
             let status = withArgv(arguments) { argc, argv, lengths in
                 redisAppendCommandArgv(context, argc, argv, lengths)
             }
-            if status != REDIS_OK { throw failure(context, lost: true) }
+            if status != REDIS_OK { throw failure(context) }
         }
         var replies: [RedisReply] = []
         var firstError: String?
         for _ in commands {
             var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context, lost: true) }
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
             let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(raw)
             if case .error(let message) = reply, firstError == nil { firstError = message }
@@ -104,7 +104,7 @@ public final class RedisConnection {
                 context.pointee.err = 0
                 return nil
             }
-            throw failure(context, lost: true)
+            throw failure(context)
         }
         defer { freeReplyObject(raw) }
         return Self.decode(raw!.assumingMemoryBound(to: redisReply.self))
@@ -147,7 +147,7 @@ public final class RedisConnection {
 
     /// Converts hiredis' error state into a typed error and drops the broken context: after an
     /// I/O or protocol error the stream is out of step and must not be reused.
-    private func failure(_ context: UnsafeMutablePointer<redisContext>, lost: Bool) -> RedisError {
+    private func failure(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
         let reason = Self.errorText(context)
         let isProtocol = context.pointee.err == REDIS_ERR_PROTOCOL
         disconnect()

@@ -99,18 +99,25 @@ public final class WebServer: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// The context, for `lws_cancel_service` from other threads (the only lws call they make).
     private let contextPointer = Mutex<ContextHandle?>(nil)
-    private var serviceThreadID: pthread_t?
+    /// The service thread's id (0 until it runs), read by any thread in `perform`.
+    private let serviceThreadID = Atomic<UInt>(0)
 
     // Owned by the service thread.
     private var nextID: UInt64 = 0
     private var sockets: [UInt64: SocketState] = [:]
     private var transactions: [UInt64: HTTPTransaction] = [:]
-    private let cStrings = CStringArena()
+    private let lifetime = LifetimeArena()
+    /// Scratch space for HTTP writes: LWS_PRE bytes, then one chunk. Used only on the service
+    /// thread, one write at a time, so one buffer serves every response.
+    private let httpWriteBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: cshim_lws_pre() + WebServer.httpChunkSize)
+    private static let httpChunkSize = 16 * 1024
 
     public init(configuration: WebServerConfiguration, delegate: WebServerDelegate) {
         self.configuration = configuration
         self.delegate = delegate
     }
+
+    deinit { httpWriteBuffer.deallocate() }
 
     /// The port the server listens on (the kernel's choice when configured with 0).
     public var port: Int { boundPort.load(ordering: .acquiring) }
@@ -121,7 +128,7 @@ public final class WebServer: @unchecked Sendable {
         let ready = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
         let thread = Thread { [self] in
-            serviceThreadID = pthread_self()
+            serviceThreadID.store(UInt(pthread_self()), ordering: .releasing)
             guard let context = createContext() else {
                 failure.withLock { $0 = "cannot listen on \(configuration.host):\(configuration.port)" }
                 ready.signal()
@@ -155,7 +162,7 @@ public final class WebServer: @unchecked Sendable {
 
     /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
     func perform(_ command: Command) {
-        if let serviceThreadID, pthread_equal(serviceThreadID, pthread_self()) != 0 {
+        if serviceThreadID.load(ordering: .acquiring) == UInt(pthread_self()) {
             execute(command)
         } else {
             commands.withLock { $0.append(command) }
@@ -335,11 +342,8 @@ public final class WebServer: @unchecked Sendable {
 
     private func writeHTTP(_ wsi: OpaquePointer, _ transaction: HTTPTransaction) -> Int32 {
         guard let response = transaction.response else { return 0 }
-        let pre = cshim_lws_pre()
-        let chunkSize = 16 * 1024
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: pre + chunkSize)
-        defer { buffer.deallocate() }
-        let start = buffer + pre
+        let chunkSize = Self.httpChunkSize
+        let start = httpWriteBuffer + cshim_lws_pre()
         let sendsBody = transaction.request.method != .head
 
         if !transaction.headersSent {
@@ -499,15 +503,15 @@ public final class WebServer: @unchecked Sendable {
         cshim_lws_set_log_level(cshim_lll_err() | cshim_lll_warn())
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
         protocols.initialize(repeating: lws_protocols(), count: 2)
-        protocols[0].name = cStrings.keep("http")
+        protocols[0].name = lifetime.keep("http")
         protocols[0].callback = webServerCallback
         protocols[0].per_session_data_size = MemoryLayout<UInt64>.size
         protocols[0].rx_buffer_size = 16 * 1024
-        cStrings.keep(protocols)
+        lifetime.keep(protocols)
 
         var info = lws_context_creation_info()
         info.port = Int32(configuration.port)
-        info.iface = cStrings.keep(configuration.host)
+        info.iface = lifetime.keep(configuration.host)
         info.protocols = UnsafePointer(protocols)
         info.mounts = makeMounts()
         info.user = Unmanaged.passUnretained(self).toOpaque()
@@ -517,8 +521,8 @@ public final class WebServer: @unchecked Sendable {
         if configuration.securityHeaders { options |= cshim_option_http_headers_security_best_practices_enforce() }
         if let tls = configuration.tls {
             options |= cshim_option_ssl_global_init()
-            info.ssl_cert_filepath = cStrings.keep(tls.certificatePath)
-            info.ssl_private_key_filepath = cStrings.keep(tls.privateKeyPath)
+            info.ssl_cert_filepath = lifetime.keep(tls.certificatePath)
+            info.ssl_private_key_filepath = lifetime.keep(tls.privateKeyPath)
         }
         info.options = options
 
@@ -526,7 +530,7 @@ public final class WebServer: @unchecked Sendable {
         retry.initialize(to: lws_retry_bo_t())
         retry.pointee.secs_since_valid_ping = configuration.pingAfterSeconds
         retry.pointee.secs_since_valid_hangup = configuration.hangUpAfterSeconds
-        cStrings.keep(retry)
+        lifetime.keep(retry)
         info.retry_and_idle_policy = UnsafePointer(retry)
 
         return lws_create_context(&info)
@@ -539,16 +543,16 @@ public final class WebServer: @unchecked Sendable {
             let mount = UnsafeMutablePointer<lws_http_mount>.allocate(capacity: 1)
             mount.initialize(to: lws_http_mount())
             mount.pointee.mount_next = next
-            mount.pointee.mountpoint = cStrings.keep(folder.urlPrefix)
+            mount.pointee.mountpoint = lifetime.keep(folder.urlPrefix)
             mount.pointee.mountpoint_len = UInt8(folder.urlPrefix.utf8.count)
-            mount.pointee.origin = cStrings.keep(folder.directory)
-            mount.pointee.def = cStrings.keep(folder.defaultFile)
+            mount.pointee.origin = lifetime.keep(folder.directory)
+            mount.pointee.def = lifetime.keep(folder.defaultFile)
             mount.pointee.origin_protocol = UInt8(LWSMPRO_FILE.rawValue)
             mount.pointee.extra_mimetypes = mimeTypes
             mount.pointee.cache_max_age = 60
             mount.pointee.cache_reusable = 1
             mount.pointee.cache_revalidate = 1
-            cStrings.keep(mount)
+            lifetime.keep(mount)
             next = UnsafePointer(mount)
         }
         return next
@@ -565,9 +569,9 @@ public final class WebServer: @unchecked Sendable {
             let option = UnsafeMutablePointer<lws_protocol_vhost_options>.allocate(capacity: 1)
             option.initialize(to: lws_protocol_vhost_options())
             option.pointee.next = next
-            option.pointee.name = cStrings.keep(suffix)
-            option.pointee.value = cStrings.keep(type)
-            cStrings.keep(option)
+            option.pointee.name = lifetime.keep(suffix)
+            option.pointee.value = lifetime.keep(type)
+            lifetime.keep(option)
             next = UnsafePointer(option)
         }
         return next
@@ -622,7 +626,7 @@ private final class HTTPTransaction {
 
 /// Memory lws reads for the whole life of the context (protocol table, mounts, their strings):
 /// allocated once, freed with the server.
-private final class CStringArena {
+private final class LifetimeArena {
     private var allocations: [UnsafeMutableRawPointer] = []
 
     func keep(_ string: String) -> UnsafePointer<CChar> {
