@@ -60,7 +60,7 @@ let package = Package(
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Test helpers shared by every test target: real processes, free ports, a WebSocket client.
-        .target(name: "AuctionTesting", dependencies: ["RedisClient"]),
+        .target(name: "AuctionTesting", dependencies: ["RedisClient", "AuctionCore"]),
 
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "AuctionTesting"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore"],
             resources: [.copy("Resources")]),
-        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionTesting"]),
+        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI"]),
         .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionTesting"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),

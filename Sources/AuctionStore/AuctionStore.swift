@@ -1,6 +1,368 @@
-// Live auction state in Redis (SPEC §7). Filled in by issue 4; for now the key layout's root.
+// Live auctions in Redis (SPEC §7): the one source of truth. A store owns one Redis connection and
+// is used by one thread at a time; every change is one atomic script (Scripts.swift), so any number
+// of stores in any number of processes can work on the same auction.
 import AuctionCore
+import Foundation
 import RedisClient
 
-/// The hash-tagged key prefix of one auction, so that all its keys land in one Redis Cluster slot.
-public func auctionKeyPrefix(_ auctionId: String) -> String { "auction:{\(auctionId)}" }
+/// What the bid script decided.
+public enum BidVerdict: Sendable, Equatable {
+    case accepted(seq: Int64, amount: Money, at: Timestamp)
+    case cancelled(seq: Int64, at: Timestamp)
+    /// Not recorded; `at` is the Redis time it was judged at.
+    case rejected(BidRejectionCode, at: Timestamp)
+}
+
+/// What a bidder asks for, once the message is read.
+public enum BidRequest: Sendable, Equatable {
+    case place(Money)
+    case cancel
+    /// An amount that is not a valid amount: refused as `invalid_amount` unless the turn check
+    /// refuses it first (the same order as `AuctionState.decideBid`).
+    case invalid
+
+    public init(_ intent: Result<BidIntent, BidRejection>) {
+        switch intent {
+        case .success(.place(let money)): self = .place(money)
+        case .success(.cancel): self = .cancel
+        case .failure: self = .invalid
+        }
+    }
+}
+
+/// What became of an attempt to append an event.
+public enum AppendOutcome: Sendable, Equatable {
+    /// Appended as `seq`; `at` is the Redis time, which replaced any `redisTimePlaceholder`.
+    case appended(seq: Int64, at: Timestamp)
+    /// Another event came first: the log is at `seq`. Read it and decide again.
+    case conflict(seq: Int64)
+    /// Redis time is still before `notBefore`.
+    case early(now: Timestamp)
+    /// The lease is not (or no longer) this owner's.
+    case notLeaseHolder
+}
+
+public final class AuctionStore {
+    public let endpoint: RedisEndpoint
+    public let retry: RetryPolicy
+    private var connection: RedisConnection?
+    private var scriptHashes: [String: String] = [:]
+
+    /// Does not connect yet: the first call does, so a process can start while Redis is down.
+    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy()) {
+        self.endpoint = endpoint
+        self.retry = retry
+    }
+
+    // MARK: - Planning and loading
+
+    /// Stores a planned auction unless it exists already (a `rescheduled` one is replaced).
+    /// Returns whether it was written.
+    @discardableResult
+    public func create(_ planned: AuctionState) throws(AuctionStoreError) -> Bool {
+        let id = planned.input.auctionId
+        let keys = AuctionKeys(id)
+        let plan: String
+        do { plan = String(decoding: try JSONEncoder().encode(planned), as: UTF8.self) } catch {
+            throw .corrupted(auctionId: id, reason: "cannot encode the plan: \(error)")
+        }
+        let outages = try run { try $0.execute("LLEN", ServiceKeys.outages).integer ?? 0 }
+        let mirror = LiveMirror.fields(of: planned)
+        var arguments = [plan, String(outages), String(mirror.count)]
+        arguments += mirror.flatMap { [$0.0, $0.1] }
+        arguments += planned.participants.enumerated().flatMap { [$0.element.bidId, String($0.offset + 1)] }
+        let created = try evaluate(Scripts.create, keys: [keys.plan, keys.live, keys.log, keys.pending, keys.requests, keys.bidders, keys.lease, keys.report], arguments: arguments)
+        guard created.integer == 1 else { return false }
+        try index(id, status: planned.status, start: planned.input.startDate)
+        return true
+    }
+
+    /// Rebuilds an auction from Redis alone: the plan, folded over every logged event.
+    public func load(_ auctionId: String) throws(AuctionStoreError) -> AuctionReplica {
+        let keys = AuctionKeys(auctionId)
+        let replies = try run { try $0.pipeline([command("GET", keys.plan), command("HGET", keys.live, "outages")]) }
+        guard let planText = replies[0].string else { throw .unknownAuction(auctionId) }
+        let planned: AuctionState
+        do { planned = try JSONDecoder().decode(AuctionState.self, from: Data(planText.utf8)) } catch {
+            throw .corrupted(auctionId: auctionId, reason: "plan: \(error)")
+        }
+        var replica = AuctionReplica(planned: planned, outagesAtPlan: Int(replies[1].integer ?? 0))
+        try replica.catchUp(with: events(of: auctionId, after: 0))
+        return replica
+    }
+
+    /// The logged events after `seq`, in order.
+    public func events(of auctionId: String, after seq: Int64, count: Int? = nil) throws(AuctionStoreError) -> [SequencedEvent] {
+        var arguments = ["XRANGE", AuctionKeys(auctionId).log, "(0-\(seq)", "+"]
+        if let count { arguments += ["COUNT", String(count)] }
+        let reply = try run { try $0.execute(arguments) }
+        var events: [SequencedEvent] = []
+        for entry in reply.array ?? [] {
+            guard let parts = entry.array, parts.count == 2, let pairs = parts[1].array else {
+                throw .corrupted(auctionId: auctionId, reason: "a log entry is not [id, fields]")
+            }
+            guard let event = StoredEvent.decode(auctionId: auctionId, Self.fieldMap(pairs)) else {
+                throw .corrupted(auctionId: auctionId, reason: "unreadable log entry \(parts[0].string ?? "?")")
+            }
+            events.append(event)
+        }
+        return events
+    }
+
+    /// The bidder number of a bid id (the participation-token index), nil if not a participant.
+    public func bidder(ofBid bidId: String, in auctionId: String) throws(AuctionStoreError) -> Int? {
+        try run { try $0.execute("HGET", AuctionKeys(auctionId).bidders, bidId).integer }.map(Int.init)
+    }
+
+    // MARK: - Bids
+
+    /// Decides and records a bid atomically in Redis (see `Scripts.bid`). Safe to retry with the
+    /// same `requestId`: a retry after a lost connection returns the first answer.
+    public func placeBid(auctionId: String, bidder: Int, request: BidRequest, requestId: String) throws(AuctionStoreError) -> BidVerdict {
+        let keys = AuctionKeys(auctionId)
+        let (action, amount): (String, String) =
+            switch request {
+            case .place(let money): ("place", String(money.kopiyky))
+            case .cancel: ("cancel", "")
+            case .invalid: ("invalid", "")
+            }
+        let reply = try evaluate(
+            Scripts.bid, keys: [keys.live, keys.log, keys.pending, keys.requests],
+            arguments: [String(bidder), action, amount, requestId, keys.channel])
+        guard let text = reply.string else { throw .redis("bid script answered \(reply)") }
+        let parts = text.split(separator: "|").map(String.init)
+        func int(_ i: Int) -> Int64? { i < parts.count ? Int64(parts[i]) : nil }
+        switch parts.first {
+        case "accepted":
+            guard let seq = int(1), let at = int(2), let kopiyky = int(3) else { break }
+            return .accepted(seq: seq, amount: Money(kopiyky: kopiyky), at: Timestamp(microseconds: at))
+        case "cancelled":
+            guard let seq = int(1), let at = int(2) else { break }
+            return .cancelled(seq: seq, at: Timestamp(microseconds: at))
+        case "rejected":
+            guard parts.count == 3, let code = BidRejectionCode(rawValue: parts[1]), let at = int(2) else { break }
+            return .rejected(code, at: Timestamp(microseconds: at))
+        case "missing":
+            throw .unknownAuction(auctionId)
+        default:
+            break
+        }
+        throw .redis("bid script answered \(text)")
+    }
+
+    // MARK: - Appending events
+
+    /// Appends `event`, which `replica` decided, if nothing was appended since (compare-and-set on
+    /// `replica.seq`). `next` is the state after the event: the bid script's values are updated
+    /// from it in the same step. With `leaseOwner`, only that lease's holder may append.
+    public func append(
+        _ event: AuctionEvent, to replica: AuctionReplica, next: AuctionState, leaseOwner: String? = nil,
+        notBefore: Timestamp? = nil, stampWithRedisTime: Bool = false
+    ) throws(AuctionStoreError) -> AppendOutcome {
+        let keys = AuctionKeys(replica.auctionId)
+        let clearPending: String =
+            switch event {
+            case .stageStarted(let index, _) where index > 0 && replica.state.stages[index - 1].kind == .bids: String(index - 1)
+            case .cancelled, .rescheduled: "all"
+            case .outageRecovered where next.status == .rescheduled: "all"
+            default: ""
+            }
+        let mirror = LiveMirror.fields(of: next)
+        var fields = StoredEvent.fields(of: event)
+        if stampWithRedisTime { fields = fields.map { $0.0 == "at" ? ($0.0, redisTimePlaceholder) : $0 } }
+        var arguments = [
+            leaseOwner ?? "", String(replica.seq), notBefore.map { String($0.microseconds) } ?? "", keys.channel,
+            clearPending, String(mirror.count),
+        ]
+        arguments += mirror.flatMap { [$0.0, $0.1] } + fields.flatMap { [$0.0, $0.1] }
+        let reply = try evaluate(Scripts.append, keys: [keys.live, keys.log, keys.pending, keys.lease], arguments: arguments)
+        let parts = reply.array ?? []
+        func int(_ i: Int) -> Int64? { i < parts.count ? parts[i].integer : nil }
+        switch parts.first?.string {
+        case "appended":
+            if let seq = int(1), let at = int(2) {
+                if next.status != replica.state.status { try index(replica.auctionId, status: next.status, start: nil) }
+                return .appended(seq: seq, at: Timestamp(microseconds: at))
+            }
+        case "conflict": if let seq = int(1) { return .conflict(seq: seq) }
+        case "early": if let now = int(1) { return .early(now: Timestamp(microseconds: now)) }
+        case "lease": return .notLeaseHolder
+        case "missing": throw .unknownAuction(replica.auctionId)
+        default: break
+        }
+        throw .redis("append script answered \(reply)")
+    }
+
+    // MARK: - Leases and liveness
+
+    /// Takes or renews the lease on `auctionId`'s clock. Returns whether `owner` holds it now.
+    public func acquireLease(_ auctionId: String, owner: String, ttl: Duration) throws(AuctionStoreError) -> Bool {
+        let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        return try evaluate(Scripts.acquireLease, keys: [AuctionKeys(auctionId).lease], arguments: [owner, String(milliseconds)]).integer == 1
+    }
+
+    /// Gives the lease up so that another process takes over at once.
+    public func releaseLease(_ auctionId: String, owner: String) throws(AuctionStoreError) {
+        _ = try evaluate(Scripts.releaseLease, keys: [AuctionKeys(auctionId).lease], arguments: [owner])
+    }
+
+    /// Says this process is alive and returns how many outages (every process down for longer
+    /// than `threshold`) have been recorded in all.
+    public func heartbeat(threshold: Duration) throws(AuctionStoreError) -> Int {
+        let microseconds = threshold.components.seconds * 1_000_000 + threshold.components.attoseconds / 1_000_000_000_000
+        let reply = try evaluate(Scripts.heartbeat, keys: [ServiceKeys.heartbeat, ServiceKeys.outages], arguments: [String(microseconds)])
+        return Int(reply.integer ?? 0)
+    }
+
+    /// Recorded outages from index `first` on (0-based), oldest first.
+    public func outages(from first: Int) throws(AuctionStoreError) -> [(from: Timestamp, until: Timestamp)] {
+        let reply = try run { try $0.execute("LRANGE", ServiceKeys.outages, String(first), "-1") }
+        return (reply.array ?? []).compactMap { item in
+            let parts = (item.string ?? "").split(separator: ":").compactMap { Int64($0) }
+            guard parts.count == 2 else { return nil }
+            return (Timestamp(microseconds: parts[0]), Timestamp(microseconds: parts[1]))
+        }
+    }
+
+    /// Redis' own clock: the one deadlines are judged by.
+    public func now() throws(AuctionStoreError) -> Timestamp {
+        let parts = try run { try $0.execute("TIME") }.array ?? []
+        guard parts.count == 2, let seconds = parts[0].integer, let micro = parts[1].integer else {
+            throw .redis("TIME answered \(parts)")
+        }
+        return Timestamp(microseconds: seconds * 1_000_000 + micro)
+    }
+
+    /// Whether Redis answers, without retrying.
+    public func ping() -> Bool {
+        (try? connected().execute("PING")) == .status("PONG")
+    }
+
+    // MARK: - The index of auctions
+
+    /// Every auction the index knows, with its status, soonest start first.
+    public func indexedAuctions() throws(AuctionStoreError) -> [(id: String, status: AuctionStatus?, startMilliseconds: Int64)] {
+        let replies = try run { try $0.pipeline([command("ZRANGE", ServiceKeys.schedule, "0", "-1", "WITHSCORES"), command("HGETALL", ServiceKeys.status)]) }
+        let statuses = Self.fieldMap(replies[1].array ?? [])
+        let flat = replies[0].array ?? []
+        return stride(from: 0, to: flat.count - 1, by: 2).compactMap { i in
+            guard let id = flat[i].string, let score = flat[i + 1].string.flatMap(Double.init) else { return nil }
+            return (id, statuses[id].flatMap(AuctionStatus.init(rawValue:)), Int64(score))
+        }
+    }
+
+    private func index(_ auctionId: String, status: AuctionStatus, start: Timestamp?) throws(AuctionStoreError) {
+        var commands = [command("HSET", ServiceKeys.status, auctionId, status.rawValue)]
+        if let start { commands.append(command("ZADD", ServiceKeys.schedule, String(start.milliseconds), auctionId)) }
+        _ = try run { try $0.pipeline(commands) }
+    }
+
+    // MARK: - The results outbox
+
+    /// Keeps a results report until the API accepts it. A report already waiting is kept as it is.
+    public func enqueueReport(_ auctionId: String, body: Data) throws(AuctionStoreError) {
+        _ = try run {
+            try $0.pipeline([
+                [Array("SET".utf8), Array(AuctionKeys(auctionId).report.utf8), Array(body), Array("NX".utf8)],
+                command("SADD", ServiceKeys.outbox, auctionId),
+            ])
+        }
+    }
+
+    /// Auctions whose report waits for the API.
+    public func waitingReports() throws(AuctionStoreError) -> [String] {
+        try run { try $0.execute("SMEMBERS", ServiceKeys.outbox) }.array?.compactMap(\.string).sorted() ?? []
+    }
+
+    public func report(of auctionId: String) throws(AuctionStoreError) -> Data? {
+        guard case .bulk(let bytes) = try run({ try $0.execute("GET", AuctionKeys(auctionId).report) }) else { return nil }
+        return Data(bytes)
+    }
+
+    /// The API accepted the report: it leaves the outbox (the `resultsReported` event is appended
+    /// separately, by whoever posted it).
+    public func removeReport(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.pipeline([command("SREM", ServiceKeys.outbox, auctionId), command("DEL", AuctionKeys(auctionId).report)]) }
+    }
+
+    // MARK: - Plumbing
+
+    private func connected() throws(RedisError) -> RedisConnection {
+        if let connection { return connection }
+        let fresh = try RedisConnection(endpoint: endpoint)
+        connection = fresh
+        return fresh
+    }
+
+    /// Runs `body`, retrying with backoff while the connection is down. Only used for operations
+    /// that are safe to repeat: reads, scripts that are idempotent or compare-and-set.
+    private func run<T>(_ body: (RedisConnection) throws -> T) throws(AuctionStoreError) -> T {
+        let deadline = ContinuousClock.now + retry.budget
+        var delay = retry.initialDelay
+        while true {
+            do {
+                return try body(try connected())
+            } catch {
+                guard let error = error as? RedisError else { throw .redis("\(error)") }
+                switch error {
+                case .server(let message): throw .redis(message)
+                case .connectionFailed, .connectionLost, .protocolError:
+                    if ContinuousClock.now + delay > deadline { throw .unavailable(error) }
+                    Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
+                    delay = min(delay * 2, retry.maximumDelay)
+                }
+            }
+        }
+    }
+
+    /// EVALSHA, loading the script first on a server that does not know it (after a restart).
+    private func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) throws(AuctionStoreError) -> RedisReply {
+        let tail = [String(keys.count)] + keys + arguments
+        return try run { connection in
+            if let hash = scriptHashes[script.name] {
+                do { return try connection.execute(["EVALSHA", hash] + tail) } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
+                    // The server restarted without its script cache: load the script again.
+                }
+            }
+            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source).string else {
+                throw RedisError.server("SCRIPT LOAD of \(script.name) returned no hash")
+            }
+            scriptHashes[script.name] = hash
+            return try connection.execute(["EVALSHA", hash] + tail)
+        }
+    }
+
+    private func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }
+
+    static func fieldMap(_ flat: [RedisReply]) -> [String: String] {
+        var map: [String: String] = [:]
+        for i in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let key = flat[i].string, let value = flat[i + 1].string { map[key] = value }
+        }
+        return map
+    }
+}
+
+/// The values the bid script reads, computed from AuctionCore's state (so the rules have one
+/// source): status, current stage, each stage's kind, start, end and bidder, each bidder's own
+/// price, the step and the direction.
+enum LiveMirror {
+    static func fields(of state: AuctionState) -> [(String, String)] {
+        let timeline = state.stages.map { stage -> String in
+            let kind =
+                switch stage.kind {
+                case .pause: "p"
+                case .bids: "b"
+                case .preAnnouncement: "r"
+                case .announcement: "a"
+                }
+            return "[\"\(kind)\",\(stage.start.microseconds),\(stage.end?.microseconds ?? -1),\(stage.bidder ?? 0)]"
+        }
+        return [
+            ("status", state.status.rawValue), ("stage", String(state.currentStage)),
+            ("timeline", "[" + timeline.joined(separator: ",") + "]"),
+            ("prices", "[" + state.prices.map { String($0.amount.kopiyky) }.joined(separator: ",") + "]"),
+            ("step", String(state.input.minimalStep.kopiyky)), ("criteria", state.input.criteria.rawValue),
+        ]
+    }
+}

@@ -94,7 +94,8 @@ public final class RedisConnection {
         if context == nil { try connect() }
         guard let context else { return nil }
         setTimeout(context, wait)
-        defer { setTimeout(context, timeout) }
+        // A failed read frees the context (see `failure`): restore the time-out only on a live one.
+        defer { if let live = self.context { setTimeout(live, timeout) } }
         var raw: UnsafeMutableRawPointer?
         if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
             let timedOut = context.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)

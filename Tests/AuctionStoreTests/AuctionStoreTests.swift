@@ -1,8 +1,157 @@
+import AuctionCore
 import AuctionStore
+import AuctionTesting
+import Foundation
+import RedisClient
+import Synchronization
 import Testing
 
 @Suite struct KeyLayoutTests {
     @Test func keysOfOneAuctionShareItsHashTag() {
-        #expect(auctionKeyPrefix("abc_1") == "auction:{abc_1}")
+        let keys = AuctionKeys("abc_1")
+        for key in [keys.plan, keys.live, keys.log, keys.pending, keys.requests, keys.bidders, keys.lease, keys.report, keys.channel] {
+            #expect(key.hasPrefix("auction:{abc_1}:"))
+        }
+    }
+}
+
+@Suite struct PlanningTests {
+    @Test func aPlannedAuctionLoadsBackFromRedisAlone() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: 60_000)
+        let replica = try AuctionStore(endpoint: fixture.redis.endpoint).load("tender-1")
+        #expect(replica.state == planned)
+        #expect(replica.seq == 0)
+        #expect(try fixture.store.bidder(ofBid: planned.participants[0].bidId, in: "tender-1") == 1)
+        #expect(try fixture.store.bidder(ofBid: "not-a-bid", in: "tender-1") == nil)
+        let index = try fixture.store.indexedAuctions()
+        #expect(index.map(\.id) == ["tender-1"])
+        #expect(index.first?.status == .scheduled)
+        #expect(index.first?.startMilliseconds == planned.input.startDate.milliseconds)
+    }
+
+    @Test func planningTwiceKeepsTheFirstPlan() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: 60_000)
+        let other = try samplePlannedAuction(start: planned.input.startDate.adding(milliseconds: 5000))
+        #expect(try fixture.store.create(other) == false)
+        #expect(try fixture.store.load("tender-1").state == planned)
+    }
+
+    @Test func anUnknownAuctionIsNamedInTheError() throws {
+        let fixture = try StoreFixture()
+        #expect(throws: AuctionStoreError.unknownAuction("nope")) { try fixture.store.load("nope") }
+        #expect(throws: AuctionStoreError.unknownAuction("nope")) {
+            try fixture.store.placeBid(auctionId: "nope", bidder: 1, request: .place(Money(kopiyky: 100)), requestId: "r")
+        }
+    }
+}
+
+@Suite struct BidScriptTests {
+    @Test func aBidOneMillisecondAfterTheDeadlineIsRejectedNotDropped() throws {
+        let fixture = try StoreFixture()
+        // Bidder 1's turn ended 1 ms ago (Redis time); bidder 2's turn runs now.
+        let planned = try fixture.plan(offset: -1001, firstPause: 0, turn: 1000)
+        let late = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "late")
+        #expect(late.code == "turn_over")
+        #expect(late.at >= planned.stages[1].end!)
+        let onTime = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 2, request: .place(planned.bestValidAmount(of: 2)), requestId: "on-time")
+        #expect(onTime.code == "accepted")
+        #expect(try fixture.log().count == 1)
+    }
+
+    @Test func aRetriedRequestGetsItsFirstAnswerAndChangesNothing() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
+        let retry = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(Money(kopiyky: 1)), requestId: "r1")
+        #expect(first == retry)
+        guard case .accepted(1, planned.bestValidAmount(of: 1), _) = first else {
+            Issue.record("expected acceptance, got \(first)")
+            return
+        }
+        let refused = try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1")
+        #expect(refused.code == "not_your_turn")
+        #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1") == refused)
+        #expect(try fixture.log().count == 1)
+    }
+
+    @Test func aCancelWithdrawsThePendingBidAndThePriceBeforeTheTurnStands() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        _ = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "a")
+        let cancel = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .cancel, requestId: "b")
+        #expect(cancel.code == "cancelled")
+        var replica = try fixture.store.load("tender-1")
+        #expect(replica.state.pendingBids.isEmpty)
+        #expect(try fixture.redis.connect().execute("HLEN", AuctionKeys("tender-1").pending) == .integer(0))
+        var closed = replica.state
+        for index in 0...2 { try closed.apply(.stageStarted(index: index, at: planned.stages[index].start)) }
+        #expect(closed.prices[0] == planned.prices[0])
+        replica = try fixture.store.load("tender-1")
+        #expect(replica.seq == 2)
+    }
+
+    @Test func everyBadAmountIsRefusedWithItsCode() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        let own = planned.prices[0].amount
+        let cases: [(BidRequest, String)] = [
+            (.invalid, "invalid_amount"), (.place(own), "too_high"), (.place(.zero), "too_low"),
+            (.place(Money(kopiyky: -500)), "too_low"), (.place(own - planned.input.minimalStep + Money(kopiyky: 1)), "too_high"),
+        ]
+        for (index, (request, code)) in cases.enumerated() {
+            let verdict = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: request, requestId: "bad-\(index)")
+            #expect(verdict.code == code, "\(request)")
+        }
+        #expect(try fixture.log().isEmpty)
+    }
+
+    @Test func manyThreadsBiddingInOneTurnLeaveExactlyTheValidBidsAndOneStandingBid() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        let step = planned.input.minimalStep.kopiyky
+        let own = planned.prices[0].amount.kopiyky
+        let outcomes = Mutex<[(bidder: Int, amount: Int64, verdict: BidVerdict)]>([])
+        let failures = Mutex<[String]>([])
+        let endpoint = fixture.redis.endpoint
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            let store = AuctionStore(endpoint: endpoint)
+            var generator = SystemRandomNumberGenerator()
+            for i in 0..<40 {
+                let bidder = i % 4 == 3 ? 2 : 1
+                let amount = Int64.random(in: (own - 3 * step)...(own + step), using: &generator)
+                do {
+                    let verdict = try store.placeBid(
+                        auctionId: "tender-1", bidder: bidder, request: .place(Money(kopiyky: amount)), requestId: "t\(thread)-\(i)")
+                    outcomes.withLock { $0.append((bidder, amount, verdict)) }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let all = outcomes.withLock { $0 }
+        #expect(all.count == 320)
+        for outcome in all {
+            let expected = outcome.bidder != 1 ? "not_your_turn" : outcome.amount <= own - step ? "accepted" : "too_high"
+            #expect(outcome.verdict.code == expected, "bidder \(outcome.bidder) bid \(outcome.amount)")
+        }
+        let accepted = all.compactMap { outcome -> (seq: Int64, amount: Money)? in
+            if case .accepted(let seq, let amount, _) = outcome.verdict { return (seq, amount) }
+            return nil
+        }.sorted { $0.seq < $1.seq }
+        let log = try fixture.log()
+        #expect(log.map(\.seq) == Array(1...Int64(accepted.count)))
+        #expect(accepted.map(\.seq) == log.map(\.seq))
+        // One standing bid: the last accepted, in Redis and in the state rebuilt from the log.
+        let pending = try fixture.redis.connect().execute("HGETALL", AuctionKeys("tender-1").pending).array ?? []
+        #expect(pending.count == 2)
+        #expect(pending.first?.string == "1")
+        #expect(pending.last?.string?.split(separator: " ").dropFirst().first.map(String.init) == String(accepted.last!.amount.kopiyky))
+        let replica = try fixture.store.load("tender-1")
+        #expect(replica.state.pendingBids.map(\.amount) == [accepted.last!.amount])
     }
 }

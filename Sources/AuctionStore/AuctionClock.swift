@@ -1,0 +1,287 @@
+// The clock of live auctions: switches stages when they are due, applies outages, and queues the
+// results report. One process at a time drives each auction, holding a renewable lease; when the
+// holder dies, another process's clock takes the lease within `leaseTTL` and carries on from the
+// log. Bids never wait for the clock: the bid script judges deadlines by Redis time by itself.
+import AuctionCore
+import Foundation
+import RedisClient
+import Synchronization
+
+public struct ClockSettings: Sendable {
+    /// How long a lease outlives its holder.
+    public var leaseTTL: Duration = .seconds(5)
+    /// How often a held lease is renewed, and a free one tried.
+    public var leaseRenewal: Duration = .seconds(1)
+    /// How often this process says it is alive and looks for new auctions.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// No heartbeat from any process for longer than this is an outage (SPEC §3).
+    public var outageThreshold: Duration = .seconds(3)
+    /// The longest the clock sleeps without looking.
+    public var maximumSleep: Duration = .milliseconds(250)
+
+    public init() {}
+}
+
+/// What the clock did, for logs and metrics.
+public enum ClockReport: Sendable {
+    case leaseAcquired(auctionId: String)
+    case leaseLost(auctionId: String)
+    /// A stage started `lag` after its planned start.
+    case stageStarted(auctionId: String, stage: Int, lag: Duration)
+    case outageApplied(auctionId: String, from: Timestamp, until: Timestamp, status: AuctionStatus)
+    case reportQueued(auctionId: String)
+    case failed(auctionId: String?, error: AuctionStoreError)
+}
+
+public final class AuctionClock: Sendable {
+    public let owner: String
+    private let endpoint: RedisEndpoint
+    private let settings: ClockSettings
+    private let observer: @Sendable (ClockReport) -> Void
+    private let control = Mutex(Control())
+    private let wakeUp = NSCondition()
+    private let finished = DispatchSemaphore(value: 0)
+
+    private struct Control {
+        var stopping = false
+        var running = false
+        var watched: Set<String> = []
+    }
+
+    /// - Parameters:
+    ///   - owner: this process's lease name; unique per process (host, pid and a random part).
+    ///   - observer: told of every switch, lease change and failure, on the clock's thread.
+    public init(
+        endpoint: RedisEndpoint, owner: String, settings: ClockSettings = ClockSettings(),
+        observer: @escaping @Sendable (ClockReport) -> Void = { _ in }
+    ) {
+        self.endpoint = endpoint
+        self.owner = owner
+        self.settings = settings
+        self.observer = observer
+    }
+
+    /// A lease name unique to this process.
+    public static func processOwnerName() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    public func start() {
+        let alreadyRunning = control.withLock { control in
+            defer { control.running = true }
+            return control.running
+        }
+        guard !alreadyRunning else { return }
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "auction-clock"
+        thread.start()
+    }
+
+    /// Looks at `auctionId` now instead of at the next heartbeat (a freshly planned auction).
+    public func watch(_ auctionId: String) {
+        control.withLock { _ = $0.watched.insert(auctionId) }
+        wakeUp.broadcast()
+    }
+
+    /// Stops the clock and releases every lease it holds, so another process takes over at once.
+    public func stop() {
+        let wasRunning = control.withLock { control in
+            control.stopping = true
+            return control.running
+        }
+        wakeUp.broadcast()
+        if wasRunning { finished.wait() }
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
+        var loop = Loop(store: store, owner: owner, settings: settings, observer: observer)
+        while !control.withLock({ $0.stopping }) {
+            let watched = control.withLock { control in
+                defer { control.watched.removeAll() }
+                return control.watched
+            }
+            let sleep = loop.tick(watched: watched)
+            wakeUp.lock()
+            if !control.withLock({ $0.stopping || !$0.watched.isEmpty }) {
+                _ = wakeUp.wait(until: Date(timeIntervalSinceNow: Self.seconds(sleep)))
+            }
+            wakeUp.unlock()
+        }
+        loop.releaseAll()
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// The clock's state, owned by its thread.
+private struct Loop {
+    let store: AuctionStore
+    let owner: String
+    let settings: ClockSettings
+    let observer: @Sendable (ClockReport) -> Void
+    /// Auctions whose lease this process holds.
+    var held: [String: AuctionReplica] = [:]
+    /// Live auctions known from the index: candidates for a lease.
+    var candidates: Set<String> = []
+    var nextLeaseAttempt: [String: ContinuousClock.Instant] = [:]
+    var nextHeartbeat = ContinuousClock.now
+    var outageCount = 0
+    /// Redis time minus local time, in µs: stage starts are Redis times.
+    var redisOffset: Int64 = 0
+    var queuedReports: Set<String> = []
+
+    init(store: AuctionStore, owner: String, settings: ClockSettings, observer: @escaping @Sendable (ClockReport) -> Void) {
+        self.store = store
+        self.owner = owner
+        self.settings = settings
+        self.observer = observer
+    }
+
+    var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
+
+    /// One pass over every auction; returns how long to sleep.
+    mutating func tick(watched: Set<String>) -> Duration {
+        let now = ContinuousClock.now
+        candidates.formUnion(watched)
+        for id in watched { nextLeaseAttempt[id] = now }
+        if now >= nextHeartbeat {
+            do {
+                outageCount = try store.heartbeat(threshold: settings.outageThreshold)
+                redisOffset = try store.now().microseconds - Self.localMicroseconds()
+                let live = try store.indexedAuctions().filter { $0.status == .scheduled || $0.status == .active }
+                candidates.formUnion(live.map(\.id))
+                nextHeartbeat = now + settings.heartbeatInterval
+            } catch {
+                observer(.failed(auctionId: nil, error: error))
+                nextHeartbeat = now + .milliseconds(200)
+            }
+        }
+        for id in candidates.sorted() {
+            do {
+                try keepLease(id, now: now)
+                try drive(id)
+            } catch {
+                observer(.failed(auctionId: id, error: error))
+                if case .unknownAuction = error { forget(id) }
+            }
+        }
+        return nextWake(after: now)
+    }
+
+    mutating func releaseAll() {
+        for id in held.keys { try? store.releaseLease(id, owner: owner) }
+        held.removeAll()
+    }
+
+    private mutating func keepLease(_ id: String, now: ContinuousClock.Instant) throws(AuctionStoreError) {
+        guard now >= nextLeaseAttempt[id, default: now] else { return }
+        nextLeaseAttempt[id] = now + settings.leaseRenewal
+        if try store.acquireLease(id, owner: owner, ttl: settings.leaseTTL) {
+            if held[id] == nil {
+                held[id] = try store.load(id)
+                observer(.leaseAcquired(auctionId: id))
+            }
+        } else if held.removeValue(forKey: id) != nil {
+            observer(.leaseLost(auctionId: id))
+        }
+    }
+
+    /// Appends every event that is due for a held auction: recorded outages first, then stage
+    /// switches, one at a time, each a compare-and-set on the log.
+    private mutating func drive(_ id: String) throws(AuctionStoreError) {
+        guard var replica = held[id] else { return }
+        defer { if held[id] != nil { held[id] = replica } }
+        for _ in 0..<1000 {
+            let state = replica.state
+            guard state.status == .scheduled || state.status == .active else { break }
+            let event: AuctionEvent
+            var notBefore: Timestamp?
+            if replica.outagesConsidered < outageCount, let outage = try store.outages(from: replica.outagesConsidered).first {
+                event = .outageRecovered(from: outage.from, until: outage.until)
+            } else if let due = state.dueStageSwitch(at: redisNow), case .stageStarted(let index, _) = due {
+                event = due
+                notBefore = state.stages[index].start
+            } else {
+                break
+            }
+            var next = state
+            do { try next.apply(event) } catch {
+                throw .corrupted(auctionId: id, reason: "the clock's own event does not apply: \(error)")
+            }
+            switch try store.append(event, to: replica, next: next, leaseOwner: owner, notBefore: notBefore, stampWithRedisTime: true) {
+            case .appended(_, let at):
+                try replica.catchUp(with: store.events(of: id, after: replica.seq))
+                report(event, at: at, replica: replica)
+            case .conflict:
+                try replica.catchUp(with: store.events(of: id, after: replica.seq))
+            case .early(let redisTime):
+                redisOffset = redisTime.microseconds - Self.localMicroseconds()
+                return
+            case .notLeaseHolder:
+                held.removeValue(forKey: id)
+                observer(.leaseLost(auctionId: id))
+                return
+            }
+        }
+        try queueReportIfFinal(replica)
+        if replica.state.status != .scheduled && replica.state.status != .active { forget(id) }
+    }
+
+    private func report(_ event: AuctionEvent, at: Timestamp, replica: AuctionReplica) {
+        switch event {
+        case .stageStarted(let index, _):
+            let lag = at.microseconds - replica.state.stages[index].start.microseconds
+            observer(.stageStarted(auctionId: replica.auctionId, stage: index, lag: .microseconds(max(0, lag))))
+        case .outageRecovered(let from, let until):
+            observer(.outageApplied(auctionId: replica.auctionId, from: from, until: until, status: replica.state.status))
+        default:
+            break
+        }
+    }
+
+    /// Once the last turn has ended, the report waits in the outbox until the API takes it.
+    private mutating func queueReportIfFinal(_ replica: AuctionReplica) throws(AuctionStoreError) {
+        let id = replica.auctionId
+        guard replica.state.status == .active, replica.state.resultsAreFinal, !queuedReports.contains(id) else { return }
+        let body: Data
+        do { body = try JSONEncoder().encode(replica.state.resultsReport()) } catch {
+            throw .corrupted(auctionId: id, reason: "cannot encode the report: \(error)")
+        }
+        try store.enqueueReport(id, body: body)
+        queuedReports.insert(id)
+        observer(.reportQueued(auctionId: id))
+    }
+
+    /// Stops driving an auction that has left the clock's hands (finished, cancelled, gone).
+    private mutating func forget(_ id: String) {
+        if held.removeValue(forKey: id) != nil { try? store.releaseLease(id, owner: owner) }
+        candidates.remove(id)
+        nextLeaseAttempt.removeValue(forKey: id)
+    }
+
+    private func nextWake(after now: ContinuousClock.Instant) -> Duration {
+        var sleep = min(settings.maximumSleep, nextHeartbeat - now)
+        for (id, attempt) in nextLeaseAttempt where candidates.contains(id) { sleep = min(sleep, attempt - now) }
+        let redisTime = redisNow
+        for replica in held.values {
+            let next = replica.state.currentStage + 1
+            guard next < replica.state.stages.count, replica.state.stages[next].kind != .announcement else { continue }
+            sleep = min(sleep, .microseconds(replica.state.stages[next].start.microseconds - redisTime.microseconds))
+        }
+        return max(sleep, .milliseconds(1))
+    }
+
+    static func localMicroseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+    }
+}

@@ -1,0 +1,54 @@
+// Every Redis key name of the service, in one place. docs/ARCHITECTURE.md ("Live state in Redis")
+// describes what each holds.
+
+/// The keys of one auction. They share the hash tag `{auctionId}`, so on Redis Cluster they land in
+/// one slot and one script may touch them all.
+public struct AuctionKeys: Sendable, Equatable {
+    public let auctionId: String
+    public let prefix: String
+
+    public init(_ auctionId: String) {
+        self.auctionId = auctionId
+        prefix = "auction:{\(auctionId)}"
+    }
+
+    /// String: the planned `AuctionState` as JSON — the fold's starting point.
+    public var plan: String { prefix + ":plan" }
+    /// Hash: what the bid script checks, kept in step with the log by the scripts that append to
+    /// it (`status`, `stage`, `seq`, `timeline`, `prices`, `step`, `criteria`, `bidders`, `outages`).
+    public var live: String { prefix + ":live" }
+    /// Stream: every event in order, entry id `0-{seq}`.
+    public var log: String { prefix + ":log" }
+    /// Hash: stage index → the pending bid of that turn (`bidder amount at`).
+    public var pending: String { prefix + ":pending" }
+    /// Hash: `{bidder}:{requestId}` → the first answer to that request, for idempotent retries.
+    public var requests: String { prefix + ":requests" }
+    /// Hash: bid id → bidder number (the participation-token index).
+    public var bidders: String { prefix + ":bidders" }
+    /// String with a TTL: the process that drives this auction's clock.
+    public var lease: String { prefix + ":lease" }
+    /// String: the results report's JSON body, until the API accepts it.
+    public var report: String { prefix + ":report" }
+    /// Pub/sub channel of this auction's events.
+    public var channel: String { prefix + ":events" }
+
+    /// Every key, for deleting an auction.
+    var all: [String] { [plan, live, log, pending, requests, bidders, lease, report] }
+}
+
+/// Keys that span auctions. They are indexes, not the truth: each auction's own keys are, and
+/// recovery repairs an index from them.
+public enum ServiceKeys {
+    /// Sorted set: auction id by start time (milliseconds).
+    public static let schedule = "auctions:schedule"
+    /// Hash: auction id → status.
+    public static let status = "auctions:status"
+    /// Set: auction ids whose results report waits to be accepted by the API.
+    public static let outbox = "auctions:outbox"
+    /// String: the Redis time (µs) when some process last said it was alive.
+    public static let heartbeat = "auctiond:heartbeat"
+    /// List: `from:until` (µs) of each time every process was down.
+    public static let outages = "auctiond:outages"
+    /// The pattern that matches every auction's event channel.
+    public static let channelPattern = "auction:{*}:events"
+}

@@ -1,0 +1,40 @@
+import RedisClient
+
+/// Why a store operation did not happen. Each case says so in plain English; none leaves a
+/// half-applied change behind, because every change is one script.
+public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Redis did not answer within the retry budget; nothing was changed by this call or, for a
+    /// retried idempotent call, its first answer is the one that counts.
+    case unavailable(RedisError)
+    /// Redis answered an error (a bug in a script or a key of the wrong type).
+    case redis(String)
+    case unknownAuction(String)
+    /// The stored plan or log cannot be read back: a bug or a hand-edited key.
+    case corrupted(auctionId: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let error): "Redis is unavailable: \(error)"
+        case .redis(let message): "Redis refused a command: \(message)"
+        case .unknownAuction(let id): "no auction \(id) in Redis"
+        case .corrupted(let id, let reason): "the stored state of auction \(id) is unreadable: \(reason)"
+        }
+    }
+}
+
+/// How long to keep retrying Redis after a lost connection, and how fast: exponential backoff
+/// from `initialDelay` up to `maximumDelay`, giving up after `budget`.
+public struct RetryPolicy: Sendable {
+    public var initialDelay: Duration
+    public var maximumDelay: Duration
+    public var budget: Duration
+
+    public init(initialDelay: Duration = .milliseconds(20), maximumDelay: Duration = .milliseconds(500), budget: Duration = .seconds(3)) {
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+        self.budget = budget
+    }
+
+    /// No retries: fail at once (health checks).
+    public static let none = RetryPolicy(initialDelay: .zero, maximumDelay: .zero, budget: .zero)
+}

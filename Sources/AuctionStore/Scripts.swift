@@ -1,0 +1,203 @@
+// The Lua scripts that change an auction in Redis. Each runs atomically, so several processes can
+// serve one auction without races (SPEC §7). Lua numbers are doubles: every µs time and kopiyka
+// amount stays below 2^53 and is exact, but numbers are turned into text only with '%d' or by
+// building the text from `TIME`'s own strings, never with tostring (14 significant digits).
+
+/// A script and, once loaded on a server, its SHA.
+struct RedisScript: Sendable {
+    let name: String
+    let source: String
+}
+
+enum Scripts {
+    /// Reads `TIME` as µs, both as a number and as exact text.
+    private static let clock = """
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local nowText = clock[1] .. string.format('%06d', tonumber(clock[2]))
+        """
+
+    /// Decides and records one bid or cancel (SPEC §4), mirroring `AuctionState.decideBid`:
+    /// the server clock (`TIME`) picks the stage; the turn must be this bidder's and still open;
+    /// the amount is checked against the bidder's own price. An accepted bid is written to the
+    /// pending hash and the log and published before the script returns, so it is as durable as
+    /// the server's AOF when acknowledged. The answer is remembered under the request id: a retry
+    /// gets the first answer and changes nothing.
+    ///
+    /// KEYS: live, log, pending, requests. ARGV: bidder, action (`place`, `cancel` or `invalid`),
+    /// amount in kopiyky, request id, channel.
+    /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, or `missing`.
+    static let bid = RedisScript(
+        name: "bid",
+        source: clock + """
+
+            local bidderText, action, amountText, requestId, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+            local bidder = tonumber(bidderText)
+            local requestKey = bidderText .. ':' .. requestId
+            local earlier = redis.call('HGET', KEYS[4], requestKey)
+            if earlier then return earlier end
+            local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria')
+            if not live[1] then return 'missing' end
+
+            local function answer(text)
+              redis.call('HSET', KEYS[4], requestKey, text)
+              return text
+            end
+            local function reject(code) return answer('rejected|' .. code .. '|' .. nowText) end
+
+            local status, current = live[1], tonumber(live[2])
+            local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
+            if bidder == nil or bidder < 1 or bidder > #prices then return reject('not_your_turn') end
+            if status ~= 'scheduled' and status ~= 'active' then return reject('not_bidding_stage') end
+            -- timeline entries: {kind, start, end (-1: none), bidder (0: not assigned yet)}
+            local index = nil
+            for i, s in ipairs(timeline) do
+              if s[1] ~= 'a' and s[2] <= now then index = i end
+            end
+            if index == nil or index - 1 < current then return reject('not_bidding_stage') end
+            local stage = timeline[index]
+            if not (stage[1] == 'b' and stage[4] == bidder) then
+              local lastEnded = nil
+              for i, s in ipairs(timeline) do
+                if s[1] == 'b' and s[3] >= 0 and s[3] <= now then lastEnded = i end
+              end
+              if lastEnded and timeline[lastEnded][4] == bidder then return reject('turn_over') end
+              if stage[1] == 'b' and stage[4] ~= 0 then return reject('not_your_turn') end
+              return reject('not_bidding_stage')
+            end
+            local stageText = string.format('%d', index - 1)
+            if action == 'invalid' then return reject('invalid_amount') end
+
+            local fields
+            local reply
+            if action == 'cancel' then
+              redis.call('HDEL', KEYS[3], stageText)
+              fields = {'type', 'bidCancelled', 'stage', stageText, 'bidder', bidderText, 'at', nowText}
+            else
+              local amount, own = tonumber(amountText), prices[bidder]
+              if live[6] == 'lowestCost' then
+                if amount <= 0 then return reject('too_low') end
+                if amount > own - step then return reject('too_high') end
+              else
+                if amount < own + step then return reject('too_low') end
+              end
+              redis.call('HSET', KEYS[3], stageText, bidderText .. ' ' .. amountText .. ' ' .. nowText)
+              fields = {'type', 'bidAccepted', 'stage', stageText, 'bidder', bidderText, 'amount', amountText, 'at', nowText}
+            end
+            local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
+            table.insert(fields, 'seq'); table.insert(fields, seqText)
+            table.insert(fields, 'requestId'); table.insert(fields, requestId)
+            redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
+            local message = {}
+            for i = 1, #fields, 2 do message[fields[i]] = fields[i + 1] end
+            redis.call('PUBLISH', channel, cjson.encode(message))
+            if action == 'cancel' then return answer('cancelled|' .. seqText .. '|' .. nowText) end
+            return answer('accepted|' .. seqText .. '|' .. nowText .. '|' .. amountText)
+            """)
+
+    /// Appends an event computed by AuctionCore (a stage switch, an outage, results, names, a
+    /// cancel) together with the new values the bid script reads, as one step. It is a
+    /// compare-and-set on `seq`: if any event was appended since the caller read the log (a bid
+    /// that came in meanwhile), nothing changes and the caller re-reads and decides again. With a
+    /// lease owner given, only that lease's holder may append; with `notBefore`, not before that
+    /// Redis time — so a stage never starts while the bid script could still accept a bid in the
+    /// stage before it.
+    ///
+    /// KEYS: live, log, pending, lease. ARGV: owner (or ''), expected seq, notBefore µs (or ''),
+    /// channel, pending to clear ('' none, 'all', or a stage index), mirror field count m, then m
+    /// field/value pairs for the live hash, then the event's field/value pairs. A value equal to
+    /// `$TIME` becomes the Redis time.
+    /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'lease'}` or `{'missing'}`.
+    static let append = RedisScript(
+        name: "append",
+        source: clock + """
+
+            if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+            if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'lease'} end
+            local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+            if seq ~= tonumber(ARGV[2]) then return {'conflict', string.format('%d', seq)} end
+            if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
+            if ARGV[5] == 'all' then redis.call('DEL', KEYS[3]) elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
+            local mirrorCount = tonumber(ARGV[6])
+            local cursor = 7
+            for i = 1, mirrorCount do
+              redis.call('HSET', KEYS[1], ARGV[cursor], ARGV[cursor + 1])
+              cursor = cursor + 2
+            end
+            local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
+            local fields = {'seq', seqText}
+            local message = {seq = seqText}
+            while cursor <= #ARGV do
+              local value = ARGV[cursor + 1]
+              if value == '$TIME' then value = nowText end
+              table.insert(fields, ARGV[cursor]); table.insert(fields, value)
+              message[ARGV[cursor]] = value
+              cursor = cursor + 2
+            end
+            redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
+            redis.call('PUBLISH', ARGV[4], cjson.encode(message))
+            return {'appended', seqText, nowText}
+            """)
+
+    /// Plans an auction: writes the plan, the bid script's values and the token index, unless the
+    /// auction exists already. A `rescheduled` auction is replaced (the API planned a new start).
+    ///
+    /// KEYS: plan, live, log, pending, requests, bidders, lease, report. ARGV: plan JSON, outage
+    /// count, mirror count m, m pairs, then bid id/bidder pairs.
+    /// Returns 1 when written, 0 when the auction exists.
+    static let create = RedisScript(
+        name: "create",
+        source: """
+            local status = redis.call('HGET', KEYS[2], 'status')
+            if status and status ~= 'rescheduled' then return 0 end
+            if status then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]) end
+            redis.call('SET', KEYS[1], ARGV[1])
+            redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2])
+            local count = tonumber(ARGV[3])
+            local cursor = 4
+            for i = 1, count do
+              redis.call('HSET', KEYS[2], ARGV[cursor], ARGV[cursor + 1])
+              cursor = cursor + 2
+            end
+            while cursor <= #ARGV do
+              redis.call('HSET', KEYS[6], ARGV[cursor], ARGV[cursor + 1])
+              cursor = cursor + 2
+            end
+            return 1
+            """)
+
+    /// Takes or renews an auction's clock lease. KEYS: lease. ARGV: owner, ttl ms. Returns 1 if held.
+    static let acquireLease = RedisScript(
+        name: "acquireLease",
+        source: """
+            local holder = redis.call('GET', KEYS[1])
+            if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+            if holder then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            return 1
+            """)
+
+    /// Gives a lease up at once, so another process takes over without waiting for the TTL.
+    /// KEYS: lease. ARGV: owner. Returns 1 if it was held.
+    static let releaseLease = RedisScript(
+        name: "releaseLease",
+        source: """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+            return 0
+            """)
+
+    /// Says this process is alive. If nobody said so for longer than the threshold, every process
+    /// was down (or Redis was): that interval is recorded as an outage (SPEC §3).
+    /// KEYS: heartbeat, outages. ARGV: threshold µs. Returns the number of outages recorded.
+    static let heartbeat = RedisScript(
+        name: "heartbeat",
+        source: clock + """
+
+            local last = redis.call('GET', KEYS[1])
+            if last and now - tonumber(last) > tonumber(ARGV[1]) then
+              redis.call('RPUSH', KEYS[2], last .. ':' .. nowText)
+            end
+            redis.call('SET', KEYS[1], nowText)
+            return redis.call('LLEN', KEYS[2])
+            """)
+}
