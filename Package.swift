@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "auctiond", targets: ["auctiond"]),
         .executable(name: "tender-sandbox", targets: ["tender-sandbox"]),
         .executable(name: "auction-loadtest", targets: ["auction-loadtest"]),
+        .executable(name: "auction-store-benchmark", targets: ["auction-store-benchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,6 +59,14 @@ let package = Package(
         .executableTarget(
             name: "auction-loadtest",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Measures the bid script on a real Redis (loadtest/store-benchmark.sh; docs/PERFORMANCE.md).
+        .executableTarget(
+            name: "auction-store-benchmark",
+            dependencies: [
+                "AuctionStore", "AuctionCore", "RedisClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Test helpers shared by every test target: real processes, free ports, a WebSocket client.
         .target(name: "AuctionTesting", dependencies: ["RedisClient", "AuctionCore"]),

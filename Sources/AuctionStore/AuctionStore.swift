@@ -88,6 +88,8 @@ public final class AuctionStore {
         }
         var replica = AuctionReplica(planned: planned, outagesAtPlan: Int(replies[1].integer ?? 0))
         try replica.catchUp(with: events(of: auctionId, after: 0))
+        // The index is advisory; a crash between a script and its index update is repaired here.
+        try index(auctionId, status: replica.state.status, start: nil)
         return replica
     }
 

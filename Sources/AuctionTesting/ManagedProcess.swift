@@ -54,3 +54,14 @@ public func makeTemporaryDirectory(_ label: String) -> String {
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// The path of an executable of this package, built beside the test bundle (`swift build` builds
+/// every product before the tests run).
+public func builtProduct(_ name: String) -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for folder in [bundle, bundle.deletingLastPathComponent()] {
+        let path = folder.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return bundle.appendingPathComponent(name).path
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuctionServer
+import AuctionStore
 import Dispatch
 import Foundation
 import Logging
@@ -53,6 +54,11 @@ struct Serve: ParsableCommand {
             delegate: service)
         do { try server.start() } catch { throw ValidationError("\(error)") }
         logger.info("listening", metadata: ["address": "\(listen[..<colon]):\(server.port)", "redis": "\(endpoint)"])
+        let clock = AuctionClock(endpoint: endpoint, owner: AuctionClock.processOwnerName()) { report in
+            logClockReport(report, logger)
+        }
+        clock.start()
+        logger.info("clock started", metadata: ["owner": "\(clock.owner)"])
 
         let stop = DispatchSemaphore(value: 0)
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
@@ -65,7 +71,24 @@ struct Serve: ParsableCommand {
         stop.wait()
         logger.info("shutting down")
         server.stop()
+        // Releasing the leases lets another process drive these auctions at once.
+        clock.stop()
         signals.forEach { $0.cancel() }
+        logger.info("stopped")
+    }
+}
+
+/// One log line per thing the clock did.
+func logClockReport(_ report: ClockReport, _ logger: Logger) {
+    switch report {
+    case .leaseAcquired(let id): logger.info("lease acquired", metadata: ["auction": "\(id)"])
+    case .leaseLost(let id): logger.warning("lease lost", metadata: ["auction": "\(id)"])
+    case .stageStarted(let id, let stage, let lag):
+        logger.info("stage started", metadata: ["auction": "\(id)", "stage": "\(stage)", "lag": "\(lag)"])
+    case .outageApplied(let id, let from, let until, let status):
+        logger.warning("outage applied", metadata: ["auction": "\(id)", "from": "\(from)", "until": "\(until)", "status": "\(status)"])
+    case .reportQueued(let id): logger.info("results report queued", metadata: ["auction": "\(id)"])
+    case .failed(let id, let error): logger.error("clock failed", metadata: ["auction": "\(id ?? "-")", "error": "\(error)"])
     }
 }
 
