@@ -19,6 +19,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift wrapper module.
@@ -42,6 +45,7 @@ let package = Package(
             dependencies: [
                 "AuctionCore", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .executableTarget(
             name: "auctiond",
@@ -49,6 +53,9 @@ let package = Package(
                 "AuctionServer", "AuctionStore", "TenderAPI", "AuctionCore", "RedisClient", "WebServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .target(name: "TenderSandbox", dependencies: ["AuctionCore", "WebServer"]),
         .executableTarget(
@@ -79,7 +86,7 @@ let package = Package(
             resources: [.copy("Resources")]),
         .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI"]),
-        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionTesting"]),
+        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,88 +1,178 @@
+// The service (PROTOCOL.md): HTTP routes and the live WebSocket channel, on the WebServer wrapper.
+// The lws thread never waits: Redis work goes to `workers` (serial queues, one connection each),
+// and answers go back through `HTTPResponder` and `WebSocket.send`, which wake the lws loop.
+import AuctionCore
+import AuctionStore
+import CryptoPrimitives
 import Dispatch
 import Foundation
 import Logging
+import Metrics
 import RedisClient
 import WebServer
 
-/// Settings the HTTP side needs; the daemon fills them from its configuration.
-public struct AuctionServiceSettings: Sendable {
-    public var redis: RedisEndpoint
-    /// The folder with the web page (index.html and its modules).
-    public var webDirectory: String
-
-    public init(redis: RedisEndpoint, webDirectory: String) {
-        self.redis = redis
-        self.webDirectory = webDirectory
-    }
-}
-
-/// The service's routes (PROTOCOL.md "HTTP"). This is the skeleton of issue 2: health, time, the
-/// page, and protocol-shaped errors. Auctions, WebSocket sessions and admin routes arrive with
-/// issue 5; until then every auction id is unknown.
 public final class AuctionService: WebServerDelegate {
-    private let settings: AuctionServiceSettings
-    private let logger: Logger
-    /// Redis calls block, so they run here and never on the lws thread; the connection belongs to
-    /// this serial queue alone.
-    private let redisQueue = DispatchQueue(label: "auctiond.redis")
-    nonisolated(unsafe) private var redis: RedisConnection?
+    let settings: AuctionServiceSettings
+    let logger: Logger
+    let tokens: ParticipationTokens
+    let live = LiveAuctions()
+    let metrics = ServiceMetrics()
+    private let workers: [Worker]
+    private let healthWorker: Worker
+    private let feed: AuctionEventFeed
+    nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
+    /// `/metrics` text from the process's metrics backend.
+    private let metricsText: @Sendable () -> [UInt8]
 
-    public init(settings: AuctionServiceSettings, logger: Logger) {
+    /// A serial queue with its own Redis connection.
+    final class Worker: @unchecked Sendable {
+        let queue: DispatchQueue
+        let store: AuctionStore
+
+        init(_ name: String, endpoint: RedisEndpoint) {
+            queue = DispatchQueue(label: name)
+            store = AuctionStore(endpoint: endpoint)
+        }
+
+        func run(_ body: @escaping @Sendable (AuctionStore) -> Void) { queue.async { body(self.store) } }
+    }
+
+    public init(settings: AuctionServiceSettings, logger: Logger, metricsText: @escaping @Sendable () -> [UInt8] = { [] }) {
         self.settings = settings
         self.logger = logger
+        self.metricsText = metricsText
+        tokens = ParticipationTokens(secrets: settings.hashSecrets)
+        workers = (0..<max(1, settings.workers)).map { Worker("auctiond.worker.\($0)", endpoint: settings.redis) }
+        healthWorker = Worker("auctiond.health", endpoint: RedisEndpoint(host: settings.redis.host, port: settings.redis.port, database: settings.redis.database))
+        let box = FeedBox()
+        feed = AuctionEventFeed(
+            endpoint: settings.redis, handler: { box.service?.deliver($0) },
+            failure: { error in box.service?.logger.warning("event feed lost Redis", metadata: ["error": "\(error)"]) })
+        box.service = self
     }
 
+    /// Lets the feed's closures reach the service without a retain cycle at init.
+    private final class FeedBox: @unchecked Sendable {
+        weak var service: AuctionService?
+    }
+
+    /// Starts following Redis: loads every known auction, then keeps the replicas in step.
+    public func start() {
+        feed.start()
+        refresher.schedule(deadline: .now(), repeating: .milliseconds(settings.indexRefreshMilliseconds))
+        refresher.setEventHandler { [weak self] in self?.loadNewAuctions() }
+        refresher.resume()
+    }
+
+    public func stop() {
+        refresher.cancel()
+        feed.stop()
+    }
+
+    /// The worker for an auction: one auction's requests run in order on one queue.
+    func worker(for auctionId: String) -> Worker {
+        var hasher = Hasher()
+        hasher.combine(auctionId)
+        return workers[Int(UInt(bitPattern: hasher.finalize()) % UInt(workers.count))]
+    }
+
+    // MARK: - Replicas
+
+    /// Reads the index for auctions this process does not know yet (planned by another process or
+    /// before a restart) and follows them.
+    private func loadNewAuctions() {
+        let store = healthWorker.store
+        do {
+            let known = live.auctionIds
+            for entry in try store.indexedAuctions() where !known.contains(entry.id) {
+                try load(entry.id, store: store)
+            }
+        } catch {
+            metrics.redisErrors.increment()
+            logger.warning("cannot read the auction index", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Loads one auction from Redis and follows its events.
+    func load(_ auctionId: String, store: AuctionStore) throws(AuctionStoreError) {
+        let replica = try store.load(auctionId)
+        live.insert(replica)
+        feed.follow(auctionId, after: replica.seq)
+        logger.info("auction loaded", metadata: ["auction": "\(auctionId)", "seq": "\(replica.seq)", "status": "\(replica.state.status)"])
+    }
+
+    // MARK: - HTTP
+
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        metrics.httpRequests.increment()
         guard let route = Route(path: request.path) else {
             return responder.respond(APIError.notFound("The path \(request.path)").response)
         }
         switch (request.method, route) {
         case (.get, .health), (.head, .health):
-            redisQueue.async { responder.respond(self.health()) }
+            healthWorker.run { store in responder.respond(self.health(store)) }
         case (.get, .time):
             responder.respond(jsonResponse(["serverTime": currentMilliseconds()]))
         case (.get, .page):
             responder.respond(page())
+        case (.get, .metrics):
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText()))
+        case (.get, .auctions):
+            responder.respond(auctionList())
+        case (.get, .auction(let id)):
+            responder.respond(publicState(id))
+        case (.post, .cancel(let id)):
+            if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
+            worker(for: id).run { store in responder.respond(self.cancel(id, store: store)) }
+        case (.post, .plan):
+            if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
+            responder.respond(
+                APIError(status: 503, code: "tender_api_unavailable", message: "Planning from the tender API is not configured in this build.")
+                    .response)
         default:
             responder.respond(APIError.methodNotAllowed(request.method, request.path).response)
         }
     }
 
-    /// The paths this skeleton serves.
-    enum Route {
-        case health, time, page
+    /// The paths of PROTOCOL.md "HTTP".
+    enum Route: Equatable {
+        case health, time, page, metrics, auctions
+        case auction(String)
+        case plan(String)
+        case cancel(String)
+        case webSocket(String)
 
         init?(path: String) {
-            let segments = path.split(separator: "/").map(String.init)
-            switch segments.count {
-            case 1 where segments[0] == "healthz": self = .health
-            case 3 where segments == ["api", "v1", "time"]: self = .time
-            case 2 where segments[0] == "tenders" || segments[0] == "auctions": self = .page
+            let s = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            switch s.count {
+            case 1 where s[0] == "healthz": self = .health
+            case 1 where s[0] == "metrics": self = .metrics
+            case 2 where (s[0] == "tenders" || s[0] == "auctions") && Self.isId(s[1]): self = .page
+            case 2 where s[0] == "ws" && Self.isId(s[1]): self = .webSocket(s[1])
+            case 3 where s == ["api", "v1", "time"]: self = .time
+            case 3 where s == ["api", "v1", "auctions"]: self = .auctions
+            case 4 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]): self = .auction(s[3])
+            case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "plan": self = .plan(s[3])
+            case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "cancel": self = .cancel(s[3])
             default: return nil
+            }
+        }
+
+        /// Tender and lot ids are hex or UA-style: letters, digits, `-` and `_`.
+        static func isId(_ text: String) -> Bool {
+            !text.isEmpty && text.count <= 128 && text.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
             }
         }
     }
 
-    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
-        .reject(status: 404, message: "Unknown auction.")
-    }
-
-    public func opened(_ socket: WebSocket) {}
-    public func received(_ text: String, from socket: WebSocket) {}
-    public func receivedTooLarge(from socket: WebSocket) {}
-    public func closed(_ socket: WebSocket) {}
-
-    private func health() -> HTTPResponse {
-        do {
-            if redis == nil { redis = try RedisConnection(endpoint: settings.redis, timeout: .seconds(1)) }
-            _ = try redis?.execute("PING")
-            return jsonResponse(["status": "ok", "redis": "ok", "serverTime": currentMilliseconds()])
-        } catch {
-            logger.warning("health check failed", metadata: ["error": "\(error)"])
-            redis = nil
-            return jsonResponse(
-                status: 503, ["status": "unavailable", "redis": "\(error)", "serverTime": currentMilliseconds()])
+    private func health(_ store: AuctionStore) -> HTTPResponse {
+        if store.ping() {
+            return jsonResponse(["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": currentMilliseconds()])
         }
+        metrics.redisErrors.increment()
+        logger.warning("health check failed: Redis does not answer")
+        return jsonResponse(status: 503, ["status": "unavailable", "redis": "unreachable", "serverTime": currentMilliseconds()])
     }
 
     private func page() -> HTTPResponse {
@@ -91,5 +181,75 @@ public final class AuctionService: WebServerDelegate {
             return APIError(status: 503, code: "page_missing", message: "The web page is not installed.").response
         }
         return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(data))
+    }
+
+    private func auctionList() -> HTTPResponse {
+        let entries: [[String: Any]] = live.withContents { contents in
+            contents.auctions.values.map { auction -> [String: Any] in
+                let state = auction.replica.state
+                return [
+                    "id": auction.replica.auctionId, "status": state.status.rawValue,
+                    "startDate": state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds,
+                    "title": state.input.title ?? NSNull(),
+                ]
+            }
+        }
+        let sorted = entries.sorted { ($0["startDate"] as? Int64 ?? 0, $0["id"] as? String ?? "") < ($1["startDate"] as? Int64 ?? 0, $1["id"] as? String ?? "") }
+        return jsonResponse(["data": sorted])
+    }
+
+    private func publicState(_ id: String) -> HTTPResponse {
+        guard let replica = live.replica(id) else { return APIError.notFound("Auction \(id)").response }
+        let auction = replica.state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(auction)).map { Array("{\"data\":".utf8) + Array($0) + Array("}".utf8) } ?? Array("{}".utf8)
+        return HTTPResponse(status: 200, contentType: "application/json; charset=utf-8", headers: [("cache-control", "no-store")], body: body)
+    }
+
+    /// nil when the request carries the admin token.
+    private func adminRefusal(_ request: HTTPRequest) -> APIError? {
+        guard let expected = settings.adminToken, !expected.isEmpty else {
+            return APIError(status: 403, code: "admin_disabled", message: "The admin endpoints are turned off (no admin token is configured).")
+        }
+        guard let header = request.headers["authorization"], header.hasPrefix("Bearer ") else {
+            return APIError(status: 401, code: "unauthorized", message: "An admin request needs the header Authorization: Bearer <admin token>.")
+        }
+        guard ConstantTimeText.equals(String(header.dropFirst(7)), expected) else {
+            logger.warning("admin request with a wrong token", metadata: ["peer": "\(request.peer)"])
+            return APIError(status: 403, code: "forbidden", message: "The admin token is wrong.")
+        }
+        return nil
+    }
+
+    /// Cancels an auction: appends `cancelled` (compare-and-set, retried if a bid came first).
+    private func cancel(_ id: String, store: AuctionStore) -> HTTPResponse {
+        do {
+            for _ in 0..<10 {
+                let replica = try store.load(id)
+                guard replica.state.status == .scheduled || replica.state.status == .active else {
+                    return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(replica.state.status.rawValue) and cannot be cancelled.").response
+                }
+                var next = replica.state
+                try? next.apply(.cancelled(at: try store.now()))
+                if case .appended = try store.append(.cancelled(at: try store.now()), to: replica, next: next, stampWithRedisTime: true) {
+                    logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
+                    return jsonResponse(["data": ["id": id, "status": "cancelled"]])
+                }
+            }
+            return APIError(status: 503, code: "busy", message: "Auction \(id) kept changing; try again.").response
+        } catch .unknownAuction {
+            return APIError.notFound("Auction \(id)").response
+        } catch {
+            metrics.redisErrors.increment()
+            return APIError(status: 503, code: "redis_unavailable", message: "\(error)").response
+        }
+    }
+}
+
+/// Constant-time comparison of two secrets given as text.
+enum ConstantTimeText {
+    static func equals(_ a: String, _ b: String) -> Bool {
+        ConstantTime.equals(Array(a.utf8), Array(b.utf8))
     }
 }

@@ -1,60 +1,80 @@
 import ArgumentParser
+import AuctionCore
 import AuctionServer
 import AuctionStore
 import Dispatch
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import RedisClient
 import WebServer
+import Yams
 
 @main
 struct AuctionDaemon: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "auctiond",
         abstract: "The live auction service: HTTP and WebSocket on libwebsockets, state in Redis.",
+        discussion: "Configuration: Config/auctiond.yaml documents every key; AUCTIOND_* variables override it.",
         subcommands: [Serve.self, Plan.self],
         defaultSubcommand: Serve.self)
 }
 
-/// Settings from the environment (PROTOCOL.md "Running it"). Config/auctiond.yaml documents them.
-struct Environment {
-    static func value(_ name: String, default fallback: String) -> String {
-        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+/// Options every command shares: where the configuration is.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(help: "The configuration file (AUCTIOND_CONFIG; default Config/auctiond.yaml when it exists).")
+    var config: String?
+
+    func load() throws -> Configuration {
+        let environment = ProcessInfo.processInfo.environment
+        let path = config ?? environment["AUCTIOND_CONFIG"] ?? (FileManager.default.fileExists(atPath: "Config/auctiond.yaml") ? "Config/auctiond.yaml" : nil)
+        var file: [String: String] = [:]
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the configuration file \(path)")
+            }
+            do {
+                file = try Configuration.flatten(try Yams.load(yaml: text) ?? [String: Any]())
+            } catch {
+                throw ValidationError("\(path) is not valid YAML: \(error)")
+            }
+        }
+        do { return try Configuration(file: file, fileName: path ?? "defaults", environment: environment) } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service (the default).")
 
-    @Option(help: "Address to listen on (AUCTIOND_LISTEN).")
-    var listen = Environment.value("AUCTIOND_LISTEN", default: "127.0.0.1:8090")
-
-    @Option(help: "Redis URL (AUCTIOND_REDIS_URL).")
-    var redis = Environment.value("AUCTIOND_REDIS_URL", default: "redis://127.0.0.1:6379/0")
-
-    @Option(help: "Folder with the web page.")
-    var web = Environment.value("AUCTIOND_WEB_DIR", default: "Web")
+    @OptionGroup var options: ConfigurationOptions
+    @Option(help: "Address to listen on; overrides listen / AUCTIOND_LISTEN.") var listen: String?
 
     func run() throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let config = try options.load()
+        let level = Logger.Level(rawValue: config.string("logLevel")) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "auctiond")
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-            throw ValidationError("--listen must be host:port, got '\(listen)'")
-        }
-        guard let endpoint = RedisEndpoint(url: redis) else {
-            throw ValidationError("--redis must be redis://host:port/db, got '\(redis)'")
-        }
-        let webDirectory = URL(fileURLWithPath: web).standardizedFileURL.path
-        let service = AuctionService(
-            settings: AuctionServiceSettings(redis: endpoint, webDirectory: webDirectory), logger: logger)
-        let server = WebServer(
-            configuration: WebServerConfiguration(
-                host: String(listen[..<colon]), port: port,
-                staticFolders: [.init(urlPrefix: "/static", directory: webDirectory)]),
-            delegate: service)
+        let wiring = try Wiring(config, listen: listen)
+
+        let service = AuctionService(settings: wiring.service, logger: logger, metricsText: { registry.emitToBuffer() })
+        let server = WebServer(configuration: wiring.server, delegate: service)
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        logger.info("listening", metadata: ["address": "\(listen[..<colon]):\(server.port)", "redis": "\(endpoint)"])
-        let clock = AuctionClock(endpoint: endpoint, owner: AuctionClock.processOwnerName()) { report in
+        service.start()
+        logger.info("listening", metadata: ["address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)", "tls": "\(wiring.server.tls != nil)"])
+        let stageLag = Metrics.Timer(label: "auctiond_stage_lag_seconds")
+        let clock = AuctionClock(endpoint: wiring.service.redis, owner: AuctionClock.processOwnerName(), settings: wiring.clock) { report in
+            if case .stageStarted(_, _, let lag) = report {
+                stageLag.recordNanoseconds(lag.components.seconds * 1_000_000_000 + lag.components.attoseconds / 1_000_000_000)
+            }
             logClockReport(report, logger)
         }
         clock.start()
@@ -70,11 +90,84 @@ struct Serve: ParsableCommand {
         }
         stop.wait()
         logger.info("shutting down")
+        // Stop accepting and close every socket with 1001, then give the leases up so another
+        // process drives these auctions at once.
         server.stop()
-        // Releasing the leases lets another process drive these auctions at once.
+        service.stop()
         clock.stop()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
+    }
+}
+
+/// The configuration turned into each module's settings: the one place that knows them all.
+struct Wiring {
+    var service: AuctionServiceSettings
+    var server: WebServerConfiguration
+    var clock: ClockSettings
+
+    init(_ config: Configuration, listen override: String?) throws {
+        do { self = try Self.make(config, listen: override) } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    private init(service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings) {
+        self.service = service
+        self.server = server
+        self.clock = clock
+    }
+
+    private static func make(_ config: Configuration, listen override: String?) throws -> Wiring {
+        let listen = override ?? config.string("listen")
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("listen must be host:port, got '\(listen)'")
+        }
+        guard let redis = RedisEndpoint(url: config.string("redisUrl")) else {
+            throw ValidationError("redisUrl must be redis://host:port/db, got '\(config.string("redisUrl"))'")
+        }
+        let secrets = config.list("hashSecrets")
+        guard !secrets.isEmpty else { throw ValidationError("hashSecrets needs at least one secret") }
+        var limits = AuctionServiceSettings.Limits()
+        limits.messagesPerSecond = try config.integer("limits.messagesPerSecond", in: 1...10_000)
+        limits.violationsBeforeClose = try config.integer("limits.violationsBeforeClose", in: 1...1000)
+        limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
+        limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
+        let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
+        let service = AuctionServiceSettings(
+            redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
+            adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,
+            workers: try config.integer("workers", in: 1...64),
+            indexRefreshMilliseconds: try config.integer("indexRefreshMilliseconds", in: 10...600_000))
+        let certificate = config.string("tlsCertificate"), key = config.string("tlsPrivateKey")
+        let server = WebServerConfiguration(
+            host: String(listen[..<colon]), port: port,
+            staticFolders: [.init(urlPrefix: "/static", directory: webDirectory)],
+            maxMessageBytes: try config.integer("limits.maxMessageBytes", in: 256...1 << 20),
+            maxRequestBodyBytes: try config.integer("limits.maxRequestBodyBytes", in: 1024...1 << 26),
+            maxQueuedFrames: try config.integer("limits.maxQueuedFrames", in: 8...1 << 20),
+            pingAfterSeconds: UInt16(try config.integer("limits.pingAfterSeconds", in: 1...3600)),
+            hangUpAfterSeconds: UInt16(try config.integer("limits.hangUpAfterSeconds", in: 2...7200)),
+            shareListeningPort: try config.flag("shareListeningPort"),
+            tls: certificate.isEmpty || key.isEmpty ? nil : .init(certificatePath: certificate, privateKeyPath: key))
+        var clock = ClockSettings()
+        clock.leaseTTL = .milliseconds(try config.integer("clock.leaseTtlMilliseconds", in: 100...600_000))
+        clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
+        clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
+        clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
+        return Wiring(service: service, server: server, clock: clock)
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Plan one auction now from the tender API (arrives with issue 6).")
+
+    @OptionGroup var options: ConfigurationOptions
+    @Argument(help: "The tender id.") var tenderId: String
+    @Option(help: "The lot id, for one lot of a multi-lot tender.") var lot: String?
+
+    func run() throws {
+        throw ValidationError("planning from the tender API is not built yet (issue 6)")
     }
 }
 
@@ -89,16 +182,5 @@ func logClockReport(_ report: ClockReport, _ logger: Logger) {
         logger.warning("outage applied", metadata: ["auction": "\(id)", "from": "\(from)", "until": "\(until)", "status": "\(status)"])
     case .reportQueued(let id): logger.info("results report queued", metadata: ["auction": "\(id)"])
     case .failed(let id, let error): logger.error("clock failed", metadata: ["auction": "\(id ?? "-")", "error": "\(error)"])
-    }
-}
-
-struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Plan one auction now (arrives with issue 6).")
-
-    @Argument(help: "The tender id.") var tenderId: String
-    @Option(help: "The lot id, for one lot of a multi-lot tender.") var lot: String?
-
-    func run() throws {
-        throw ValidationError("planning from the tender API is not built yet (issue 6)")
     }
 }

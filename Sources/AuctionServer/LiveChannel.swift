@@ -1,0 +1,232 @@
+// The WebSocket channel `/ws/{auctionId}` (PROTOCOL.md): connect, messages, and the fan-out of
+// events from the feed. Callbacks from WebServer run on the lws thread and must not block.
+import AuctionCore
+import AuctionStore
+import Foundation
+import WebServer
+
+extension AuctionService {
+    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
+        guard case .webSocket(let id) = Route(path: request.path), live.contains(id) else {
+            return .reject(status: 404, message: "Unknown auction.")
+        }
+        let limits = settings.limits
+        return live.withContents { contents in
+            if contents.sessions.count >= limits.maxConnections {
+                return .reject(status: 503, message: "The server is at its connection limit.")
+            }
+            if contents.connectionsPerPeer[request.peer, default: 0] >= limits.maxConnectionsPerIP {
+                return .reject(status: 429, message: "Too many connections from your address.")
+            }
+            return .accept
+        }
+    }
+
+    public func opened(_ socket: WebSocket) {
+        guard case .webSocket(let id) = Route(path: socket.request.path) else { return socket.close(.policyViolation, reason: "no auction") }
+        let now = currentMilliseconds()
+        live.withContents { contents in
+            guard var auction = contents.auctions[id] else {
+                socket.close(.policyViolation, reason: "unknown auction")
+                return
+            }
+            let (role, presentedBadToken) = role(of: socket.request, in: auction.replica)
+            contents.sessions[socket.id] = Session(socket: socket, auctionId: id, role: role, peer: socket.request.peer)
+            contents.connectionsPerPeer[socket.request.peer, default: 0] += 1
+            auction.sockets.insert(socket.id)
+            contents.auctions[id] = auction
+            let state = auction.replica.state
+            var coefficient: String?
+            if let number = role.bidderNumber, state.input.isMEAT { coefficient = state.participants[number - 1].coefficient.description }
+            send(ServerMessage.welcome(role: role, auctionId: id, serverTime: now, coefficient: coefficient), to: socket)
+            send(ServerMessage.state(seq: auction.replica.seq, auction: state.publicView(serverTime: Timestamp(milliseconds: now))), to: socket)
+            if presentedBadToken {
+                send(ServerMessage.error(.invalidToken, "The participation link is not valid: you are watching as an observer."), to: socket)
+                logger.notice("invalid participation token", metadata: ["auction": "\(id)", "peer": "\(socket.request.peer)"])
+            }
+            if let number = role.bidderNumber, let pending = state.pendingBid(of: number) {
+                send(ServerMessage.pendingBid(amount: pending.amount), to: socket)
+            }
+            (role == .observer ? metrics.observers : metrics.bidders).increment(by: 1)
+        }
+    }
+
+    public func closed(_ socket: WebSocket) {
+        live.withContents { contents in
+            guard let session = contents.sessions.removeValue(forKey: socket.id) else { return }
+            contents.auctions[session.auctionId]?.sockets.remove(socket.id)
+            let left = contents.connectionsPerPeer[session.peer, default: 1] - 1
+            contents.connectionsPerPeer[session.peer] = left > 0 ? left : nil
+            (session.role == .observer ? metrics.observers : metrics.bidders).decrement(by: 1)
+        }
+    }
+
+    public func receivedTooLarge(from socket: WebSocket) {
+        metrics.messagesIn.increment()
+        violation(socket, .tooLarge, "A message may be at most 4 KiB.")
+    }
+
+    public func received(_ text: String, from socket: WebSocket) {
+        metrics.messagesIn.increment()
+        guard let session = admit(socket) else { return }
+        switch ClientMessage.read(text) {
+        case .failure(.badJSON(let message)):
+            refuse(socket, .badJSON, message)
+        case .failure(.unknownType(let message)):
+            refuse(socket, .unknownType, message)
+        case .success(.ping(let clientTime)):
+            send(ServerMessage.pong(clientTime: clientTime, serverTime: currentMilliseconds()), to: socket)
+        case .success(.resync):
+            guard let replica = live.replica(session.auctionId) else { return }
+            send(ServerMessage.state(seq: replica.seq, auction: replica.state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds()))), to: socket)
+        case .success(.bid(let amount, let requestId)):
+            let request: BidRequest = amount.map { BidRequest(readBidIntent($0)) } ?? .invalid
+            bid(request, requestId: requestId, session: session)
+        case .success(.cancel(let requestId)):
+            bid(.cancel, requestId: requestId, session: session)
+        }
+    }
+
+    // MARK: - Bids
+
+    private func bid(_ request: BidRequest, requestId: String?, session: Session) {
+        let socket = session.socket
+        guard case .bidder(let bidder, _) = session.role else {
+            metrics.bids("observer").increment()
+            return send(ServerMessage.bidRejected(requestId: requestId, BidRejection(.observer)), to: socket)
+        }
+        // Without a client id the bid still gets one, unique, so the script can record it.
+        let scriptRequestId = requestId ?? "server-\(UUID().uuidString)"
+        live.withContents { $0.sessions[socket.id]?.remember(scriptRequestId) }
+        let received = ContinuousClock.now
+        worker(for: session.auctionId).run { store in
+            do {
+                let verdict = try store.placeBid(auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId)
+                self.metrics.bidLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - received))
+                switch verdict {
+                case .accepted(_, let amount, let at):
+                    self.metrics.bids("accepted").increment()
+                    self.send(ServerMessage.bidAccepted(requestId: requestId, amount: amount, serverTime: at.milliseconds), to: socket)
+                case .cancelled(_, let at):
+                    self.metrics.bids("cancelled").increment()
+                    self.send(ServerMessage.bidCancelled(requestId: requestId, serverTime: at.milliseconds), to: socket)
+                case .rejected(let code, _):
+                    self.metrics.bids(code.rawValue).increment()
+                    self.send(ServerMessage.bidRejected(requestId: requestId, BidRejection(code)), to: socket)
+                }
+            } catch {
+                self.metrics.redisErrors.increment()
+                self.logger.error("bid not recorded", metadata: ["auction": "\(session.auctionId)", "bidder": "\(bidder)", "error": "\(error)"])
+                self.send(
+                    ServerMessage.error(.unavailable, "The bid could not be confirmed because storage did not answer. Send it again with the same requestId."),
+                    to: socket)
+            }
+        }
+    }
+
+    // MARK: - Fan-out
+
+    /// An event from the feed (the feed's thread, in `seq` order per auction): fold it into the
+    /// replica, then tell the connections it concerns. A public change is serialised once and
+    /// written to every connection of the auction; a bid goes only to its bidder's connections.
+    func deliver(_ event: SequencedEvent) {
+        let now = currentMilliseconds()
+        let (message, targets): (String?, [WebSocket]) = live.withContents { contents in
+            guard var auction = contents.auctions[event.auctionId] else { return (nil, []) }
+            do {
+                guard try auction.replica.apply(event) == .applied else { return (nil, []) }
+            } catch {
+                logger.error("event does not apply", metadata: ["auction": "\(event.auctionId)", "error": "\(error)"])
+                return (nil, [])
+            }
+            contents.auctions[event.auctionId] = auction
+            func bidderSockets(_ bidder: Int) -> [WebSocket] {
+                auction.sockets.compactMap { contents.sessions[$0] }.filter { session in
+                    session.role.bidderNumber == bidder && !(event.requestId.map(session.ownRequestIds.contains) ?? false)
+                }.map(\.socket)
+            }
+            switch event.event {
+            case .bidAccepted(_, let bidder, let amount, let at):
+                return (ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds), bidderSockets(bidder))
+            case .bidCancelled(_, let bidder, let at):
+                return (ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds), bidderSockets(bidder))
+            default:
+                let state = ServerMessage.state(seq: auction.replica.seq, auction: auction.replica.state.publicView(serverTime: Timestamp(milliseconds: now)))
+                return (state, auction.sockets.compactMap { contents.sessions[$0]?.socket })
+            }
+        }
+        guard let message, !targets.isEmpty else { return }
+        let frame = OutgoingFrame(text: message)
+        for socket in targets { socket.send(frame) }
+        metrics.messagesOut.increment(by: Int64(targets.count))
+    }
+
+    // MARK: - Helpers
+
+    /// The session of `socket` if its message is within the rate limit; otherwise answers
+    /// `rate_limited` (and closes the connection after repeated violations).
+    private func admit(_ socket: WebSocket) -> Session? {
+        let second = currentMilliseconds() / 1000
+        let limit = settings.limits.messagesPerSecond
+        let outcome: (session: Session?, limited: Bool) = live.withContents { contents in
+            guard var session = contents.sessions[socket.id] else { return (nil, false) }
+            if session.windowStart != second {
+                if session.messagesInWindow <= limit { session.violations = 0 }
+                session.windowStart = second
+                session.messagesInWindow = 0
+            }
+            session.messagesInWindow += 1
+            contents.sessions[socket.id] = session
+            return (session, session.messagesInWindow > limit)
+        }
+        guard let session = outcome.session else { return nil }
+        if outcome.limited {
+            violation(socket, .rateLimited, "At most \(limit) messages a second.")
+            return nil
+        }
+        return session
+    }
+
+    /// Answers a violation of a limit with its error, and closes the connection with 1008 when
+    /// the client keeps on.
+    private func violation(_ socket: WebSocket, _ code: ServerMessage.ErrorCode, _ message: String) {
+        let limit = settings.limits.violationsBeforeClose
+        let violations: Int = live.withContents { contents in
+            contents.sessions[socket.id]?.violations += 1
+            return contents.sessions[socket.id]?.violations ?? 0
+        }
+        // Past the limit the answers stop; the close follows once.
+        if violations <= limit { refuse(socket, code, message) }
+        if violations == limit {
+            logger.notice("closing a connection that keeps breaking the limits", metadata: ["code": "\(code.rawValue)", "peer": "\(socket.request.peer)"])
+            socket.close(.policyViolation, reason: code.rawValue)
+        }
+    }
+
+    private func refuse(_ socket: WebSocket, _ code: ServerMessage.ErrorCode, _ message: String) {
+        metrics.refused(code.rawValue).increment()
+        send(ServerMessage.error(code, message), to: socket)
+    }
+
+    func send(_ text: String, to socket: WebSocket) {
+        metrics.messagesOut.increment()
+        socket.send(text: text)
+    }
+
+    /// Who the request is: a bidder with a valid link, or an observer (and whether it presented a
+    /// link that does not verify). The token itself is never logged.
+    private func role(of request: HTTPRequest, in replica: AuctionReplica) -> (SessionRole, Bool) {
+        let bidId = request.queryValue("key_for_bid")
+        let token = request.queryValue("hash")
+        guard bidId != nil || token != nil else { return (.observer, false) }
+        guard let bidId, let token,
+            let index = replica.state.participants.firstIndex(where: { $0.bidId == bidId }),
+            tokens.verify(token, auctionId: replica.auctionId, bidId: bidId)
+        else { return (.observer, true) }
+        return (.bidder(number: index + 1, bidId: bidId), false)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,21 @@
+import Metrics
+
+/// The service's metrics (swift-metrics; auctiond exports them at `/metrics` with swift-prometheus).
+final class ServiceMetrics: Sendable {
+    let httpRequests = Counter(label: "auctiond_http_requests_total")
+    let messagesIn = Counter(label: "auctiond_ws_messages_in_total")
+    let messagesOut = Counter(label: "auctiond_ws_messages_out_total")
+    let redisErrors = Counter(label: "auctiond_redis_errors_total")
+    let bidLatency = Timer(label: "auctiond_bid_latency_seconds", preferredDisplayUnit: .seconds)
+    let observers = Meter(label: "auctiond_connections", dimensions: [("role", "observer")])
+    let bidders = Meter(label: "auctiond_connections", dimensions: [("role", "bidder")])
+    let stageLag = Timer(label: "auctiond_stage_lag_seconds", preferredDisplayUnit: .seconds)
+
+    func bids(_ outcome: String) -> Counter {
+        Counter(label: "auctiond_bids_total", dimensions: [("outcome", outcome)])
+    }
+
+    func refused(_ code: String) -> Counter {
+        Counter(label: "auctiond_ws_errors_total", dimensions: [("code", code)])
+    }
+}

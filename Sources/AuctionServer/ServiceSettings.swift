@@ -1,0 +1,46 @@
+import RedisClient
+
+/// What the service needs to know; auctiond fills it from Config/auctiond.yaml and the environment.
+public struct AuctionServiceSettings: Sendable {
+    public var redis: RedisEndpoint
+    /// The folder with the web page (index.html and its modules).
+    public var webDirectory: String
+    /// Base of `auctionUrl` and `participationUrl`.
+    public var publicURL: String
+    /// The first signs participation links; all verify (SPEC §6).
+    public var hashSecrets: [String]
+    /// Bearer token of the admin endpoints; nil turns them off.
+    public var adminToken: String?
+    public var limits: Limits
+    /// Threads that run Redis calls for WebSocket and admin requests, each with its own connection.
+    public var workers: Int
+    /// How often the index of auctions is read for auctions planned by another process.
+    public var indexRefreshMilliseconds: Int
+
+    public struct Limits: Sendable {
+        /// Client messages per connection per second; more get `rate_limited`.
+        public var messagesPerSecond: Int = 20
+        /// Violations (rate, size) in a row after which a connection is closed with 1008.
+        public var violationsBeforeClose: Int = 3
+        /// WebSocket connections in all, and per client IP address.
+        public var maxConnections: Int = 10_000
+        public var maxConnectionsPerIP: Int = 100
+
+        public init() {}
+    }
+
+    public init(
+        redis: RedisEndpoint, webDirectory: String, publicURL: String = "http://127.0.0.1:8090",
+        hashSecrets: [String] = ["change-me"], adminToken: String? = nil, limits: Limits = Limits(), workers: Int = 4,
+        indexRefreshMilliseconds: Int = 1000
+    ) {
+        self.redis = redis
+        self.webDirectory = webDirectory
+        self.publicURL = publicURL
+        self.hashSecrets = hashSecrets
+        self.adminToken = adminToken
+        self.limits = limits
+        self.workers = workers
+        self.indexRefreshMilliseconds = indexRefreshMilliseconds
+    }
+}
