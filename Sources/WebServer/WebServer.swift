@@ -242,8 +242,9 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_HTTP:
             return beginHTTP(wsi, user)
         case LWS_CALLBACK_HTTP_BODY:
-            guard let transaction = transaction(user), let input else { return -1 }
-            transaction.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
+            guard let transaction = transaction(user) else { return -1 }
+            // lws reports an empty body (Content-Length: 0) as one call with no bytes.
+            if let input, length > 0 { transaction.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length)) }
             if transaction.request.body.count > configuration.maxRequestBodyBytes {
                 return rejectOversizeBody(wsi, transaction)
             }

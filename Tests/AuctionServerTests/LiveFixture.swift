@@ -46,6 +46,14 @@ extension TestWebSocketClient {
         throw LiveTestError(description: "no \(type) in \(limit) messages")
     }
 
+    /// The next message that is not a `state` broadcast (the clock may switch stages meanwhile).
+    func receiveReply() throws -> [String: Any] {
+        while true {
+            let message = try receiveJSON()
+            if message["type"] as? String != "state" { return message }
+        }
+    }
+
     func sendJSON(_ value: [String: Any]) throws {
         try send(text: String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self))
     }

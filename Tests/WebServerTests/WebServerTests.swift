@@ -107,6 +107,14 @@ final class ServerFixture {
         #expect(patch.text == "PATCH /echo ? body=2")
     }
 
+    @Test func aPostWithAnEmptyBodyIsAnswered() throws {
+        let fixture = try ServerFixture()
+        // Content-Length: 0 reaches lws as one body callback without bytes.
+        let result = blockingHTTP("POST", port: fixture.server.port, path: "/echo")
+        #expect(result?.status == 200)
+        #expect(result?.body == "POST /echo ? body=0")
+    }
+
     @Test func oversizeBodyIsRefusedWith413() async throws {
         let fixture = try ServerFixture(maxBody: 1000)
         let result = try? await httpRequest("POST", fixture.base + "/echo", body: Data(repeating: 1, count: 5000))
