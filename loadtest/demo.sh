@@ -30,8 +30,10 @@ echo "auctiond:  http://$LISTEN (logs in $RUN_DIR/auctiond.log)"
 echo "health:    $(curl -s "http://$LISTEN/healthz")"
 echo "time:      $(curl -s "http://$LISTEN/api/v1/time")"
 echo
-echo "Not there yet: the tender sandbox, planning auctions, the live WebSocket protocol,"
-echo "simulated bidders and the web page arrive with issues 3-7; this demo then runs a whole"
-echo "accelerated auction and prints the results the tender API received."
+echo "auctions:  $(curl -s "http://$LISTEN/api/v1/auctions")"
+echo
+echo "Not there yet: the tender sandbox, planning auctions from it, simulated bidders and the web"
+echo "page arrive with issues 6-8; this demo then runs a whole accelerated auction and prints the"
+echo "results the tender API received. The live service (WebSocket /ws/{auctionId}) is running."
 
 if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; else echo "Ctrl-C stops it."; wait; fi
