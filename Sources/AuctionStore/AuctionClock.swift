@@ -38,15 +38,9 @@ public final class AuctionClock: Sendable {
     private let endpoint: RedisEndpoint
     private let settings: ClockSettings
     private let observer: @Sendable (ClockReport) -> Void
-    private let control = Mutex(Control())
+    private let thread = ServiceThread(name: "auction-clock")
+    private let watched = Mutex<Set<String>>([])
     private let wakeUp = NSCondition()
-    private let finished = DispatchSemaphore(value: 0)
-
-    private struct Control {
-        var stopping = false
-        var running = false
-        var watched: Set<String> = []
-    }
 
     /// - Parameters:
     ///   - owner: this process's lease name; unique per process (host, pid and a random part).
@@ -67,33 +61,25 @@ public final class AuctionClock: Sendable {
     }
 
     public func start() {
-        let alreadyRunning = control.withLock { control in
-            defer { control.running = true }
-            return control.running
-        }
-        guard !alreadyRunning else { return }
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "auction-clock"
-        thread.start()
+        thread.start { [self] in run() }
     }
 
     /// Looks at `auctionId` now instead of at the next heartbeat (a freshly planned auction).
     public func watch(_ auctionId: String) {
-        control.withLock { _ = $0.watched.insert(auctionId) }
-        wakeUp.broadcast()
+        watched.withLock { _ = $0.insert(auctionId) }
+        wake()
     }
 
     /// Stops the clock and releases every lease it holds, so another process takes over at once.
     public func stop() {
-        let wasRunning = control.withLock { control in
-            control.stopping = true
-            return control.running
-        }
+        thread.stop { wake() }
+    }
+
+    /// Under the condition's lock, so a loop about to sleep cannot miss it.
+    private func wake() {
+        wakeUp.lock()
         wakeUp.broadcast()
-        if wasRunning { finished.wait() }
+        wakeUp.unlock()
     }
 
     // MARK: - The loop
@@ -101,14 +87,14 @@ public final class AuctionClock: Sendable {
     private func run() {
         let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
         var loop = Loop(store: store, owner: owner, settings: settings, observer: observer)
-        while !control.withLock({ $0.stopping }) {
-            let watched = control.withLock { control in
-                defer { control.watched.removeAll() }
-                return control.watched
+        while !thread.isStopping {
+            let newlyWatched = watched.withLock { watched in
+                defer { watched.removeAll() }
+                return watched
             }
-            let sleep = loop.tick(watched: watched)
+            let sleep = loop.tick(watched: newlyWatched)
             wakeUp.lock()
-            if !control.withLock({ $0.stopping || !$0.watched.isEmpty }) {
+            if !thread.isStopping && watched.withLock({ $0.isEmpty }) {
                 _ = wakeUp.wait(until: Date(timeIntervalSinceNow: Self.seconds(sleep)))
             }
             wakeUp.unlock()

@@ -11,12 +11,10 @@ public final class AuctionEventFeed: Sendable {
     private let endpoint: RedisEndpoint
     private let handler: @Sendable (SequencedEvent) -> Void
     private let failure: @Sendable (AuctionStoreError) -> Void
+    private let thread = ServiceThread(name: "auction-feed")
     private let control = Mutex(Control())
-    private let finished = DispatchSemaphore(value: 0)
 
     private struct Control {
-        var stopping = false
-        var running = false
         /// Followed auctions and the last seq delivered (or known to the follower).
         var lastDelivered: [String: Int64] = [:]
         /// Auctions just followed: their log is read once, in case events came before the follow.
@@ -52,25 +50,11 @@ public final class AuctionEventFeed: Sendable {
     }
 
     public func start() {
-        let alreadyRunning = control.withLock { control in
-            defer { control.running = true }
-            return control.running
-        }
-        guard !alreadyRunning else { return }
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "auction-feed"
-        thread.start()
+        thread.start { [self] in run() }
     }
 
     public func stop() {
-        let wasRunning = control.withLock { control in
-            control.stopping = true
-            return control.running
-        }
-        if wasRunning { finished.wait() }
+        thread.stop()
     }
 
     // MARK: - The loop
@@ -79,7 +63,7 @@ public final class AuctionEventFeed: Sendable {
         let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
         var subscription: RedisConnection?
         var delay = Duration.milliseconds(20)
-        while !control.withLock({ $0.stopping }) {
+        while !thread.isStopping {
             do {
                 if subscription == nil {
                     let connection = try RedisConnection(endpoint: endpoint)

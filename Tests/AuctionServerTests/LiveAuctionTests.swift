@@ -9,7 +9,8 @@ import Testing
     /// An observer and two bidders run a whole accelerated auction over real WebSockets against a
     /// real auctiond and Redis; every message has the protocol's shape.
     @Test func biddersAndAnObserverRunAWholeAuction() throws {
-        let fixture = try LiveFixture()
+        // Turns long enough for a loaded CI machine: a bidder must see its turn and bid within it.
+        let fixture = try LiveFixture(offset: 3000, firstPause: 500, pause: 500, turn: 1000)
         let observer = try fixture.observer()
         let welcome = try observer.receiveJSON()
         #expect(welcome["type"] as? String == "welcome")

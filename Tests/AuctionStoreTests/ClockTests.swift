@@ -82,11 +82,7 @@ import Testing
         let replica = try fixture.store.load("tender-1")
         #expect(replica.state.stages[replica.state.currentStage].kind == .preAnnouncement)
         #expect(replica.state.status == .active)
-        let switches = try fixture.log().compactMap { event -> Int? in
-            if case .stageStarted(let index, _) = event.event { return index }
-            return nil
-        }
-        #expect(switches == Array(0..<(planned.stages.count - 1)))
+        #expect(try fixture.stageSwitches() == Array(0..<(planned.stages.count - 1)))
         let body = try #require(try fixture.store.report(of: "tender-1"))
         let report = try JSONDecoder().decode(ResultsReport.self, from: body)
         #expect(report == replica.state.resultsReport())
@@ -108,11 +104,7 @@ import Testing
         #expect(waitUntil(timeout: .seconds(2)) { (try? fixture.leaseHolder()) == "second" })
         #expect(waitUntil(timeout: .seconds(15)) { (try? fixture.store.waitingReports()) == ["tender-1"] })
         // Each stage started exactly once, in order, whoever drove it.
-        let switches = try fixture.log().compactMap { event -> Int? in
-            if case .stageStarted(let index, _) = event.event { return index }
-            return nil
-        }
-        #expect(switches == Array(0..<(planned.stages.count - 1)))
+        #expect(try fixture.stageSwitches() == Array(0..<(planned.stages.count - 1)))
     }
 
     @Test func whenEveryProcessWasDownTheRemainingStagesShiftByTheOutage() throws {

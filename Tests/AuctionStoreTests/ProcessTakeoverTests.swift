@@ -25,11 +25,7 @@ import Testing
         // auctiond's lease lives 5 s after its last renewal.
         #expect(waitUntil(timeout: .seconds(8)) { (try? fixture.leaseHolder()) == "survivor" })
         #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.store.waitingReports()) == ["tender-1"] })
-        let switches = try fixture.log().compactMap { event -> Int? in
-            if case .stageStarted(let index, _) = event.event { return index }
-            return nil
-        }
-        #expect(switches == Array(0..<(planned.stages.count - 1)))
+        #expect(try fixture.stageSwitches() == Array(0..<(planned.stages.count - 1)))
     }
 
     @Test func aStoppedDaemonReleasesItsLeaseAtOnce() throws {

@@ -29,6 +29,14 @@ final class StoreFixture {
 
     func log(_ id: String = "tender-1") throws -> [SequencedEvent] { try store.events(of: id, after: 0) }
 
+    /// The stage indexes of every logged stage switch, in log order.
+    func stageSwitches(_ id: String = "tender-1") throws -> [Int] {
+        try log(id).compactMap { event in
+            if case .stageStarted(let index, _) = event.event { return index }
+            return nil
+        }
+    }
+
     /// A clock with short intervals, so tests of leases and outages take a second, not a minute.
     func clock(owner: String, reports: Recorder<ClockReport>? = nil) -> AuctionClock {
         var settings = ClockSettings()
