@@ -60,7 +60,11 @@ public final class AuctionService: WebServerDelegate {
     public func start() {
         feed.start()
         refresher.schedule(deadline: .now(), repeating: .milliseconds(settings.indexRefreshMilliseconds))
-        refresher.setEventHandler { [weak self] in self?.loadNewAuctions() }
+        // On the health worker's queue: its Redis connection must serve one thread at a time.
+        refresher.setEventHandler { [weak self] in
+            guard let service = self else { return }
+            service.healthWorker.run { _ in service.loadNewAuctions() }
+        }
         refresher.resume()
     }
 
