@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "auction-store-benchmark",
             dependencies: [
-                "AuctionStore", "AuctionCore", "RedisClient",
+                "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -43,7 +43,7 @@ public final class AuctionService: WebServerDelegate {
         self.metricsText = metricsText
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         workers = (0..<max(1, settings.workers)).map { Worker("auctiond.worker.\($0)", endpoint: settings.redis) }
-        healthWorker = Worker("auctiond.health", endpoint: RedisEndpoint(host: settings.redis.host, port: settings.redis.port, database: settings.redis.database))
+        healthWorker = Worker("auctiond.health", endpoint: settings.redis)
         let box = FeedBox()
         feed = AuctionEventFeed(
             endpoint: settings.redis, handler: { box.service?.deliver($0) },
@@ -234,9 +234,10 @@ public final class AuctionService: WebServerDelegate {
                 guard replica.state.status == .scheduled || replica.state.status == .active else {
                     return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(replica.state.status.rawValue) and cannot be cancelled.").response
                 }
+                let event = AuctionEvent.cancelled(at: try store.now())
                 var next = replica.state
-                try? next.apply(.cancelled(at: try store.now()))
-                if case .appended = try store.append(.cancelled(at: try store.now()), to: replica, next: next, stampWithRedisTime: true) {
+                try? next.apply(event)  // cannot fail: the status was checked just above
+                if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) {
                     logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
                     return jsonResponse(["data": ["id": id, "status": "cancelled"]])
                 }

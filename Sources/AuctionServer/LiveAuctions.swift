@@ -12,7 +12,6 @@ struct Session {
     let socket: WebSocket
     let auctionId: String
     let role: SessionRole
-    let peer: String
     /// Messages in the current one-second window, and violations in a row.
     var windowStart: Int64 = 0
     var messagesInWindow = 0

@@ -31,7 +31,7 @@ extension AuctionService {
                 return
             }
             let (role, presentedBadToken) = role(of: socket.request, in: auction.replica)
-            contents.sessions[socket.id] = Session(socket: socket, auctionId: id, role: role, peer: socket.request.peer)
+            contents.sessions[socket.id] = Session(socket: socket, auctionId: id, role: role)
             contents.connectionsPerPeer[socket.request.peer, default: 0] += 1
             auction.sockets.insert(socket.id)
             contents.auctions[id] = auction
@@ -55,8 +55,9 @@ extension AuctionService {
         live.withContents { contents in
             guard let session = contents.sessions.removeValue(forKey: socket.id) else { return }
             contents.auctions[session.auctionId]?.sockets.remove(socket.id)
-            let left = contents.connectionsPerPeer[session.peer, default: 1] - 1
-            contents.connectionsPerPeer[session.peer] = left > 0 ? left : nil
+            let peer = socket.request.peer
+            let left = contents.connectionsPerPeer[peer, default: 1] - 1
+            contents.connectionsPerPeer[peer] = left > 0 ? left : nil
             (session.role == .observer ? metrics.observers : metrics.bidders).decrement(by: 1)
         }
     }
@@ -91,7 +92,7 @@ extension AuctionService {
 
     private func bid(_ request: BidRequest, requestId: String?, session: Session) {
         let socket = session.socket
-        guard case .bidder(let bidder, _) = session.role else {
+        guard case .bidder(let bidder) = session.role else {
             metrics.bids("observer").increment()
             return send(ServerMessage.bidRejected(requestId: requestId, BidRejection(.observer)), to: socket)
         }
@@ -102,7 +103,7 @@ extension AuctionService {
         worker(for: session.auctionId).run { store in
             do {
                 let verdict = try store.placeBid(auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId)
-                self.metrics.bidLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - received))
+                self.metrics.bidLatency.recordNanoseconds((ContinuousClock.now - received).wholeNanoseconds)
                 switch verdict {
                 case .accepted(_, let amount, let at):
                     self.metrics.bids("accepted").increment()
@@ -130,8 +131,13 @@ extension AuctionService {
     /// replica, then tell the connections it concerns. A public change is serialised once and
     /// written to every connection of the auction; a bid goes only to its bidder's connections.
     func deliver(_ event: SequencedEvent) {
-        let now = currentMilliseconds()
-        let (message, targets): (String?, [WebSocket]) = live.withContents { contents in
+        // What to send is decided under the lock; the public state is serialised after it, so the
+        // lws thread never waits for JSON encoding.
+        enum Outgoing {
+            case text(String)
+            case state(seq: Int64, AuctionState)
+        }
+        let (outgoing, targets): (Outgoing?, [WebSocket]) = live.withContents { contents in
             guard var auction = contents.auctions[event.auctionId] else { return (nil, []) }
             do {
                 guard try auction.replica.apply(event) == .applied else { return (nil, []) }
@@ -147,15 +153,19 @@ extension AuctionService {
             }
             switch event.event {
             case .bidAccepted(_, let bidder, let amount, let at):
-                return (ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds), bidderSockets(bidder))
+                return (.text(ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds)), bidderSockets(bidder))
             case .bidCancelled(_, let bidder, let at):
-                return (ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds), bidderSockets(bidder))
+                return (.text(ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds)), bidderSockets(bidder))
             default:
-                let state = ServerMessage.state(seq: auction.replica.seq, auction: auction.replica.state.publicView(serverTime: Timestamp(milliseconds: now)))
-                return (state, auction.sockets.compactMap { contents.sessions[$0]?.socket })
+                return (.state(seq: auction.replica.seq, auction.replica.state), auction.sockets.compactMap { contents.sessions[$0]?.socket })
             }
         }
-        guard let message, !targets.isEmpty else { return }
+        guard let outgoing, !targets.isEmpty else { return }
+        let message: String =
+            switch outgoing {
+            case .text(let text): text
+            case .state(let seq, let state): ServerMessage.state(seq: seq, auction: state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds())))
+            }
         let frame = OutgoingFrame(text: message)
         for socket in targets { socket.send(frame) }
         metrics.messagesOut.increment(by: Int64(targets.count))
@@ -223,10 +233,6 @@ extension AuctionService {
             let index = replica.state.participants.firstIndex(where: { $0.bidId == bidId }),
             tokens.verify(token, auctionId: replica.auctionId, bidId: bidId)
         else { return (.observer, true) }
-        return (.bidder(number: index + 1, bidId: bidId), false)
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        return (.bidder(number: index + 1), false)
     }
 }

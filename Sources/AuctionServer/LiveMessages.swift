@@ -77,7 +77,7 @@ enum ClientMessage: Equatable {
 enum ServerMessage {
     static func welcome(role: SessionRole, auctionId: String, serverTime: Int64, coefficient: String?) -> String {
         var message: [String: Any] = ["type": "welcome", "role": role.name, "auctionId": auctionId, "serverTime": serverTime]
-        if case .bidder(let number, _) = role {
+        if case .bidder(let number) = role {
             var bidder: [String: Any] = ["number": number, "label": "Bidder \(number)"]
             if let coefficient { bidder["coefficient"] = coefficient }
             message["bidder"] = bidder
@@ -138,7 +138,7 @@ enum ServerMessage {
 enum SessionRole: Equatable {
     case observer
     /// A bidder with a verified participation link.
-    case bidder(number: Int, bidId: String)
+    case bidder(number: Int)
 
     var name: String {
         switch self {
@@ -148,7 +148,7 @@ enum SessionRole: Equatable {
     }
 
     var bidderNumber: Int? {
-        if case .bidder(let number, _) = self { return number }
+        if case .bidder(let number) = self { return number }
         return nil
     }
 }

@@ -9,7 +9,6 @@ final class ServiceMetrics: Sendable {
     let bidLatency = Timer(label: "auctiond_bid_latency_seconds", preferredDisplayUnit: .seconds)
     let observers = Meter(label: "auctiond_connections", dimensions: [("role", "observer")])
     let bidders = Meter(label: "auctiond_connections", dimensions: [("role", "bidder")])
-    let stageLag = Timer(label: "auctiond_stage_lag_seconds", preferredDisplayUnit: .seconds)
 
     func bids(_ outcome: String) -> Counter {
         Counter(label: "auctiond_bids_total", dimensions: [("outcome", outcome)])

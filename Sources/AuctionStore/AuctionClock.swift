@@ -39,7 +39,6 @@ public final class AuctionClock: Sendable {
     private let settings: ClockSettings
     private let observer: @Sendable (ClockReport) -> Void
     private let thread = ServiceThread(name: "auction-clock")
-    private let watched = Mutex<Set<String>>([])
     private let wakeUp = NSCondition()
 
     /// - Parameters:
@@ -64,12 +63,6 @@ public final class AuctionClock: Sendable {
         thread.start { [self] in run() }
     }
 
-    /// Looks at `auctionId` now instead of at the next heartbeat (a freshly planned auction).
-    public func watch(_ auctionId: String) {
-        watched.withLock { _ = $0.insert(auctionId) }
-        wake()
-    }
-
     /// Stops the clock and releases every lease it holds, so another process takes over at once.
     public func stop() {
         thread.stop { wake() }
@@ -88,22 +81,12 @@ public final class AuctionClock: Sendable {
         let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
         var loop = Loop(store: store, owner: owner, settings: settings, observer: observer)
         while !thread.isStopping {
-            let newlyWatched = watched.withLock { watched in
-                defer { watched.removeAll() }
-                return watched
-            }
-            let sleep = loop.tick(watched: newlyWatched)
+            let sleep = loop.tick()
             wakeUp.lock()
-            if !thread.isStopping && watched.withLock({ $0.isEmpty }) {
-                _ = wakeUp.wait(until: Date(timeIntervalSinceNow: Self.seconds(sleep)))
-            }
+            if !thread.isStopping { _ = wakeUp.wait(until: Date(timeIntervalSinceNow: sleep.inSeconds)) }
             wakeUp.unlock()
         }
         loop.releaseAll()
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 
@@ -134,10 +117,8 @@ private struct Loop {
     var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
 
     /// One pass over every auction; returns how long to sleep.
-    mutating func tick(watched: Set<String>) -> Duration {
+    mutating func tick() -> Duration {
         let now = ContinuousClock.now
-        candidates.formUnion(watched)
-        for id in watched { nextLeaseAttempt[id] = now }
         if now >= nextHeartbeat {
             do {
                 outageCount = try store.heartbeat(threshold: settings.outageThreshold)

@@ -42,13 +42,6 @@ public final class AuctionEventFeed: Sendable {
         }
     }
 
-    public func unfollow(_ auctionId: String) {
-        control.withLock { control in
-            control.lastDelivered.removeValue(forKey: auctionId)
-            control.needsCatchUp.remove(auctionId)
-        }
-    }
-
     public func start() {
         thread.start { [self] in run() }
     }
@@ -78,7 +71,7 @@ public final class AuctionEventFeed: Sendable {
             } catch {
                 subscription = nil
                 failure(error as? AuctionStoreError ?? .unavailable(error as? RedisError ?? .server("\(error)")))
-                Thread.sleep(forTimeInterval: AuctionClock.seconds(delay))
+                Thread.sleep(forTimeInterval: delay.inSeconds)
                 delay = min(delay * 2, .seconds(1))
             }
         }

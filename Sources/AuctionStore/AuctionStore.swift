@@ -199,8 +199,7 @@ public final class AuctionStore {
 
     /// Takes or renews the lease on `auctionId`'s clock. Returns whether `owner` holds it now.
     public func acquireLease(_ auctionId: String, owner: String, ttl: Duration) throws(AuctionStoreError) -> Bool {
-        let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        return try evaluate(Scripts.acquireLease, keys: [AuctionKeys(auctionId).lease], arguments: [owner, String(milliseconds)]).integer == 1
+        try evaluate(Scripts.acquireLease, keys: [AuctionKeys(auctionId).lease], arguments: [owner, String(ttl.wholeMilliseconds)]).integer == 1
     }
 
     /// Gives the lease up so that another process takes over at once.
@@ -211,8 +210,7 @@ public final class AuctionStore {
     /// Says this process is alive and returns how many outages (every process down for longer
     /// than `threshold`) have been recorded in all.
     public func heartbeat(threshold: Duration) throws(AuctionStoreError) -> Int {
-        let microseconds = threshold.components.seconds * 1_000_000 + threshold.components.attoseconds / 1_000_000_000_000
-        let reply = try evaluate(Scripts.heartbeat, keys: [ServiceKeys.heartbeat, ServiceKeys.outages], arguments: [String(microseconds)])
+        let reply = try evaluate(Scripts.heartbeat, keys: [ServiceKeys.heartbeat, ServiceKeys.outages], arguments: [String(threshold.wholeMicroseconds)])
         return Int(reply.integer ?? 0)
     }
 
@@ -310,7 +308,7 @@ public final class AuctionStore {
                 case .server(let message): throw .redis(message)
                 case .connectionFailed, .connectionLost, .protocolError:
                     if ContinuousClock.now + delay > deadline { throw .unavailable(error) }
-                    Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
+                    Thread.sleep(forTimeInterval: delay.inSeconds)
                     delay = min(delay * 2, retry.maximumDelay)
                 }
             }

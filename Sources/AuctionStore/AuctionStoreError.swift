@@ -34,7 +34,4 @@ public struct RetryPolicy: Sendable {
         self.maximumDelay = maximumDelay
         self.budget = budget
     }
-
-    /// No retries: fail at once (health checks).
-    public static let none = RetryPolicy(initialDelay: .zero, maximumDelay: .zero, budget: .zero)
 }

@@ -119,11 +119,8 @@ enum Scripts {
             if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
             if ARGV[5] == 'all' then redis.call('DEL', KEYS[3]) elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
             local mirrorCount = tonumber(ARGV[6])
-            local cursor = 7
-            for i = 1, mirrorCount do
-              redis.call('HSET', KEYS[1], ARGV[cursor], ARGV[cursor + 1])
-              cursor = cursor + 2
-            end
+            redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * mirrorCount))
+            local cursor = 7 + 2 * mirrorCount
             local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
             local fields = {'seq', seqText}
             local message = {seq = seqText}
@@ -154,15 +151,8 @@ enum Scripts {
             redis.call('SET', KEYS[1], ARGV[1])
             redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2])
             local count = tonumber(ARGV[3])
-            local cursor = 4
-            for i = 1, count do
-              redis.call('HSET', KEYS[2], ARGV[cursor], ARGV[cursor + 1])
-              cursor = cursor + 2
-            end
-            while cursor <= #ARGV do
-              redis.call('HSET', KEYS[6], ARGV[cursor], ARGV[cursor + 1])
-              cursor = cursor + 2
-            end
+            redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * count))
+            if #ARGV > 3 + 2 * count then redis.call('HSET', KEYS[6], unpack(ARGV, 4 + 2 * count, #ARGV)) end
             return 1
             """)
 

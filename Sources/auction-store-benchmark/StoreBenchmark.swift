@@ -4,6 +4,7 @@
 import ArgumentParser
 import AuctionCore
 import AuctionStore
+import AuctionTesting
 import Foundation
 import RedisClient
 import Synchronization
@@ -37,9 +38,7 @@ struct StoreBenchmark: ParsableCommand {
         let start = try store.now().adding(milliseconds: -10)
         return try (0..<count).map { index in
             let id = "bench-\(count)-\(index)"
-            let input = try benchmarkInput(id: id, start: start)
-            let hour = StageDurations(firstPause: 0, pauseBeforeRound: 3_600_000, turn: 3_600_000)
-            try store.create(AuctionState.planned(input, settings: ScheduleSettings(lowestCost: hour), now: start))
+            try store.create(samplePlannedAuction(id: id, start: start, firstPause: 0, pause: 3_600_000, turn: 3_600_000))
             return id
         }
     }
@@ -64,40 +63,18 @@ struct StoreBenchmark: ParsableCommand {
                 let sent = ContinuousClock.now
                 let verdict = try? store.placeBid(auctionId: id, bidder: 1, request: .place(amount), requestId: "t\(thread)-\(i)")
                 let elapsed = ContinuousClock.now - sent
-                mine.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                mine.append(elapsed.wholeMicroseconds)
                 if case .accepted = verdict { accepted.add(1, ordering: .relaxed) }
             }
             latencies.withLock { $0 += mine }
             }
         }
         done.wait()
-        let seconds = AuctionStoreBenchmarkMath.seconds(ContinuousClock.now - began)
+        let seconds = (ContinuousClock.now - began).inSeconds
         let sorted = latencies.withLock { $0 }.sorted()
         func percentile(_ p: Double) -> Int64 { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         let count = accepted.load(ordering: .relaxed)
         print("| \(name) | \(threads) | \(sorted.count) | \(Int(Double(count) / seconds)) | \(percentile(0.5)) | \(percentile(0.99)) | \(percentile(0.999)) |")
         if count != sorted.count { print("(\(sorted.count - count) bids were not accepted)") }
-    }
-
-    func benchmarkInput(id: String, start: Timestamp) throws -> AuctionInput {
-        let bids = (1...3).map { n in
-            """
-            {"id": "\(id)-b\(n)", "status": "active", "date": "\(start.adding(milliseconds: -Int64(n) * 1000).iso8601)",
-             "value": {"amount": \(1000 - n * 10), "currency": "UAH", "valueAddedTaxIncluded": true}}
-            """
-        }
-        let json = """
-            {"id": "\(id)", "status": "active.auction", "procurementMethod": "open", "awardCriteria": "lowestCost",
-             "value": {"amount": 1000, "currency": "UAH", "valueAddedTaxIncluded": true},
-             "minimalStep": {"amount": 10, "currency": "UAH", "valueAddedTaxIncluded": true},
-             "auctionPeriod": {"startDate": "\(start.iso8601)"}, "bids": [\(bids.joined(separator: ","))]}
-            """
-        return try AuctionInput(auctionView: JSONDecoder().decode(TenderDocument.self, from: Data(json.utf8)))
-    }
-}
-
-enum AuctionStoreBenchmarkMath {
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

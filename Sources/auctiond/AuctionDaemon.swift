@@ -70,10 +70,11 @@ struct Serve: ParsableCommand {
         do { try server.start() } catch { throw ValidationError("\(error)") }
         service.start()
         logger.info("listening", metadata: ["address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)", "tls": "\(wiring.server.tls != nil)"])
-        let stageLag = Metrics.Timer(label: "auctiond_stage_lag_seconds")
+        // The clock lives here, not in AuctionServer, so its metric does too.
+        let stageLag = Metrics.Timer(label: "auctiond_stage_lag_seconds", preferredDisplayUnit: .seconds)
         let clock = AuctionClock(endpoint: wiring.service.redis, owner: AuctionClock.processOwnerName(), settings: wiring.clock) { report in
             if case .stageStarted(_, _, let lag) = report {
-                stageLag.recordNanoseconds(lag.components.seconds * 1_000_000_000 + lag.components.attoseconds / 1_000_000_000)
+                stageLag.recordNanoseconds(lag.wholeNanoseconds)
             }
             logClockReport(report, logger)
         }

@@ -10,11 +10,7 @@ import Testing
     @Test func whenTheProcessHoldingTheLeaseIsKilledAnotherTakesOver() throws {
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: 300, firstPause: 500, pause: 500, turn: 500)
-        let folder = makeTemporaryDirectory("auctiond")
-        let daemon = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"],
-            environment: ["AUCTIOND_LISTEN": "127.0.0.1:0", "AUCTIOND_REDIS_URL": fixture.redis.url, "AUCTIOND_WEB_DIR": folder],
-            logPath: folder + "/auctiond.log")
+        let daemon = try AuctiondProcess(redisURL: fixture.redis.url)
         let held = waitUntil { (try? fixture.leaseHolder())?.contains(":\(daemon.pid):") == true }
         #expect(held, "auctiond never took the lease:\n\(daemon.log)")
         #expect(waitUntil { ((try? fixture.log()) ?? []).count >= 2 })
@@ -22,7 +18,7 @@ import Testing
         let survivor = fixture.clock(owner: "survivor")
         survivor.start()
         defer { survivor.stop() }
-        // auctiond's lease lives 5 s after its last renewal.
+        // auctiond's lease outlives it by its TTL (1.5 s under AuctiondProcess).
         #expect(waitUntil(timeout: .seconds(8)) { (try? fixture.leaseHolder()) == "survivor" })
         #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.store.waitingReports()) == ["tender-1"] })
         #expect(try fixture.stageSwitches() == Array(0..<(planned.stages.count - 1)))
@@ -31,11 +27,7 @@ import Testing
     @Test func aStoppedDaemonReleasesItsLeaseAtOnce() throws {
         let fixture = try StoreFixture()
         _ = try fixture.plan(offset: 60_000)
-        let folder = makeTemporaryDirectory("auctiond")
-        let daemon = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"],
-            environment: ["AUCTIOND_LISTEN": "127.0.0.1:0", "AUCTIOND_REDIS_URL": fixture.redis.url, "AUCTIOND_WEB_DIR": folder],
-            logPath: folder + "/auctiond.log")
+        let daemon = try AuctiondProcess(redisURL: fixture.redis.url)
         #expect(waitUntil { (try? fixture.leaseHolder())?.contains(":\(daemon.pid):") == true })
         daemon.stop()
         #expect(try fixture.leaseHolder() == nil, "\(daemon.log)")
