@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "AuctionServer",
             dependencies: [
-                "AuctionCore", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient",
+                "AuctionCore", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]),

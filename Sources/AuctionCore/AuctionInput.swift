@@ -80,6 +80,9 @@ public struct AuctionInput: Codable, Sendable, Equatable {
     /// `procurementMethodDetails: "quick, accelerator=N"`; 1 when absent.
     public var accelerator: Int
     public var mode: AuctionMode
+    /// The API collection the tender lives in (`tenders`, or `auctions` for DGF): the path of its
+    /// page and of the reporter's calls. Set by the planner; nil reads as `tenders`.
+    public var resource: String?
 
     /// `{tenderId}` or `{tenderId}_{lotId}` (SPEC §2).
     public var auctionId: String { lotId.map { "\(tenderId)_\($0)" } ?? tenderId }

@@ -22,6 +22,9 @@ public enum AuctionEvent: Codable, Sendable, Equatable {
     case namesRevealed(names: [String], at: Timestamp)
     case cancelled(at: Timestamp)
     case rescheduled(at: Timestamp)
+    /// The API moved `auctionPeriod.startDate` before the auction began: every stage moves with it
+    /// (same participants, same links).
+    case replanned(startDate: Timestamp, at: Timestamp)
 }
 
 /// An event that does not fit the state: a bug or a corrupted log, never a user's mistake
@@ -210,6 +213,16 @@ public struct AuctionState: Codable, Sendable, Equatable {
             guard status == .scheduled || status == .active else { throw fail("reschedule in status \(status)") }
             status = .rescheduled
             pendingBids.removeAll()
+
+        case .replanned(let startDate, _):
+            guard status == .scheduled, currentStage == -1 else { throw fail("replan in status \(status)") }
+            guard let first = stages.first, first.kind == .pause else { throw fail("an auction without rounds has no start to move") }
+            let delta = startDate.microseconds - first.start.microseconds
+            for index in stages.indices {
+                stages[index].start = stages[index].start.adding(microseconds: delta)
+                stages[index].end = stages[index].end?.adding(microseconds: delta)
+            }
+            input.startDate = startDate
         }
     }
 

@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import Metrics
 import RedisClient
+import TenderAPI
 import WebServer
 
 public final class AuctionService: WebServerDelegate {
@@ -19,7 +20,11 @@ public final class AuctionService: WebServerDelegate {
     let metrics = ServiceMetrics()
     private let workers: [Worker]
     private let healthWorker: Worker
+    /// Plans on request: its calls wait for the tender API, so they never hold up a bid's queue.
+    private let planningWorker: Worker
     private let feed: AuctionEventFeed
+    /// The tender API, when configured (planning on request).
+    let tenderAPI: TenderAPIClient?
     nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
@@ -42,8 +47,10 @@ public final class AuctionService: WebServerDelegate {
         self.logger = logger
         self.metricsText = metricsText
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
+        tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map { Worker("auctiond.worker.\($0)", endpoint: settings.redis) }
         healthWorker = Worker("auctiond.health", endpoint: settings.redis)
+        planningWorker = Worker("auctiond.planning", endpoint: settings.redis)
         let box = FeedBox()
         feed = AuctionEventFeed(
             endpoint: settings.redis, handler: { box.service?.deliver($0) },
@@ -128,11 +135,9 @@ public final class AuctionService: WebServerDelegate {
         case (.post, .cancel(let id)):
             if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
             worker(for: id).run { store in responder.respond(self.cancel(id, store: store)) }
-        case (.post, .plan):
+        case (.post, .plan(let id)):
             if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
-            responder.respond(
-                APIError(status: 503, code: "tender_api_unavailable", message: "Planning from the tender API is not configured in this build.")
-                    .response)
+            planningWorker.run { store in responder.respond(self.plan(id, lotId: request.queryValue("lot"), store: store)) }
         default:
             responder.respond(APIError.methodNotAllowed(request.method, request.path).response)
         }
@@ -224,6 +229,33 @@ public final class AuctionService: WebServerDelegate {
             return APIError(status: 403, code: "forbidden", message: "The admin token is wrong.")
         }
         return nil
+    }
+
+    /// Plans a tender's auctions from the tender API now, and follows them at once.
+    private func plan(_ tenderId: String, lotId: String?, store: AuctionStore) -> HTTPResponse {
+        guard let tenderAPI else {
+            return APIError(status: 503, code: "tender_api_unavailable", message: "No tender API is configured (apiUrl).").response
+        }
+        let planner = AuctionPlanner(api: tenderAPI, store: store, tokens: tokens, settings: settings.planning, logger: logger)
+        do {
+            let outcomes = try planner.plan(tenderId: tenderId, lotId: lotId)
+            for outcome in outcomes { try? load(outcome.auctionId, store: store) }
+            return jsonResponse(["data": outcomes.map { ["id": $0.auctionId, "outcome": "\($0)"] }])
+        } catch {
+            logger.warning("plan refused", metadata: ["tender": "\(tenderId)", "error": "\(error)"])
+            return Self.planningError(error).response
+        }
+    }
+
+    static func planningError(_ error: PlanningError) -> APIError {
+        switch error {
+        case .refused: APIError(status: 422, code: "not_auctionable", message: error.description)
+        case .notInAuction: APIError(status: 409, code: "not_in_auction", message: error.description)
+        case .notFound: APIError(status: 404, code: "not_found", message: error.description)
+        case .api(let apiError) where apiError.status != nil: APIError(status: 502, code: "tender_api_error", message: error.description)
+        case .api: APIError(status: 503, code: "tender_api_unavailable", message: error.description)
+        case .store: APIError(status: 503, code: "redis_unavailable", message: error.description)
+        }
     }
 
     /// Cancels an auction: appends `cancelled` (compare-and-set, retried if a bid came first).

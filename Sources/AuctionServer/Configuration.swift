@@ -12,7 +12,8 @@ public struct Configuration: Sendable {
     public static let defaults: [(key: String, value: String)] = [
         ("listen", "127.0.0.1:8090"), ("publicUrl", "http://127.0.0.1:8090"), ("redisUrl", "redis://127.0.0.1:6379/0"),
         ("apiUrl", "http://127.0.0.1:6543/api/2.5"), ("apiToken", "auction"), ("apiResources", "tenders,auctions"),
-        ("hashSecrets", "change-me"), ("adminToken", ""), ("feed", "off"), ("webDir", "Web"), ("logLevel", "info"),
+        ("apiTimeoutSeconds", "10"), ("apiRetrySeconds", "10"),
+        ("hashSecrets", "change-me"), ("adminToken", ""), ("feed", "off"), ("feedIntervalMilliseconds", "2000"), ("syncIntervalMilliseconds", "500"), ("webDir", "Web"), ("logLevel", "info"),
         ("shareListeningPort", "true"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
         ("limits.maxMessageBytes", "4096"), ("limits.messagesPerSecond", "20"), ("limits.violationsBeforeClose", "3"),
         ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxRequestBodyBytes", "1048576"),

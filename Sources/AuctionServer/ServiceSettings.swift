@@ -1,4 +1,5 @@
 import RedisClient
+import TenderAPI
 
 /// What the service needs to know; auctiond fills it from Config/auctiond.yaml and the environment.
 public struct AuctionServiceSettings: Sendable {
@@ -16,6 +17,9 @@ public struct AuctionServiceSettings: Sendable {
     public var workers: Int
     /// How often the index of auctions is read for auctions planned by another process.
     public var indexRefreshMilliseconds: Int
+    /// The tender API and how to plan from it; nil answers the plan route with 503.
+    public var tenderAPI: TenderAPISettings?
+    public var planning: PlanningSettings
 
     public struct Limits: Sendable {
         /// Client messages per connection per second; more get `rate_limited`.
@@ -32,8 +36,10 @@ public struct AuctionServiceSettings: Sendable {
     public init(
         redis: RedisEndpoint, webDirectory: String, publicURL: String = "http://127.0.0.1:8090",
         hashSecrets: [String] = ["change-me"], adminToken: String? = nil, limits: Limits = Limits(), workers: Int = 4,
-        indexRefreshMilliseconds: Int = 1000
+        indexRefreshMilliseconds: Int = 1000, tenderAPI: TenderAPISettings? = nil, planning: PlanningSettings? = nil
     ) {
+        self.tenderAPI = tenderAPI
+        self.planning = planning ?? PlanningSettings(publicURL: publicURL)
         self.redis = redis
         self.webDirectory = webDirectory
         self.publicURL = publicURL

@@ -45,6 +45,10 @@ public enum ServiceKeys {
     public static let status = "auctions:status"
     /// Set: auction ids whose results report waits to be accepted by the API.
     public static let outbox = "auctions:outbox"
+    /// Set: auction ids whose links (`auctionUrl`, `participationUrl`s) wait to be accepted by the API.
+    public static let linksOutbox = "auctions:links"
+    /// String per API collection: the tender list's `offset` the feed follower has handled up to.
+    public static func feedPosition(_ resource: String) -> String { "tenderfeed:\(resource):offset" }
     /// String: the Redis time (µs) when some process last said it was alive.
     public static let heartbeat = "auctiond:heartbeat"
     /// List: `from:until` (µs) of each time every process was down.

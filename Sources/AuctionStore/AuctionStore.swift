@@ -183,7 +183,10 @@ public final class AuctionStore {
         switch parts.first?.string {
         case "appended":
             if let seq = int(1), let at = int(2) {
-                if next.status != replica.state.status { try index(replica.auctionId, status: next.status, start: nil) }
+                let moved = next.input.startDate != replica.state.input.startDate
+                if next.status != replica.state.status || moved {
+                    try index(replica.auctionId, status: next.status, start: moved ? next.input.startDate : nil)
+                }
                 return .appended(seq: seq, at: Timestamp(microseconds: at))
             }
         case "conflict": if let seq = int(1) { return .conflict(seq: seq) }
@@ -283,6 +286,30 @@ public final class AuctionStore {
     /// separately, by whoever posted it).
     public func removeReport(_ auctionId: String) throws(AuctionStoreError) {
         _ = try run { try $0.pipeline([command("SREM", ServiceKeys.outbox, auctionId), command("DEL", AuctionKeys(auctionId).report)]) }
+    }
+
+    // MARK: - The tender API's side: links to publish, the feed's position
+
+    /// The auction's links wait to be written to the API (until `linksPublished`).
+    public func queueLinks(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("SADD", ServiceKeys.linksOutbox, auctionId) }
+    }
+
+    public func waitingLinks() throws(AuctionStoreError) -> [String] {
+        try run { try $0.execute("SMEMBERS", ServiceKeys.linksOutbox) }.array?.compactMap(\.string).sorted() ?? []
+    }
+
+    public func linksPublished(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("SREM", ServiceKeys.linksOutbox, auctionId) }
+    }
+
+    /// Where the feed follower is in `resource`'s tender list; nil before its first page.
+    public func feedPosition(_ resource: String) throws(AuctionStoreError) -> String? {
+        try run { try $0.execute("GET", ServiceKeys.feedPosition(resource)) }.string
+    }
+
+    public func setFeedPosition(_ resource: String, _ offset: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("SET", ServiceKeys.feedPosition(resource), offset) }
     }
 
     // MARK: - Plumbing

@@ -48,6 +48,8 @@ enum StoredEvent {
             return [("type", "cancelled"), ("at", time(at))]
         case .rescheduled(let at):
             return [("type", "rescheduled"), ("at", time(at))]
+        case .replanned(let startDate, let at):
+            return [("type", "replanned"), ("startDate", time(startDate)), ("at", time(at))]
         }
     }
 
@@ -86,6 +88,9 @@ enum StoredEvent {
         case "rescheduled":
             guard let at = time("at") else { return nil }
             event = .rescheduled(at: at)
+        case "replanned":
+            guard let startDate = time("startDate"), let at = time("at") else { return nil }
+            event = .replanned(startDate: startDate, at: at)
         default:
             return nil
         }

@@ -1,5 +1,469 @@
-// The local stand-in for the tender API (PROTOCOL.md "Running it"). Filled in by issue 6.
+// The local stand-in for the tender API (PROTOCOL.md "Running it", SPEC §5): what the seeds document
+// of the calls the auction service makes, on the project's own HTTP layer. Requests are answered on
+// the lws thread: every one is a few dictionary operations.
 import AuctionCore
+import Foundation
+import WebServer
 
 /// The API version path the sandbox serves, as the real API's current major version.
 public let sandboxAPIVersion = "2.5"
+
+public struct SandboxSettings: Sendable {
+    /// The auction service's token (HTTP Basic user name).
+    public var token: String
+    /// Where documents are saved so that a restarted sandbox keeps them; nil keeps them in memory.
+    public var stateDirectory: String?
+    /// Answer a write without the `SERVER_ID` cookie with 412 and the cookie, as the real API does.
+    public var requireServerCookie: Bool
+
+    public init(token: String = "auction", stateDirectory: String? = nil, requireServerCookie: Bool = false) {
+        self.token = token
+        self.stateDirectory = stateDirectory
+        self.requireServerCookie = requireServerCookie
+    }
+}
+
+public final class TenderSandbox: WebServerDelegate {
+    let settings: SandboxSettings
+    let documents: SandboxDocuments
+    /// Faults a test asked for: the next `count` API requests are answered with `status`.
+    private let faults = FaultQueue()
+    static let serverCookie = "SERVER_ID=sandbox-1"
+
+    public init(settings: SandboxSettings) throws {
+        self.settings = settings
+        documents = try SandboxDocuments(stateDirectory: settings.stateDirectory)
+    }
+
+    /// Loads `DIR/tenders/*.json` and `DIR/auctions/*.json`, each `{"data": <document>}`.
+    /// A document already known (from the state folder) is left as it is.
+    public func loadFixtures(from directory: String) throws -> Int {
+        var count = 0
+        for resource in sandboxResources {
+            let folder = directory + "/" + resource
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for name in names.sorted() where name.hasSuffix(".json") {
+                let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
+                guard let body = try JSONSerialization.jsonObject(with: data) as? JSONObject, let document = body["data"] as? JSONObject else {
+                    throw SandboxError("\(folder)/\(name): expected {\"data\": <document>}")
+                }
+                if let id = document["id"] as? String, documents.document(resource, id) != nil { continue }
+                _ = try store(resource, document)
+                count += 1
+            }
+        }
+        return count
+    }
+
+    // MARK: - Routing
+
+    public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        let response = answer(request)
+        if request.path.hasPrefix("/api/") {
+            documents.record(request.method.rawValue, request.path, response.status)
+        }
+        responder.respond(response)
+    }
+
+    private func answer(_ request: HTTPRequest) -> HTTPResponse {
+        let parts = request.path.split(separator: "/").map(String.init)
+        if parts.first == "sandbox" { return sandboxRoute(request, Array(parts.dropFirst())) }
+        guard parts.count >= 3, parts[0] == "api", parts[1] == sandboxAPIVersion, sandboxResources.contains(parts[2]) else {
+            return apiError(404, "url", "name", "Not Found")
+        }
+        if let status = faults.next() {
+            return apiError(status, "body", "sandbox", "A fault the test asked for")
+        }
+        let resource = parts[2]
+        let rest = Array(parts.dropFirst(3))
+        switch (request.method, rest.count) {
+        case (.get, 0): return list(resource, request)
+        case (.get, 1): return publicDocument(resource, rest[0])
+        case (.get, 2) where rest[1] == "auction":
+            if let refusal = authorization(request) { return refusal }
+            return privateView(resource, rest[0])
+        case (.patch, 2...3) where rest[1] == "auction", (.post, 2...3) where rest[1] == "auction":
+            if let refusal = authorization(request) { return refusal }
+            if settings.requireServerCookie, !(request.headers["cookie"] ?? "").contains(Self.serverCookie) {
+                var response = apiError(412, "header", "Cookie", "Precondition Failed")
+                response.headers.append(("set-cookie", Self.serverCookie + "; Path=/"))
+                return response
+            }
+            guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? JSONObject, let data = body["data"] as? JSONObject else {
+                return apiError(422, "body", "data", "Data not available")
+            }
+            let lotId = rest.count == 3 ? rest[2] : nil
+            return request.method == .patch
+                ? patchLinks(resource, rest[0], lotId: lotId, data: data)
+                : postResults(resource, rest[0], lotId: lotId, data: data)
+        default:
+            return apiError(405, "url", "method", "Method not allowed")
+        }
+    }
+
+    /// `POST /sandbox/{resource}` stores a document (replacing one with the same id);
+    /// `POST /sandbox/faults` queues failures; `GET /sandbox/requests` lists what was asked.
+    private func sandboxRoute(_ request: HTTPRequest, _ parts: [String]) -> HTTPResponse {
+        let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? JSONObject
+        switch (request.method, parts) {
+        case (.post, let p) where p.count == 1 && sandboxResources.contains(p[0]):
+            guard let document = body?["data"] as? JSONObject else { return apiError(422, "body", "data", "Expected {\"data\": <document>}") }
+            do { return json(201, ["data": try store(p[0], document)]) } catch {
+                return apiError(422, "body", "data", "\(error)")
+            }
+        case (.post, ["faults"]):
+            guard let data = body?["data"] as? JSONObject, let status = data["status"] as? Int, let count = data["count"] as? Int,
+                (400...599).contains(status), count >= 0
+            else { return apiError(422, "body", "data", "Expected {\"data\": {\"status\": 4xx|5xx, \"count\": n}}") }
+            faults.set(status: status, count: count)
+            return json(200, ["data": ["status": status, "count": count]])
+        case (.get, ["requests"]):
+            let records = documents.requestLog().map { ["method": $0.method, "path": $0.path, "status": $0.status, "at": $0.at] as JSONObject }
+            return json(200, ["data": records])
+        default:
+            return apiError(404, "url", "name", "Not Found")
+        }
+    }
+
+    // MARK: - Reading
+
+    private func list(_ resource: String, _ request: HTTPRequest) -> HTTPResponse {
+        var offset: Timestamp?
+        if let text = request.queryValue("offset"), !text.isEmpty {
+            guard let parsed = Timestamp(iso8601: text) else { return apiError(404, "params", "offset", "Offset expired/invalid") }
+            offset = parsed
+        }
+        let limit = min(1000, max(1, request.queryValue("limit").flatMap { Int($0) } ?? 100))
+        let fields = Set((request.queryValue("opt_fields") ?? "").split(separator: ",").map(String.init))
+        let page = documents.list(resource, after: offset, limit: limit)
+        let entries = page.map { document -> JSONObject in
+            var entry: JSONObject = ["id": document["id"] ?? "", "dateModified": document["dateModified"] ?? ""]
+            for field in fields where document[field] != nil { entry[field] = document[field] }
+            return entry
+        }
+        let nextOffset = (page.last?["dateModified"] as? String) ?? request.queryValue("offset") ?? ""
+        var path = "/api/\(sandboxAPIVersion)/\(resource)"
+        if !nextOffset.isEmpty {
+            path += "?offset=" + (nextOffset.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? nextOffset)
+        }
+        return json(200, ["data": entries, "next_page": ["offset": nextOffset, "path": path, "uri": path]])
+    }
+
+    private func publicDocument(_ resource: String, _ id: String) -> HTTPResponse {
+        guard let document = documents.document(resource, id) else { return notFound(resource) }
+        return json(200, ["data": Self.publicView(document)])
+    }
+
+    /// What anyone may read: bids never show their links; until the auction is over they show no
+    /// prices, parameters or names either.
+    static func publicView(_ document: JSONObject) -> JSONObject {
+        var view = document
+        let hidden = ["active.tendering", "active.pre-qualification", "active.pre-qualification.stand-still", "active.auction"]
+            .contains(document["status"] as? String ?? "")
+        view["bids"] = (document["bids"] as? [JSONObject])?.map { bid -> JSONObject in
+            var shown = bid
+            shown["participationUrl"] = nil
+            if hidden { for key in ["value", "parameters", "tenderers"] { shown[key] = nil } }
+            shown["lotValues"] = (bid["lotValues"] as? [JSONObject])?.map { lotValue -> JSONObject in
+                var entry = lotValue
+                entry["participationUrl"] = nil
+                if hidden { entry["value"] = nil }
+                return entry
+            }
+            if shown["lotValues"] == nil { shown.removeValue(forKey: "lotValues") }
+            return shown
+        }
+        if view["bids"] == nil { view.removeValue(forKey: "bids") }
+        return view
+    }
+
+    /// The auction module's view (`GET …/auction`): the bids with prices, dates, parameters,
+    /// statuses and, once set, their links; no tenderers.
+    private func privateView(_ resource: String, _ id: String) -> HTTPResponse {
+        guard var document = documents.document(resource, id) else { return notFound(resource) }
+        document["bids"] = (document["bids"] as? [JSONObject])?.map { bid -> JSONObject in
+            var shown = bid
+            shown["tenderers"] = nil
+            return shown
+        }
+        if document["bids"] == nil { document.removeValue(forKey: "bids") }
+        for key in ["awards", "documents", "questions", "complaints"] { document[key] = nil }
+        return json(200, ["data": document])
+    }
+
+    // MARK: - Writing (the auction service's calls)
+
+    /// `PATCH …/auction[/{lotId}]`: `auctionUrl` and each bid's `participationUrl`.
+    private func patchLinks(_ resource: String, _ id: String, lotId: String?, data: JSONObject) -> HTTPResponse {
+        documents.withDocument(resource, id) { document -> HTTPResponse in
+            guard var tender = document else { return notFound(resource) }
+            if let refusal = Self.checkAuctionCall(tender, lotId: lotId, data: data, action: "update auction urls") { return refusal }
+            let entries = data["bids"] as? [JSONObject] ?? []
+            var bids = tender["bids"] as? [JSONObject] ?? []
+            for index in bids.indices {
+                let entry = entries[index]
+                if let lotId {
+                    let urls = (entry["lotValues"] as? [JSONObject] ?? []).filter { ($0["relatedLot"] as? String) == lotId }
+                    guard let url = urls.first?["participationUrl"] as? String else { continue }
+                    bids[index]["lotValues"] = (bids[index]["lotValues"] as? [JSONObject])?.map { lotValue -> JSONObject in
+                        var changed = lotValue
+                        if (lotValue["relatedLot"] as? String) == lotId { changed["participationUrl"] = url }
+                        return changed
+                    }
+                } else if let url = entry["participationUrl"] as? String {
+                    bids[index]["participationUrl"] = url
+                }
+            }
+            tender["bids"] = bids
+            if let lotId {
+                let url = (data["lots"] as? [JSONObject])?.first { ($0["id"] as? String) == lotId }?["auctionUrl"] as? String
+                tender["lots"] = (tender["lots"] as? [JSONObject])?.map { lot -> JSONObject in
+                    var changed = lot
+                    if (lot["id"] as? String) == lotId, let url { changed["auctionUrl"] = url }
+                    return changed
+                }
+            } else if let url = data["auctionUrl"] as? String {
+                tender["auctionUrl"] = url
+            }
+            document = tender
+            return json(200, ["data": tender])
+        }
+    }
+
+    /// `POST …/auction[/{lotId}]`: the results. Once every auction of the tender has reported,
+    /// the tender moves to `active.qualification` and gets its awards.
+    private func postResults(_ resource: String, _ id: String, lotId: String?, data: JSONObject) -> HTTPResponse {
+        documents.withDocument(resource, id) { document -> HTTPResponse in
+            guard var tender = document else { return notFound(resource) }
+            if let refusal = Self.checkAuctionCall(tender, lotId: lotId, data: data, action: "report auction results") { return refusal }
+            let now = Timestamp.now.iso8601
+            if let lotId, let lot = (tender["lots"] as? [JSONObject])?.first(where: { ($0["id"] as? String) == lotId }),
+                (lot["auctionPeriod"] as? JSONObject)?["endDate"] != nil
+            {
+                return apiError(403, "body", "data", "Can't report auction results twice for the same lot")
+            }
+            let entries = data["bids"] as? [JSONObject] ?? []
+            var bids = tender["bids"] as? [JSONObject] ?? []
+            for index in bids.indices {
+                let entry = entries[index]
+                if let lotId {
+                    guard let result = (entry["lotValues"] as? [JSONObject])?.first(where: { ($0["relatedLot"] as? String) == lotId }) else { continue }
+                    bids[index]["lotValues"] = (bids[index]["lotValues"] as? [JSONObject])?.map { lotValue -> JSONObject in
+                        guard (lotValue["relatedLot"] as? String) == lotId else { return lotValue }
+                        return Self.applyResult(result, to: lotValue)
+                    }
+                } else {
+                    bids[index] = Self.applyResult(entry, to: bids[index])
+                }
+            }
+            tender["bids"] = bids
+            if let lotId {
+                tender["lots"] = (tender["lots"] as? [JSONObject])?.map { lot -> JSONObject in
+                    guard (lot["id"] as? String) == lotId else { return lot }
+                    var changed = lot
+                    var period = lot["auctionPeriod"] as? JSONObject ?? [:]
+                    period["endDate"] = now
+                    changed["auctionPeriod"] = period
+                    return changed
+                }
+            } else {
+                var period = tender["auctionPeriod"] as? JSONObject ?? [:]
+                period["endDate"] = now
+                tender["auctionPeriod"] = period
+            }
+            if Self.everyAuctionReported(tender) {
+                tender["status"] = "active.qualification"
+                tender["awards"] = Self.awards(for: tender, resource: resource, date: now)
+            }
+            document = tender
+            return json(200, ["data": tender])
+        }
+    }
+
+    /// The checks the real API makes on the auction service's calls (SPEC §5.3).
+    static func checkAuctionCall(_ tender: JSONObject, lotId: String?, data: JSONObject, action: String) -> HTTPResponse? {
+        let status = tender["status"] as? String ?? ""
+        guard status == "active.auction" else {
+            return apiError(403, "body", "data", "Can't \(action) in current (\(status)) tender status")
+        }
+        let lots = tender["lots"] as? [JSONObject] ?? []
+        if let lotId {
+            guard let lot = lots.first(where: { ($0["id"] as? String) == lotId }) else { return apiError(404, "url", "lot_id", "Not Found") }
+            guard (lot["status"] as? String ?? "active") == "active" else {
+                return apiError(403, "body", "data", "Can \(action) only in active lot status")
+            }
+        } else if !lots.isEmpty {
+            return apiError(403, "body", "data", "Can't \(action) for a tender with lots: name the lot")
+        }
+        let tenderBids = tender["bids"] as? [JSONObject] ?? []
+        guard let entries = data["bids"] as? [JSONObject] else {
+            return apiError(422, "body", "bids", "This field is required.")
+        }
+        guard entries.count == tenderBids.count else {
+            return apiError(422, "body", "bids", "Number of auction results did not match the number of tender bids")
+        }
+        guard entries.map({ $0["id"] as? String ?? "" }) == tenderBids.map({ $0["id"] as? String ?? "" }) else {
+            return apiError(422, "body", "bids", "Auction bids should be identical to the tender bids")
+        }
+        return nil
+    }
+
+    /// A result entry's `date` and `value.amount` written into a bid (or lot value).
+    private static func applyResult(_ result: JSONObject, to target: JSONObject) -> JSONObject {
+        var changed = target
+        if let amount = (result["value"] as? JSONObject)?["amount"] {
+            var value = target["value"] as? JSONObject ?? [:]
+            value["amount"] = amount
+            changed["value"] = value
+        }
+        if let date = result["date"] { changed["date"] = date }
+        return changed
+    }
+
+    /// Every active lot that had an auction has reported (or, without lots, the tender has).
+    private static func everyAuctionReported(_ tender: JSONObject) -> Bool {
+        let lots = tender["lots"] as? [JSONObject] ?? []
+        if lots.isEmpty { return (tender["auctionPeriod"] as? JSONObject)?["endDate"] != nil }
+        return lots.allSatisfy { lot in
+            guard (lot["status"] as? String ?? "active") == "active", let period = lot["auctionPeriod"] as? JSONObject, period["startDate"] != nil else {
+                return true
+            }
+            return period["endDate"] != nil
+        }
+    }
+
+    /// The awards after the auction: the best bid of each auction is awarded (lowest price for
+    /// lowestCost, highest for highestCost). DGF (`002` l.3504-3508): the first candidate is
+    /// `pending.verification`, the second `pending.waiting`; a candidate below starting price +
+    /// minimal step is not awarded (its award is `unsuccessful`).
+    static func awards(for tender: JSONObject, resource: String, date: String) -> [JSONObject] {
+        let highest = (tender["awardCriteria"] as? String).map { $0 == "highestCost" } ?? (resource == "auctions")
+        let lots = (tender["lots"] as? [JSONObject] ?? []).filter { ($0["status"] as? String ?? "active") == "active" }
+        let scopes: [String?] = lots.isEmpty ? [nil] : lots.map { $0["id"] as? String }
+        var awards: [JSONObject] = []
+        for lotId in scopes {
+            let lot = lots.first { ($0["id"] as? String) == lotId }
+            let value = (lot?["value"] ?? tender["value"]) as? JSONObject
+            let step = (lot?["minimalStep"] ?? tender["minimalStep"]) as? JSONObject
+            var candidates: [(bid: JSONObject, amount: Double, value: JSONObject)] = []
+            for bid in tender["bids"] as? [JSONObject] ?? [] where (bid["status"] as? String ?? "active") == "active" {
+                let offer: JSONObject?
+                if let lotId {
+                    offer = (bid["lotValues"] as? [JSONObject])?.first { ($0["relatedLot"] as? String) == lotId && ($0["status"] as? String ?? "active") != "unsuccessful" }?["value"] as? JSONObject
+                } else {
+                    offer = bid["value"] as? JSONObject
+                }
+                guard let offer, let amount = (offer["amount"] as? NSNumber)?.doubleValue else { continue }
+                candidates.append((bid, amount, offer))
+            }
+            candidates.sort { highest ? $0.amount > $1.amount : $0.amount < $1.amount }
+            let minimum = ((value?["amount"] as? NSNumber)?.doubleValue ?? 0) + ((step?["amount"] as? NSNumber)?.doubleValue ?? 0)
+            for (rank, candidate) in candidates.prefix(highest ? 2 : 1).enumerated() {
+                var status = "pending"
+                if highest {
+                    status = candidate.amount < minimum ? "unsuccessful" : (rank == 0 ? "pending.verification" : "pending.waiting")
+                }
+                var award: JSONObject = [
+                    "id": UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
+                    "bid_id": candidate.bid["id"] ?? "", "status": status, "date": date, "value": candidate.value,
+                    "suppliers": candidate.bid["tenderers"] ?? [],
+                ]
+                if let lotId { award["lotID"] = lotId }
+                awards.append(award)
+            }
+        }
+        return awards
+    }
+
+    // MARK: - Storing documents from tests and fixtures
+
+    /// Stores a document (a new id when it has none). `startDate`s written `now+Ns` become that
+    /// many seconds from now, so fixtures can always start soon.
+    func store(_ resource: String, _ document: JSONObject) throws -> JSONObject {
+        var document = document
+        let id = document["id"] as? String ?? UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        document["id"] = id
+        document["auctionPeriod"] = try Self.resolvingRelativeStart(document["auctionPeriod"])
+        if let lots = document["lots"] as? [JSONObject] {
+            document["lots"] = try lots.map { lot -> JSONObject in
+                var changed = lot
+                changed["auctionPeriod"] = try Self.resolvingRelativeStart(lot["auctionPeriod"])
+                return changed
+            }
+        }
+        return documents.withDocument(resource, id) { stored in
+            stored = document
+            return stored ?? document
+        }
+    }
+
+    private static func resolvingRelativeStart(_ period: Any?) throws -> Any? {
+        guard var period = period as? JSONObject else { return period }
+        if let text = period["startDate"] as? String, text.hasPrefix("now+") {
+            guard text.hasSuffix("s"), let seconds = Double(text.dropFirst(4).dropLast()) else {
+                throw SandboxError("startDate '\(text)' must be an ISO date or now+<seconds>s")
+            }
+            period["startDate"] = Timestamp.now.adding(microseconds: Int64(seconds * 1_000_000)).iso8601
+        }
+        return period
+    }
+
+    // MARK: - Answers
+
+    private func authorization(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let header = request.headers["authorization"], header.hasPrefix("Basic "),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) })
+        else { return Self.apiError(401, "header", "Authorization", "Authentication required") }
+        let user = decoded.split(separator: ":", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard user == settings.token else { return Self.apiError(403, "url", "permission", "Forbidden") }
+        return nil
+    }
+
+    private func notFound(_ resource: String) -> HTTPResponse {
+        Self.apiError(404, "url", resource == "auctions" ? "auction_id" : "tender_id", "Not Found")
+    }
+
+    private func apiError(_ status: Int, _ location: String, _ name: String, _ description: String) -> HTTPResponse {
+        Self.apiError(status, location, name, description)
+    }
+
+    /// The API's error format (`001` l.384-393).
+    static func apiError(_ status: Int, _ location: String, _ name: String, _ description: String) -> HTTPResponse {
+        json(status, ["status": "error", "errors": [["location": location, "name": name, "description": description]]])
+    }
+
+    private func json(_ status: Int, _ object: JSONObject) -> HTTPResponse { Self.json(status, object) }
+
+    static func json(_ status: Int, _ object: JSONObject) -> HTTPResponse {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return HTTPResponse(status: status, contentType: "application/json; charset=utf-8", body: Array(body))
+    }
+
+    // The sandbox has no WebSocket endpoints.
+    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision { .reject(status: 404, message: "no WebSocket here") }
+    public func opened(_ socket: WebSocket) {}
+    public func received(_ text: String, from socket: WebSocket) {}
+    public func receivedTooLarge(from socket: WebSocket) {}
+    public func closed(_ socket: WebSocket) {}
+}
+
+/// Failures queued by `POST /sandbox/faults`.
+final class FaultQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status = 0
+    private var remaining = 0
+
+    func set(status: Int, count: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        (self.status, remaining) = (status, count)
+    }
+
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard remaining > 0 else { return nil }
+        remaining -= 1
+        return status
+    }
+}

@@ -8,6 +8,7 @@ import Logging
 import Metrics
 import Prometheus
 import RedisClient
+import TenderAPI
 import WebServer
 import Yams
 
@@ -80,6 +81,12 @@ struct Serve: ParsableCommand {
         }
         clock.start()
         logger.info("clock started", metadata: ["owner": "\(clock.owner)"])
+        let sync = TenderSync(
+            api: TenderAPIClient(settings: wiring.tenderAPI), redis: wiring.service.redis,
+            tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), planning: wiring.service.planning,
+            settings: wiring.sync, logger: Logger(label: "auctiond.tender-api"))
+        sync.start()
+        logger.info("tender API sync started", metadata: ["api": "\(wiring.tenderAPI.baseURL)", "feed": "\(wiring.sync.followFeed)"])
 
         let stop = DispatchSemaphore(value: 0)
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
@@ -95,6 +102,7 @@ struct Serve: ParsableCommand {
         // process drives these auctions at once.
         server.stop()
         service.stop()
+        sync.stop()
         clock.stop()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
@@ -106,6 +114,8 @@ struct Wiring {
     var service: AuctionServiceSettings
     var server: WebServerConfiguration
     var clock: ClockSettings
+    var tenderAPI: TenderAPISettings
+    var sync: TenderSyncSettings
 
     init(_ config: Configuration, listen override: String?) throws {
         do { self = try Self.make(config, listen: override) } catch let error as ConfigurationError {
@@ -113,10 +123,12 @@ struct Wiring {
         }
     }
 
-    private init(service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings) {
+    private init(service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings, tenderAPI: TenderAPISettings, sync: TenderSyncSettings) {
         self.service = service
         self.server = server
         self.clock = clock
+        self.tenderAPI = tenderAPI
+        self.sync = sync
     }
 
     private static func make(_ config: Configuration, listen override: String?) throws -> Wiring {
@@ -135,11 +147,41 @@ struct Wiring {
         limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
         limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
         let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
+        let tenderAPI = TenderAPISettings(
+            baseURL: config.string("apiUrl"), token: config.string("apiToken"),
+            timeout: .seconds(try config.integer("apiTimeoutSeconds", in: 1...600)),
+            retryBudget: .seconds(try config.integer("apiRetrySeconds", in: 0...3600)))
+        guard URL(string: tenderAPI.baseURL)?.scheme?.hasPrefix("http") == true else {
+            throw ValidationError("apiUrl must be an http(s) URL with the API version, got '\(tenderAPI.baseURL)'")
+        }
+        var resources: [TenderResource] = []
+        for name in config.list("apiResources") {
+            guard let resource = TenderResource(rawValue: name) else {
+                throw ValidationError("apiResources: '\(name)' is not tenders or auctions")
+            }
+            resources.append(resource)
+        }
+        guard !resources.isEmpty else { throw ValidationError("apiResources needs tenders, auctions or both") }
+        func seconds(_ key: String) throws -> Int64 { Int64(try config.integer("schedule." + key, in: 0...86_400)) * 1000 }
+        let schedule = ScheduleSettings(
+            lowestCost: StageDurations(
+                firstPause: try seconds("lowestCostFirstPauseSeconds"), pauseBeforeRound: try seconds("lowestCostPauseSeconds"),
+                turn: try seconds("lowestCostTurnSeconds")),
+            highestCost: StageDurations(
+                firstPause: try seconds("highestCostFirstPauseSeconds"), pauseBeforeRound: try seconds("highestCostPauseSeconds"),
+                turn: try seconds("highestCostTurnSeconds")),
+            maxOutageShiftMilliseconds: try seconds("maxOutageShiftSeconds"))
+        let sync = TenderSyncSettings(
+            followFeed: try config.flag("feed"),
+            feedInterval: .milliseconds(try config.integer("feedIntervalMilliseconds", in: 10...3_600_000)),
+            interval: .milliseconds(try config.integer("syncIntervalMilliseconds", in: 10...3_600_000)))
         let service = AuctionServiceSettings(
             redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
             adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,
             workers: try config.integer("workers", in: 1...64),
-            indexRefreshMilliseconds: try config.integer("indexRefreshMilliseconds", in: 10...600_000))
+            indexRefreshMilliseconds: try config.integer("indexRefreshMilliseconds", in: 10...600_000),
+            tenderAPI: tenderAPI,
+            planning: PlanningSettings(publicURL: config.string("publicUrl"), schedule: schedule, resources: resources))
         let certificate = config.string("tlsCertificate"), key = config.string("tlsPrivateKey")
         let server = WebServerConfiguration(
             host: String(listen[..<colon]), port: port,
@@ -156,19 +198,31 @@ struct Wiring {
         clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
         clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
         clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
-        return Wiring(service: service, server: server, clock: clock)
+        return Wiring(service: service, server: server, clock: clock, tenderAPI: tenderAPI, sync: sync)
     }
 }
 
 struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Plan one auction now from the tender API (arrives with issue 6).")
+    static let configuration = CommandConfiguration(
+        abstract: "Plan a tender's auction (or each active lot's) now from the tender API.",
+        discussion: "Reads the tender and its private auction view, stores the plan in Redis and writes the links back. A running auctiond picks the auction up from Redis.")
 
     @OptionGroup var options: ConfigurationOptions
     @Argument(help: "The tender id.") var tenderId: String
     @Option(help: "The lot id, for one lot of a multi-lot tender.") var lot: String?
 
     func run() throws {
-        throw ValidationError("planning from the tender API is not built yet (issue 6)")
+        let config = try options.load()
+        let wiring = try Wiring(config, listen: nil)
+        let logger = Logger(label: "auctiond.plan")
+        let planner = AuctionPlanner(
+            api: TenderAPIClient(settings: wiring.tenderAPI), store: AuctionStore(endpoint: wiring.service.redis),
+            tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), settings: wiring.service.planning, logger: logger)
+        do {
+            for outcome in try planner.plan(tenderId: tenderId, lotId: lot) { print(outcome) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 

@@ -93,7 +93,7 @@ extension AuctionEvent {
     var time: Timestamp {
         switch self {
         case .stageStarted(_, let at), .bidAccepted(_, _, _, let at), .bidCancelled(_, _, let at), .resultsReported(let at),
-            .namesRevealed(_, let at), .cancelled(let at), .rescheduled(let at):
+            .namesRevealed(_, let at), .cancelled(let at), .rescheduled(let at), .replanned(_, let at):
             at
         case .outageRecovered(_, let until): until
         }

@@ -1,0 +1,283 @@
+// Everything the service does at the tender API on its own (SPEC §5): follows the tender list and
+// plans what appears in `active.auction` (when the feed is on), retries links the API has not taken,
+// posts the results waiting in the outbox, and reveals the names once the tender is qualifying.
+// One thread with its own Redis connection; every step is idempotent, so any number of processes
+// may run it at once and a restart resumes where Redis says.
+import AuctionCore
+import AuctionStore
+import Foundation
+import Logging
+import Metrics
+import RedisClient
+import TenderAPI
+
+public struct TenderSyncSettings: Sendable {
+    /// Follow the API's tender list and plan by itself (`AUCTIOND_FEED=on`).
+    public var followFeed: Bool
+    /// How often the tender list is read again once the feed has caught up.
+    public var feedInterval: Duration
+    /// How often the outboxes (links, results) and the tenders awaiting names are looked at.
+    public var interval: Duration
+    /// The longest wait between two attempts at one report.
+    public var maximumReportBackoff: Duration
+
+    public init(followFeed: Bool = false, feedInterval: Duration = .seconds(2), interval: Duration = .milliseconds(500), maximumReportBackoff: Duration = .seconds(60)) {
+        self.followFeed = followFeed
+        self.feedInterval = feedInterval
+        self.interval = interval
+        self.maximumReportBackoff = maximumReportBackoff
+    }
+}
+
+public final class TenderSync: Sendable {
+    private let thread = ServiceThread(name: "auctiond.tender-sync")
+    private let wake = DispatchSemaphore(value: 0)
+    private let api: TenderAPIClient
+    private let redis: RedisEndpoint
+    private let tokens: ParticipationTokens
+    private let planning: PlanningSettings
+    private let settings: TenderSyncSettings
+    private let logger: Logger
+
+    public init(api: TenderAPIClient, redis: RedisEndpoint, tokens: ParticipationTokens, planning: PlanningSettings, settings: TenderSyncSettings, logger: Logger) {
+        self.api = api
+        self.redis = redis
+        self.tokens = tokens
+        self.planning = planning
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func start() {
+        thread.start { [self] in
+            var work = SyncWork(
+                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis), tokens: tokens, settings: planning, logger: logger),
+                settings: settings, logger: logger)
+            while !thread.isStopping {
+                work.pass()
+                _ = wake.wait(timeout: .now() + settings.interval.inSeconds)
+            }
+        }
+    }
+
+    public func stop() {
+        thread.stop { wake.signal() }
+    }
+}
+
+/// One pass of the sync loop and what it remembers between passes (the thread's own).
+struct SyncWork {
+    let planner: AuctionPlanner
+    let settings: TenderSyncSettings
+    let logger: Logger
+    var store: AuctionStore { planner.store }
+    var api: TenderAPIClient { planner.api }
+    var nextFeedRead = ContinuousClock.now
+    /// Per auction: when to try its report (or its names) again, and the wait after that.
+    var retryAt: [String: (at: ContinuousClock.Instant, backoff: Duration)] = [:]
+
+    let reportsAccepted = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "accepted")])
+    let reportsFailed = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "failed")])
+    let apiFailures = Counter(label: "auctiond_api_failures_total")
+
+    init(planner: AuctionPlanner, settings: TenderSyncSettings, logger: Logger) {
+        self.planner = planner
+        self.settings = settings
+        self.logger = logger
+    }
+
+    mutating func pass() {
+        if settings.followFeed, ContinuousClock.now >= nextFeedRead {
+            followFeed()
+            nextFeedRead = ContinuousClock.now + settings.feedInterval
+        }
+        planner.retryLinks()
+        do {
+            for id in try store.waitingReports() where isDue(id) { sendReport(id) }
+            for entry in try store.indexedAuctions() where entry.status == .finished && isDue(entry.id) { revealNames(entry.id) }
+        } catch {
+            logger.warning("cannot read the outbox", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - The feed (SPEC §5: following the tender list with next_page.offset)
+
+    /// Reads each collection's tender list from the position kept in Redis and handles every
+    /// changed tender; the position moves past a tender only once it is handled.
+    mutating func followFeed() {
+        for resource in planner.settings.resources {
+            do {
+                var offset = try store.feedPosition(resource.rawValue)
+                while true {
+                    let page = try api.tenderList(resource, offset: offset)
+                    if page.data.isEmpty { break }
+                    for entry in page.data {
+                        try handle(resource, entry)
+                        offset = entry.dateModified
+                        try store.setFeedPosition(resource.rawValue, entry.dateModified)
+                    }
+                }
+            } catch {
+                apiFailures.increment()
+                logger.warning("feed stopped for now", metadata: ["resource": "\(resource.rawValue)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func handle(_ resource: TenderResource, _ entry: TenderListPage.Entry) throws {
+        let status: String
+        if let listed = entry.status {
+            status = listed
+        } else {
+            status = try api.tender(resource, id: entry.id).status ?? ""
+        }
+        if status == "active.auction" {
+            do {
+                for outcome in try planner.plan(resource, tenderId: entry.id) {
+                    logger.info("feed", metadata: ["outcome": "\(outcome)"])
+                }
+            } catch .refused(let id, let reason) {
+                // Not an error of ours: the API put a tender in active.auction that has no auction.
+                logger.notice("tender refused", metadata: ["tender": "\(id)", "reason": "\(reason)"])
+            } catch .notInAuction {
+                // It moved on between the list and the read; the next change will show it.
+            } catch .api(let error) {
+                throw error
+            } catch {
+                throw error
+            }
+        } else {
+            // A tender that left active.auction (cancelled, or moved on) stops what still runs.
+            for auction in try store.indexedAuctions() where auction.id == entry.id || auction.id.hasPrefix(entry.id + "_") {
+                guard auction.status == .scheduled || auction.status == .active else { continue }
+                if let outcome = try planner.cancelIfRunning(auction.id, reason: "tender is '\(status)'") {
+                    logger.notice("feed", metadata: ["outcome": "\(outcome)"])
+                }
+            }
+        }
+    }
+
+    // MARK: - Results (SPEC §5.3)
+
+    private func isDue(_ id: String) -> Bool {
+        retryAt[id].map { ContinuousClock.now >= $0.at } ?? true
+    }
+
+    private mutating func later(_ id: String) {
+        let backoff = min((retryAt[id]?.backoff ?? .milliseconds(250)) * 2, settings.maximumReportBackoff)
+        retryAt[id] = (ContinuousClock.now + backoff, backoff)
+    }
+
+    /// Posts one waiting report. Accepted (or found already on the tender): the auction becomes
+    /// `finished` and the report leaves the outbox; otherwise it stays and is tried again later.
+    mutating func sendReport(_ id: String) {
+        do {
+            guard let body = try store.report(of: id) else { return try store.removeReport(id) }
+            let replica = try store.load(id)
+            let input = replica.state.input
+            guard replica.state.status == .active else {
+                // Finished already (another process posted it) or stopped: nothing to send.
+                return try store.removeReport(id)
+            }
+            let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+            if let refusal = try post(resource, input, body) {
+                // Refused: done already if the tender shows these very results (a post whose
+                // answer was lost); otherwise the tender has left the auction for good.
+                let view = try api.auctionView(resource, id: input.tenderId)
+                if try Self.showsResults(view, report: body, lotId: input.lotId) {
+                    logger.notice("results already on the tender", metadata: ["auction": "\(id)"])
+                } else {
+                    reportsFailed.increment()
+                    logger.error("results refused: the tender is no longer in active.auction", metadata: ["auction": "\(id)", "error": "\(refusal)"])
+                    _ = try planner.cancelIfRunning(id, reason: "the API refused the results", evenWithResults: true)
+                    return try store.removeReport(id)
+                }
+            } else {
+                logger.notice("results accepted by the API", metadata: ["auction": "\(id)"])
+            }
+            try markReported(id)
+            reportsAccepted.increment()
+            retryAt[id] = nil
+        } catch {
+            reportsFailed.increment()
+            apiFailures.increment()
+            logger.warning("results not posted yet", metadata: ["auction": "\(id)", "error": "\(error)"])
+            later(id)
+        }
+    }
+
+    /// Posts the results: nil when accepted, the error when the API refused them (403); other
+    /// failures throw.
+    private func post(_ resource: TenderResource, _ input: AuctionInput, _ body: Data) throws -> TenderAPIError? {
+        do {
+            try api.postResults(resource, id: input.tenderId, lotId: input.lotId, body: body)
+            return nil
+        } catch {
+            if error.status == 403 { return error }
+            throw error
+        }
+    }
+
+    /// Appends `resultsReported` (compare-and-set) and takes the report out of the outbox.
+    private func markReported(_ id: String) throws {
+        for _ in 0..<10 {
+            let replica = try store.load(id)
+            if replica.state.status != .active { break }
+            let event = AuctionEvent.resultsReported(at: try store.now())
+            var next = replica.state
+            try next.apply(event)
+            if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) { break }
+        }
+        try store.removeReport(id)
+    }
+
+    /// Whether the tender's bids carry the reported prices already.
+    static func showsResults(_ view: TenderDocument, report body: Data, lotId: String?) throws -> Bool {
+        let report = try JSONDecoder().decode(ResultsReport.self, from: body)
+        for entry in report.data.bids {
+            guard let bid = view.bids?.first(where: { $0.id == entry.id }) else { return false }
+            let reported: Double?
+            let standing: Double?
+            if let lotId {
+                reported = entry.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
+                standing = bid.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
+            } else {
+                reported = entry.value?.amount
+                standing = bid.value?.amount
+            }
+            guard let reported else { continue }
+            guard let standing, (try? Money(jsonNumber: standing)) == (try? Money(jsonNumber: reported)) else { return false }
+        }
+        return true
+    }
+
+    // MARK: - Names (SPEC §5.4)
+
+    /// Once the tender is qualifying (or later), the bidders' names go on the auction page.
+    mutating func revealNames(_ id: String) {
+        do {
+            let replica = try store.load(id)
+            guard replica.state.status == .finished else { return }
+            let input = replica.state.input
+            let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+            let tender = try api.tender(resource, id: input.tenderId)
+            let status = tender.status ?? ""
+            guard !["active.auction", "active.tendering", "active.pre-qualification"].contains(status) else { return later(id) }
+            let names = replica.state.participants.enumerated().map { number, participant in
+                let bid = tender.bids?.first { $0.id == participant.bidId }
+                return bid?.tenderers?.first?.name ?? participant.name ?? "Bidder \(number + 1)"
+            }
+            let event = AuctionEvent.namesRevealed(names: names, at: try store.now())
+            var next = replica.state
+            try next.apply(event)
+            if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) {
+                logger.notice("names revealed", metadata: ["auction": "\(id)", "tenderStatus": "\(status)"])
+                retryAt[id] = nil
+            }
+        } catch {
+            apiFailures.increment()
+            logger.warning("names not revealed yet", metadata: ["auction": "\(id)", "error": "\(error)"])
+            later(id)
+        }
+    }
+}

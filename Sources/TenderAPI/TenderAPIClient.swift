@@ -1,0 +1,283 @@
+// Client of the Open Procurement tender API (SPEC §5): the one place that speaks HTTP to it.
+// Calls block the calling thread (the planner, the feed and the reporter each run on their own
+// thread); transient failures are retried here so callers see either an answer or a typed error.
+import AuctionCore
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
+
+/// The API collections an auction can live in (SPEC §2: tenders, and DGF auctions).
+public enum TenderResource: String, Sendable, CaseIterable, Codable {
+    case tenders
+    case auctions
+}
+
+public struct TenderAPISettings: Sendable {
+    /// The API base with its version, e.g. `http://127.0.0.1:6543/api/2.5`.
+    public var baseURL: String
+    /// The service's token: the HTTP Basic user name.
+    public var token: String
+    /// One request's time-out.
+    public var timeout: Duration
+    /// How long to keep retrying 5xx, 429, 412 and time-outs before giving up with `.unavailable`.
+    public var retryBudget: Duration
+    public var firstBackoff: Duration
+    public var maximumBackoff: Duration
+
+    public init(
+        baseURL: String, token: String, timeout: Duration = .seconds(10), retryBudget: Duration = .seconds(30),
+        firstBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5)
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.timeout = timeout
+        self.retryBudget = retryBudget
+        self.firstBackoff = firstBackoff
+        self.maximumBackoff = maximumBackoff
+    }
+}
+
+/// One entry of the API's error format `{"status": "error", "errors": [...]}` (`001` l.384-393).
+public struct APIErrorEntry: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var location: String?
+    public var name: String?
+    /// A sentence, or (for field errors) a list or mapping of them: kept as JSON text.
+    public var description: String
+
+    enum CodingKeys: String, CodingKey { case location, name, description }
+
+    public init(location: String?, name: String?, description: String) {
+        self.location = location
+        self.name = name
+        self.description = description
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        location = try container.decodeIfPresent(String.self, forKey: .location)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        if let text = try? container.decode(String.self, forKey: .description) {
+            description = text
+        } else if let any = try? container.decode(JSONFragment.self, forKey: .description) {
+            description = any.text
+        } else {
+            description = ""
+        }
+    }
+}
+
+/// Any JSON value, kept as its text (error descriptions may be nested lists).
+struct JSONFragment: Decodable {
+    let text: String
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) { self.text = text; return }
+        if let list = try? container.decode([JSONFragment].self) { text = list.map(\.text).joined(separator: "; "); return }
+        if let map = try? container.decode([String: JSONFragment].self) {
+            text = map.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: "; ")
+            return
+        }
+        if let number = try? container.decode(Double.self) { text = "\(number)"; return }
+        text = ""
+    }
+}
+
+public enum TenderAPIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The API answered with an error status and (usually) its error format.
+    case rejected(status: Int, errors: [APIErrorEntry])
+    /// No usable answer within the retry budget: down, time-outs, 5xx or 429 all along.
+    case unavailable(String)
+    /// A 2xx answer whose body is not what the API documents.
+    case undecodable(String)
+
+    public var description: String {
+        switch self {
+        case .rejected(let status, let errors):
+            let details = errors.map { entry in
+                [entry.location, entry.name].compactMap { $0 }.joined(separator: ".") + ": " + entry.description
+            }
+            return "the tender API answered \(status)" + (details.isEmpty ? "" : ": " + details.joined(separator: "; "))
+        case .unavailable(let reason): return "the tender API is unavailable: \(reason)"
+        case .undecodable(let reason): return "the tender API answered something unreadable: \(reason)"
+        }
+    }
+
+    /// The HTTP status of a rejection.
+    public var status: Int? {
+        if case .rejected(let status, _) = self { status } else { nil }
+    }
+}
+
+/// One page of the tender list (`001` l.995-1007).
+public struct TenderListPage: Decodable, Sendable {
+    public struct Entry: Decodable, Sendable, Equatable {
+        public var id: String
+        public var dateModified: String
+        /// Present when asked for with `opt_fields=status`.
+        public var status: String?
+    }
+
+    public struct NextPage: Decodable, Sendable {
+        public var offset: String?
+    }
+
+    public var data: [Entry]
+    public var next_page: NextPage?
+}
+
+public final class TenderAPIClient: Sendable {
+    public let settings: TenderAPISettings
+    private let session: URLSession
+    /// The API pins a client to one of its servers with a `SERVER_ID` cookie and answers 412 to a
+    /// write that lacks it; the cookie it sets is sent from then on.
+    private let serverCookie = Mutex<String?>(nil)
+
+    public init(settings: TenderAPISettings) {
+        self.settings = settings
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = settings.timeout.inSeconds
+        configuration.httpCookieAcceptPolicy = .never
+        configuration.httpShouldSetCookies = false
+        session = URLSession(configuration: configuration)
+    }
+
+    // MARK: - The calls of SPEC §5
+
+    /// `GET /{resource}/{id}`: the public document.
+    public func tender(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
+        try decode(APIEnvelope<TenderDocument>.self, send("GET", "/\(resource.rawValue)/\(id)")).data
+    }
+
+    /// `GET /{resource}/{id}/auction`: the private view with the bids' prices.
+    public func auctionView(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
+        try decode(APIEnvelope<TenderDocument>.self, send("GET", "/\(resource.rawValue)/\(id)/auction")).data
+    }
+
+    /// `PATCH /{resource}/{id}/auction[/{lotId}]` with `{"data": …}`: the links.
+    @discardableResult
+    public func patchAuction(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
+        try decode(APIEnvelope<TenderDocument>.self, send("PATCH", Self.auctionPath(resource, id, lotId), body: body)).data
+    }
+
+    /// `POST /{resource}/{id}/auction[/{lotId}]` with the results.
+    @discardableResult
+    public func postResults(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
+        try decode(APIEnvelope<TenderDocument>.self, send("POST", Self.auctionPath(resource, id, lotId), body: body)).data
+    }
+
+    /// `GET /{resource}?offset=…`: the tenders changed after `offset`, oldest first.
+    public func tenderList(_ resource: TenderResource, offset: String?) throws(TenderAPIError) -> TenderListPage {
+        var query = [URLQueryItem(name: "opt_fields", value: "status")]
+        if let offset { query.append(URLQueryItem(name: "offset", value: offset)) }
+        return try decode(TenderListPage.self, send("GET", "/\(resource.rawValue)", query: query))
+    }
+
+    static func auctionPath(_ resource: TenderResource, _ id: String, _ lotId: String?) -> String {
+        "/\(resource.rawValue)/\(id)/auction" + (lotId.map { "/\($0)" } ?? "")
+    }
+
+    // MARK: - Transport
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(TenderAPIError) -> T {
+        do { return try JSONDecoder().decode(type, from: body) } catch {
+            throw .undecodable("\(error)")
+        }
+    }
+
+    /// Sends one request, retrying what may succeed later; returns a 2xx body.
+    private func send(_ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil) throws(TenderAPIError) -> Data {
+        guard var components = URLComponents(string: settings.baseURL + path) else {
+            throw .unavailable("'\(settings.baseURL + path)' is not a URL")
+        }
+        if !query.isEmpty {
+            components.queryItems = query
+            // URLComponents leaves `+` as it is, and servers read it as a space: offsets carry `+02:00`.
+            components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        }
+        guard let url = components.url else { throw .unavailable("'\(settings.baseURL + path)' is not a URL") }
+        let deadline = ContinuousClock.now + settings.retryBudget
+        var backoff = settings.firstBackoff
+        var lastProblem = "no attempt"
+        while true {
+            var request = URLRequest(url: url, timeoutInterval: settings.timeout.inSeconds)
+            request.httpMethod = method
+            request.setValue("Basic " + Data("\(settings.token):".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            request.setValue("application/json", forHTTPHeaderField: "Accept")
+            if let body {
+                request.httpBody = body
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            }
+            if let cookie = serverCookie.withLock({ $0 }) { request.setValue(cookie, forHTTPHeaderField: "Cookie") }
+
+            var wait = backoff
+            switch perform(request) {
+            case .failure(let problem):
+                lastProblem = problem.reason
+            case .success(let (status, headers, data)):
+                if let setCookie = headers["set-cookie"], let pair = setCookie.split(separator: ";").first, pair.hasPrefix("SERVER_ID=") {
+                    serverCookie.withLock { $0 = String(pair) }
+                }
+                switch status {
+                case 200..<300:
+                    return data
+                case 412:
+                    // Retried at once with the cookie just received.
+                    lastProblem = "412 without the server cookie"
+                    wait = .zero
+                case 429:
+                    lastProblem = "429 too many requests"
+                    if let seconds = headers["retry-after"].flatMap(Double.init) { wait = max(wait, .milliseconds(Int64(seconds * 1000))) }
+                case 500..<600:
+                    lastProblem = "\(status) " + (String(data: data.prefix(200), encoding: .utf8) ?? "")
+                default:
+                    throw .rejected(status: status, errors: Self.errors(in: data, status: status))
+                }
+            }
+            if ContinuousClock.now + wait >= deadline { throw .unavailable("\(method) \(path): \(lastProblem)") }
+            // Jitter spreads the retries of many auctions after an outage.
+            Thread.sleep(forTimeInterval: wait.inSeconds * Double.random(in: 0.5...1.0))
+            backoff = min(backoff * 2, settings.maximumBackoff)
+        }
+    }
+
+    private static func errors(in data: Data, status: Int) -> [APIErrorEntry] {
+        struct ErrorBody: Decodable { var errors: [APIErrorEntry] }
+        if let body = try? JSONDecoder().decode(ErrorBody.self, from: data) { return body.errors }
+        let text = String(data: data.prefix(300), encoding: .utf8) ?? "\(data.count) bytes"
+        return [APIErrorEntry(location: "body", name: nil, description: "HTTP \(status), not the API's error format: \(text)")]
+    }
+
+    /// One exchange: status, headers (names lower-case) and body, or why there was none.
+    private func perform(_ request: URLRequest) -> Result<(Int, [String: String], Data), TransportProblem> {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<(Int, [String: String], Data), TransportProblem>>(.failure(TransportProblem("no answer")))
+        let task = session.dataTask(with: request) { data, response, error in
+            let result: Result<(Int, [String: String], Data), TransportProblem>
+            if let error {
+                result = .failure(TransportProblem(error.localizedDescription))
+            } else if let http = response as? HTTPURLResponse {
+                var headers: [String: String] = [:]
+                for (name, value) in http.allHeaderFields {
+                    if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+                }
+                result = .success((http.statusCode, headers, data ?? Data()))
+            } else {
+                result = .failure(TransportProblem("not an HTTP answer"))
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        task.resume()
+        done.wait()
+        return outcome.withLock { $0 }
+    }
+}
+
+/// Why an exchange produced no HTTP answer (refused, timed out, reset).
+struct TransportProblem: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
