@@ -85,7 +85,7 @@ let package = Package(
             name: "AuctionCoreTests", dependencies: ["AuctionCore"],
             resources: [.copy("Resources")]),
         .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
-        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI"]),
+        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
         .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
     ],

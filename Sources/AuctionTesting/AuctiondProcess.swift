@@ -15,7 +15,8 @@ public final class AuctiondProcess: @unchecked Sendable {
         folder = makeTemporaryDirectory("auctiond")
         try "<!doctype html><title>auction</title>".write(toFile: folder + "/index.html", atomically: true, encoding: .utf8)
         environment = [
-            "AUCTIOND_LISTEN": "127.0.0.1:\(self.port)", "AUCTIOND_REDIS_URL": redisURL, "AUCTIOND_WEB_DIR": folder,
+            "AUCTIOND_LISTEN": "127.0.0.1:\(self.port)", "AUCTIOND_PUBLIC_URL": "http://127.0.0.1:\(self.port)",
+            "AUCTIOND_REDIS_URL": redisURL, "AUCTIOND_WEB_DIR": folder,
             "AUCTIOND_HASH_SECRETS": Self.hashSecret, "AUCTIOND_ADMIN_TOKEN": Self.adminToken,
             "AUCTIOND_INDEX_REFRESH_MILLISECONDS": "100", "AUCTIOND_CLOCK_LEASE_TTL_MILLISECONDS": "1500",
             "AUCTIOND_CLOCK_LEASE_RENEWAL_MILLISECONDS": "300", "AUCTIOND_LOG_LEVEL": "debug",

@@ -263,6 +263,8 @@ public final class TenderAPIClient: Sendable {
                 for (name, value) in http.allHeaderFields {
                     if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
                 }
+                // FoundationNetworking keeps Set-Cookie out of allHeaderFields.
+                if let cookie = http.value(forHTTPHeaderField: "Set-Cookie") { headers["set-cookie"] = cookie }
                 result = .success((http.statusCode, headers, data ?? Data()))
             } else {
                 result = .failure(TransportProblem("not an HTTP answer"))

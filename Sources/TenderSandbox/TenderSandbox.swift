@@ -58,11 +58,20 @@ public final class TenderSandbox: WebServerDelegate {
     // MARK: - Routing
 
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
-        let response = answer(request)
+        let fault = request.path.hasPrefix("/api/") ? faults.next() : nil
+        let response: HTTPResponse
+        if let fault, let status = fault.status {
+            response = fault.body.map { HTTPResponse(status: status, contentType: "application/json", text: $0) }
+                ?? apiError(status, "body", "sandbox", "A fault the test asked for")
+        } else {
+            response = answer(request)
+        }
         if request.path.hasPrefix("/api/") {
             documents.record(request.method.rawValue, request.path, response.status)
         }
-        responder.respond(response)
+        guard let delay = fault?.delayMilliseconds, delay > 0 else { return responder.respond(response) }
+        // Done, but answered late: the caller may give up or die before it hears the answer.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { responder.respond(response) }
     }
 
     private func answer(_ request: HTTPRequest) -> HTTPResponse {
@@ -70,9 +79,6 @@ public final class TenderSandbox: WebServerDelegate {
         if parts.first == "sandbox" { return sandboxRoute(request, Array(parts.dropFirst())) }
         guard parts.count >= 3, parts[0] == "api", parts[1] == sandboxAPIVersion, sandboxResources.contains(parts[2]) else {
             return apiError(404, "url", "name", "Not Found")
-        }
-        if let status = faults.next() {
-            return apiError(status, "body", "sandbox", "A fault the test asked for")
         }
         let resource = parts[2]
         let rest = Array(parts.dropFirst(3))
@@ -112,11 +118,14 @@ public final class TenderSandbox: WebServerDelegate {
                 return apiError(422, "body", "data", "\(error)")
             }
         case (.post, ["faults"]):
-            guard let data = body?["data"] as? JSONObject, let status = data["status"] as? Int, let count = data["count"] as? Int,
-                (400...599).contains(status), count >= 0
-            else { return apiError(422, "body", "data", "Expected {\"data\": {\"status\": 4xx|5xx, \"count\": n}}") }
-            faults.set(status: status, count: count)
-            return json(200, ["data": ["status": status, "count": count]])
+            guard let data = body?["data"] as? JSONObject, let count = data["count"] as? Int, count >= 0 else {
+                return apiError(422, "body", "data", "Expected {\"data\": {\"count\": n, \"status\": 200-599, \"body\": text, \"delayMilliseconds\": ms}}")
+            }
+            let status = data["status"] as? Int
+            if let status, !(200...599).contains(status) { return apiError(422, "body", "status", "status must be 200-599") }
+            let fault = Fault(status: status, body: data["body"] as? String, delayMilliseconds: data["delayMilliseconds"] as? Int)
+            faults.set(fault, count: count)
+            return json(200, ["data": ["count": count]])
         case (.get, ["requests"]):
             let records = documents.requestLog().map { ["method": $0.method, "path": $0.path, "status": $0.status, "at": $0.at] as JSONObject }
             return json(200, ["data": records])
@@ -447,23 +456,30 @@ public final class TenderSandbox: WebServerDelegate {
     public func closed(_ socket: WebSocket) {}
 }
 
-/// Failures queued by `POST /sandbox/faults`.
+/// What `POST /sandbox/faults` asks of the next API requests: answer `status` (with `body`, or the
+/// API's error format) instead of doing the work, and/or answer only after a delay.
+struct Fault: Sendable {
+    var status: Int?
+    var body: String?
+    var delayMilliseconds: Int?
+}
+
 final class FaultQueue: @unchecked Sendable {
     private let lock = NSLock()
-    private var status = 0
+    private var fault = Fault()
     private var remaining = 0
 
-    func set(status: Int, count: Int) {
+    func set(_ fault: Fault, count: Int) {
         lock.lock()
         defer { lock.unlock() }
-        (self.status, remaining) = (status, count)
+        (self.fault, remaining) = (fault, count)
     }
 
-    func next() -> Int? {
+    func next() -> Fault? {
         lock.lock()
         defer { lock.unlock() }
         guard remaining > 0 else { return nil }
         remaining -= 1
-        return status
+        return fault
     }
 }

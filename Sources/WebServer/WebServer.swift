@@ -406,6 +406,7 @@ public final class WebServer: @unchecked Sendable {
         table.append(("x-forwarded-for", WSI_TOKEN_X_FORWARDED_FOR))
         table.append(("user-agent", WSI_TOKEN_HTTP_USER_AGENT))
         table.append(("accept", WSI_TOKEN_HTTP_ACCEPT))
+        table.append(("cookie", WSI_TOKEN_HTTP_COOKIE))
         return table
     }()
 

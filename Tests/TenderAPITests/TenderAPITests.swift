@@ -1,8 +1,130 @@
+import AuctionCore
+import AuctionTesting
+import Foundation
 import TenderAPI
 import Testing
 
-@Suite struct TenderResourceTests {
-    @Test func bothCollectionsAreKnown() {
-        #expect(TenderResource.allCases.map(\.rawValue) == ["tenders", "auctions"])
+/// The client against a real tender-sandbox process: the API's answers, errors and faults.
+@Suite(.serialized) struct TenderAPIClientTests {
+    let sandbox: SandboxProcess
+    let client: TenderAPIClient
+
+    init() throws {
+        sandbox = try SandboxProcess()
+        client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3), firstBackoff: .milliseconds(20)))
+    }
+
+    private func putTender(_ id: String, status: String = "active.auction") throws {
+        var document = sampleTender(id: id, start: Timestamp(milliseconds: 1_795_000_000_000))
+        document["status"] = status
+        try sandbox.put(document)
+    }
+
+    private func body(_ bids: [[String: Any]]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: ["data": ["bids": bids]])
+    }
+
+    @Test func readsThePublicDocumentAndThePrivateView() throws {
+        try putTender("t-read")
+        let tender = try client.tender(.tenders, id: "t-read")
+        #expect(tender.status == "active.auction")
+        #expect(tender.bids?.allSatisfy { $0.value == nil } == true, "bid values are hidden in active.auction")
+        let view = try client.auctionView(.tenders, id: "t-read")
+        #expect(view.bids?.map { $0.value?.amount } == [900, 950, 980])
+    }
+
+    @Test func unknownTenderIsATypedNotFound() throws {
+        #expect(throws: TenderAPIError.rejected(status: 404, errors: [APIErrorEntry(location: "url", name: "tender_id", description: "Not Found")])) {
+            try client.tender(.tenders, id: "no-such-tender")
+        }
+    }
+
+    /// The error `call` ended with, if it was the API's.
+    private func apiError(_ call: () throws -> Void) -> TenderAPIError? {
+        do { try call() } catch { return error as? TenderAPIError }
+        return nil
+    }
+
+    @Test func theAPIsValidationMessagesComeBackAsTypedErrors() throws {
+        try putTender("t-validate")
+        let short = try body([["id": "t-validate-bid1"]])
+        let tooShort = apiError { try client.postResults(.tenders, id: "t-validate", lotId: nil, body: short) }
+        #expect(tooShort?.status == 422)
+        #expect(tooShort?.description.contains("Number of auction results did not match the number of tender bids") == true)
+        let foreign = try body([["id": "x"], ["id": "y"], ["id": "z"]])
+        let strangers = apiError { try client.postResults(.tenders, id: "t-validate", lotId: nil, body: foreign) }
+        #expect(strangers?.description.contains("Auction bids should be identical to the tender bids") == true)
+        try putTender("t-early", status: "active.tendering")
+        let early = try body([["id": "t-early-bid1"], ["id": "t-early-bid2"], ["id": "t-early-bid3"]])
+        let tooEarly = apiError { try client.postResults(.tenders, id: "t-early", lotId: nil, body: early) }
+        #expect(tooEarly?.status == 403)
+        #expect(tooEarly?.description.contains("Can't report auction results in current (active.tendering) tender status") == true)
+    }
+
+    @Test func serverErrorsAndRateLimitsAreRetriedUntilAnswered() throws {
+        try putTender("t-retry")
+        sandbox.fault(count: 2, status: 503)
+        #expect(try client.tender(.tenders, id: "t-retry").id == "t-retry")
+        sandbox.fault(count: 1, status: 429)
+        #expect(try client.tender(.tenders, id: "t-retry").id == "t-retry")
+        let statuses = sandbox.requests().filter { $0.path.hasSuffix("/t-retry") }.map(\.status)
+        #expect(statuses == [503, 503, 200, 429, 200])
+    }
+
+    @Test func serverErrorsBeyondTheBudgetEndAsUnavailable() throws {
+        sandbox.fault(count: 1000, status: 502)
+        defer { sandbox.fault(count: 0) }
+        guard case .unavailable(let reason) = apiError({ _ = try client.tender(.tenders, id: "whatever") }) else {
+            Issue.record("502s did not end as unavailable")
+            return
+        }
+        #expect(reason.contains("502"))
+    }
+
+    @Test func garbageIsUndecodableAndNothingIsUnavailable() throws {
+        sandbox.fault(count: 1, status: 200, body: "<html>surprise</html>")
+        #expect {
+            try client.tender(.tenders, id: "anything")
+        } throws: { error in
+            if case .undecodable = error as? TenderAPIError { return true }
+            return false
+        }
+        let nobody = TenderAPIClient(settings: TenderAPISettings(baseURL: "http://127.0.0.1:\(freeLoopbackPort())/api/2.5", token: "auction", timeout: .seconds(1), retryBudget: .milliseconds(300)))
+        #expect {
+            try nobody.tender(.tenders, id: "anything")
+        } throws: { error in
+            if case .unavailable = error as? TenderAPIError { return true }
+            return false
+        }
+    }
+
+    @Test func theListPagesByOffset() throws {
+        let first = try client.tenderList(.auctions, offset: nil)
+        #expect(first.data.isEmpty)
+        for index in 1...3 {
+            var document = sampleTender(id: "dgf-\(index)", criteria: .highestCost, start: Timestamp(milliseconds: 1_795_000_000_000))
+            document["status"] = "active.auction"
+            try sandbox.put(document, in: "auctions")
+        }
+        let page = try client.tenderList(.auctions, offset: first.next_page?.offset)
+        #expect(page.data.map(\.id) == ["dgf-1", "dgf-2", "dgf-3"])
+        #expect(page.data.allSatisfy { $0.status == "active.auction" })
+        let next = try client.tenderList(.auctions, offset: page.next_page?.offset)
+        #expect(next.data.isEmpty)
+        #expect(next.next_page?.offset == page.next_page?.offset)
+    }
+}
+
+@Suite struct ServerCookieTests {
+    @Test func aWriteRefusedWith412IsSentAgainWithTheServerCookie() throws {
+        let sandbox = try SandboxProcess(arguments: ["--require-server-cookie"])
+        let client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, retryBudget: .seconds(3)))
+        var document = sampleTender(id: "t-cookie", start: Timestamp(milliseconds: 1_795_000_000_000))
+        document["status"] = "active.auction"
+        try sandbox.put(document)
+        let links = try JSONSerialization.data(withJSONObject: ["data": ["auctionUrl": "http://a/tenders/t-cookie", "bids": [["id": "t-cookie-bid1"], ["id": "t-cookie-bid2"], ["id": "t-cookie-bid3"]]]])
+        let patched = try client.patchAuction(.tenders, id: "t-cookie", lotId: nil, body: links)
+        #expect(patched.auctionUrl == "http://a/tenders/t-cookie")
+        #expect(sandbox.requests().filter { $0.method == "PATCH" }.map(\.status) == [412, 200])
     }
 }

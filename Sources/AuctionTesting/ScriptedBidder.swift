@@ -1,0 +1,84 @@
+import Foundation
+
+/// A bidder that follows its participation link over the live channel (PROTOCOL.md) and, in each
+/// of its turns, improves its own price by `steps` minimal steps: down for lowestCost, up for
+/// highestCost. For end-to-end tests and the demo.
+public final class ScriptedBidder: @unchecked Sendable {
+    public let auctionId: String
+    public let port: Int
+    private let path: String
+    /// Kopiyky; negative for lowestCost (the price falls).
+    private let change: Int64
+    private var price: Int64
+    public private(set) var number: Int?
+    /// Kopiyky of every bid the server accepted, in order.
+    public private(set) var accepted: [Int64] = []
+    public private(set) var rejections: [String] = []
+    public private(set) var finalStatus: String?
+
+    /// - Parameters:
+    ///   - participationURL: `{publicUrl}/tenders/{auctionId}?key_for_bid=…&hash=…`.
+    ///   - initialKopiyky: the bid's own starting price (MEAT hides it from the public state).
+    public init(participationURL: String, initialKopiyky: Int64, stepKopiyky: Int64, rising: Bool, steps: Int64 = 1) throws {
+        guard let url = URLComponents(string: participationURL), let port = url.port, let query = url.percentEncodedQuery,
+            let id = url.path.split(separator: "/").last
+        else { throw SandboxTestError(description: "'\(participationURL)' is not a participation link") }
+        self.port = port
+        auctionId = String(id)
+        path = "/ws/\(id)?\(query)"
+        price = initialKopiyky
+        change = (rising ? 1 : -1) * stepKopiyky * steps
+    }
+
+    /// Bids through the whole auction; returns once its results are final (or it is cancelled).
+    public func run(timeout: Duration = .seconds(120)) throws {
+        let deadline = ContinuousClock.now + timeout
+        let socket = try TestWebSocketClient(port: port, path: path, timeout: .seconds(10))
+        var bidStages: Set<Int> = []
+        while ContinuousClock.now < deadline {
+            let message: [String: Any]
+            do { message = try socket.receiveJSON() } catch { continue }
+            switch message["type"] as? String {
+            case "welcome":
+                number = (message["bidder"] as? [String: Any])?["number"] as? Int
+                if number == nil { throw SandboxTestError(description: "\(auctionId): the link made an observer: \(message)") }
+            case "bidAccepted":
+                if let amount = (message["amount"] as? String).flatMap(Self.kopiyky) {
+                    accepted.append(amount)
+                    price = amount
+                }
+            case "bidRejected":
+                rejections.append(message["code"] as? String ?? "?")
+            case "state":
+                guard let auction = message["auction"] as? [String: Any] else { continue }
+                let status = auction["status"] as? String ?? ""
+                if ["finished", "announced", "cancelled", "rescheduled"].contains(status) {
+                    finalStatus = status
+                    return
+                }
+                guard let current = auction["currentStage"] as? Int, let stages = auction["stages"] as? [[String: Any]],
+                    stages.indices.contains(current), stages[current]["type"] as? String == "bids",
+                    stages[current]["bidder"] as? Int == number, !bidStages.contains(current)
+                else { continue }
+                bidStages.insert(current)
+                try socket.send(text: "{\"type\":\"bid\",\"amount\":\"\(Self.text(price + change))\",\"requestId\":\"turn-\(current)\"}")
+            default:
+                continue
+            }
+        }
+        throw SandboxTestError(description: "\(auctionId): bidder \(number ?? 0) saw no final state in time")
+    }
+
+    /// `"480.50"` → 48050.
+    public static func kopiyky(_ text: String) -> Int64? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard let whole = Int64(parts[0]) else { return nil }
+        let cents = parts.count > 1 ? Int64(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0)) ?? 0 : 0
+        return whole * 100 + cents
+    }
+
+    public static func text(_ kopiyky: Int64) -> String {
+        let cents = kopiyky % 100
+        return "\(kopiyky / 100).\(cents < 10 ? "0" : "")\(cents)"
+    }
+}

@@ -1,0 +1,227 @@
+import AuctionCore
+import AuctionTesting
+import Foundation
+import Testing
+
+/// Redis + tender-sandbox + auctiond, all real processes, with the sandbox's demo fixtures made
+/// quick (`accelerator=100`: a two-bidder tender runs in about 13 s).
+final class TenderWorld: @unchecked Sendable {
+    let redis: RedisServer
+    let sandbox: SandboxProcess
+    let daemon: AuctiondProcess
+
+    init(feed: Bool = true) throws {
+        redis = try RedisServer()
+        sandbox = try SandboxProcess()
+        daemon = try AuctiondProcess(redisURL: redis.url, environment: [
+            "AUCTIOND_API_URL": sandbox.apiURL, "AUCTIOND_FEED": feed ? "on" : "off",
+            "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200", "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100",
+            "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
+        ])
+    }
+
+    /// A fixture of `Config/sandbox`, starting `seconds` from now, quick.
+    static func fixture(_ path: String, startIn seconds: Int) throws -> [String: Any] {
+        var document = try sandboxFixture(path)
+        document["procurementMethodDetails"] = "quick, accelerator=100"
+        if var period = document["auctionPeriod"] as? [String: Any] {
+            period["startDate"] = "now+\(seconds)s"
+            document["auctionPeriod"] = period
+        }
+        if let lots = document["lots"] as? [[String: Any]] {
+            document["lots"] = lots.map { lot -> [String: Any] in
+                var changed = lot
+                changed["auctionPeriod"] = ["startDate": "now+\(seconds)s"]
+                return changed
+            }
+        }
+        return document
+    }
+
+    /// The bidders of one auction, from the links the service wrote into the sandbox.
+    func bidders(resource: String, tenderId: String, lotId: String? = nil, rising: Bool) throws -> [ScriptedBidder] {
+        var found: [ScriptedBidder] = []
+        guard
+            waitUntil(timeout: .seconds(15), {
+                guard let view = sandbox.auctionView(resource, tenderId), let bids = view["bids"] as? [[String: Any]] else { return false }
+                let step = Self.kopiyky((((view["lots"] as? [[String: Any]])?.first { $0["id"] as? String == lotId } ?? view)["minimalStep"] as? [String: Any])?["amount"])
+                found = []
+                for bid in bids {
+                    let offer = lotId.map { lot in (bid["lotValues"] as? [[String: Any]])?.first { $0["relatedLot"] as? String == lot } } ?? bid
+                    guard let offer, let url = offer["participationUrl"] as? String else { continue }
+                    let initial = Self.kopiyky((offer["value"] as? [String: Any])?["amount"])
+                    found.append(try! ScriptedBidder(participationURL: url, initialKopiyky: initial, stepKopiyky: step, rising: rising))
+                }
+                return found.count >= 2
+            })
+        else { throw LiveTestError(description: "no links for \(tenderId) \(lotId ?? ""):\n\(daemon.log.suffix(3000))") }
+        return found
+    }
+
+    static func kopiyky(_ amount: Any?) -> Int64 {
+        Int64((((amount as? NSNumber)?.doubleValue ?? 0) * 100).rounded())
+    }
+
+    /// Runs every bidder on its own thread; returns the errors they ended with.
+    static func run(_ bidders: [ScriptedBidder]) -> [String] {
+        let errors = Collected<String>()
+        let group = DispatchGroup()
+        for bidder in bidders {
+            group.enter()
+            Thread {
+                do { try bidder.run(timeout: .seconds(90)) } catch { errors.append("\(error)") }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        return errors.all
+    }
+
+    /// POSTs of results the sandbox answered, by status.
+    func resultPosts(_ path: String) -> [Int] {
+        sandbox.requests().filter { $0.method == "POST" && $0.path == path }.map(\.status)
+    }
+
+    func publicState(_ auctionId: String) -> [String: Any]? {
+        daemon.get("/api/v1/auctions/\(auctionId)").flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any] }?["data"] as? [String: Any]
+    }
+
+    func waitForStatus(_ auctionId: String, _ status: String, timeout: Duration = .seconds(60)) -> Bool {
+        waitUntil(timeout: timeout) { publicState(auctionId)?["status"] as? String == status }
+    }
+}
+
+@Suite(.serialized) struct TenderAPIEndToEndTests {
+    @Test func lowestCostHighestCostMEATAndTwoLotAuctionsRunToTheEndThroughTheFeed() throws {
+        let world = try TenderWorld()
+        let twoStage = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 5)
+        let dgf = try TenderWorld.fixture("auctions/dgf-other-assets.json", startIn: 5)
+        let meat = try TenderWorld.fixture("tenders/meat.json", startIn: 5)
+        let lots = try TenderWorld.fixture("tenders/two-lots.json", startIn: 5)
+        var reporting = try sandboxFixture("tenders/reporting.json")
+        reporting["status"] = "active.auction"  // even there, a limited procedure gets no auction
+        for document in [twoStage, meat, lots, reporting] { try world.sandbox.put(document) }
+        try world.sandbox.put(dgf, in: "auctions")
+
+        let lotIds = (lots["lots"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        let tenderId = { (document: [String: Any]) in document["id"] as? String ?? "" }
+        var bidders = try world.bidders(resource: "tenders", tenderId: tenderId(twoStage), rising: false)
+        bidders += try world.bidders(resource: "auctions", tenderId: tenderId(dgf), rising: true)
+        bidders += try world.bidders(resource: "tenders", tenderId: tenderId(meat), rising: false)
+        for lot in lotIds { bidders += try world.bidders(resource: "tenders", tenderId: tenderId(lots), lotId: lot, rising: false) }
+        #expect(bidders.count == 10)
+        let errors = TenderWorld.run(bidders)
+        #expect(errors.isEmpty, "\(errors)")
+        for bidder in bidders {
+            #expect(bidder.accepted.count == 3, "\(bidder.auctionId) bidder \(bidder.number ?? 0): \(bidder.accepted) rejected \(bidder.rejections)")
+        }
+
+        // The sandbox holds the final prices: each bidder improved by one step in each of 3 rounds.
+        func amounts(_ resource: String, _ id: String, lot: String? = nil) -> [String: Double] {
+            var result: [String: Double] = [:]
+            for bid in world.sandbox.tender(resource, id)?["bids"] as? [[String: Any]] ?? [] {
+                let offer = lot.map { l in (bid["lotValues"] as? [[String: Any]])?.first { $0["relatedLot"] as? String == l } } ?? bid
+                result[bid["id"] as? String ?? ""] = ((offer?["value"] as? [String: Any])?["amount"] as? NSNumber)?.doubleValue
+            }
+            return result
+        }
+        let twoStageId = tenderId(twoStage), dgfId = tenderId(dgf), meatId = tenderId(meat), lotsId = tenderId(lots)
+        #expect(waitUntil(timeout: .seconds(30)) { world.sandbox.tender("tenders", lotsId)?["status"] as? String == "active.qualification" })
+        let twoStageFinal = world.sandbox.tender("tenders", twoStageId)
+        #expect(twoStageFinal?["status"] as? String == "active.qualification")
+        #expect(Set(amounts("tenders", twoStageId).values) == [370, 375, 490], "the unsuccessful bid keeps its price")
+        let awards = twoStageFinal?["awards"] as? [[String: Any]] ?? []
+        #expect(awards.map { $0["bid_id"] as? String } == ["64c6b855beba4212a4e8434cec225ff3"], "the lowest price wins")
+        #expect(awards.first?["status"] as? String == "pending")
+
+        let dgfFinal = world.sandbox.tender("auctions", dgfId)
+        #expect(dgfFinal?["status"] as? String == "active.qualification")
+        #expect(Set(amounts("auctions", dgfId).values) == [225, 240.5, 150], "the draft bid keeps its price")
+        let dgfAwards = dgfFinal?["awards"] as? [[String: Any]] ?? []
+        #expect(dgfAwards.first?["status"] as? String == "pending.verification", "the highest bid is the first candidate")
+        #expect((dgfAwards.first?["value"] as? [String: Any])?["amount"] as? Double == 240.5)
+
+        #expect(Set(amounts("tenders", meatId).values) == [970, 770, 490])
+        for lot in lotIds {
+            let lotAmounts = amounts("tenders", lotsId, lot: lot)
+            #expect(Set(lotAmounts.values) == (lot == lotIds[0] ? [375, 365] : [285, 275]), "lot \(lot)")
+        }
+
+        // Each report was accepted exactly once, and every page shows the names at the end.
+        let auctions = ["tenders/\(twoStageId)/auction", "auctions/\(dgfId)/auction", "tenders/\(meatId)/auction"]
+            + lotIds.map { "tenders/\(lotsId)/auction/\($0)" }
+        for path in auctions { #expect(world.resultPosts("/api/2.5/" + path) == [200], "\(path)") }
+        for id in [twoStageId, dgfId, meatId] + lotIds.map({ "\(lotsId)_\($0)" }) {
+            #expect(world.waitForStatus(id, "announced", timeout: .seconds(15)), "\(id)")
+            let names = (world.publicState(id)?["bidders"] as? [[String: Any]] ?? []).map { $0["name"] as? String }
+            #expect(!names.isEmpty && names.allSatisfy { $0 != nil }, "\(id): \(names)")
+        }
+
+        // The reporting tender was refused with a reason and never scheduled.
+        let reportingId = tenderId(reporting)
+        #expect(world.daemon.get("/api/v1/auctions/\(reportingId)")?.status == 404)
+        #expect(world.daemon.log.contains("is a limited procedure: it never has an auction"))
+        #expect(world.sandbox.requests().allSatisfy { !$0.path.contains("\(reportingId)/auction") })
+    }
+
+    @Test func resultsPostedDuringAnAPIOutageArriveOnceItIsBack() throws {
+        let world = try TenderWorld()
+        let tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 2)
+        try world.sandbox.put(tender)
+        let id = tender["id"] as? String ?? ""
+        #expect(world.waitForStatus(id, "active", timeout: .seconds(15)))
+        world.sandbox.stop()
+        // The last turn ends while the API is down: the report waits in Redis and is retried.
+        #expect(waitUntil(timeout: .seconds(30)) { world.daemon.log.contains("results report queued") })
+        #expect(waitUntil(timeout: .seconds(10)) { world.daemon.log.contains("results not posted yet") })
+        try world.sandbox.restart()
+        world.sandbox.fault(count: 2, status: 503)
+        #expect(world.waitForStatus(id, "announced", timeout: .seconds(30)), "\(world.daemon.log.suffix(3000))")
+        #expect(world.resultPosts("/api/2.5/tenders/\(id)/auction").filter { $0 == 200 } == [200])
+        #expect(world.sandbox.tender("tenders", id)?["status"] as? String == "active.qualification")
+    }
+
+    @Test func aRestartDuringTheReportStillPostsOnce() throws {
+        let world = try TenderWorld(feed: false)
+        let tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 3)
+        try world.sandbox.put(tender)
+        let id = tender["id"] as? String ?? ""
+        // Planned on request (the admin route), not by the feed.
+        let planned = blockingHTTP("POST", port: world.daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+        #expect(planned?.status == 200, "\(planned?.body ?? "")")
+        #expect(waitUntil { world.sandbox.requests().contains { $0.method == "PATCH" && $0.status == 200 } })
+        // The next request is the report: the sandbox takes it but answers late, and the service
+        // dies before it hears the answer.
+        world.sandbox.fault(count: 1, delayMilliseconds: 4000)
+        #expect(waitUntil(timeout: .seconds(30)) { world.resultPosts("/api/2.5/tenders/\(id)/auction") == [200] })
+        world.daemon.kill9()
+        try world.daemon.restart()
+        // The restarted service posts again, is refused (403: the tender has moved on), finds its
+        // results on the tender and counts the report done.
+        #expect(world.waitForStatus(id, "announced", timeout: .seconds(30)), "\(world.daemon.log.suffix(3000))")
+        #expect(world.resultPosts("/api/2.5/tenders/\(id)/auction") == [200, 403])
+        #expect(world.daemon.log.contains("results already on the tender"))
+    }
+
+    @Test func theFeedMovesAStartAndCancelsALeavingTender() throws {
+        let world = try TenderWorld()
+        var tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 60)
+        try world.sandbox.put(tender)
+        let id = tender["id"] as? String ?? ""
+        #expect(world.daemon.waitForAuction(id))
+        let firstStart = ((world.publicState(id)?["stages"] as? [[String: Any]])?.first?["start"] as? NSNumber)?.int64Value ?? 0
+
+        tender["auctionPeriod"] = ["startDate": "now+120s"]
+        try world.sandbox.put(tender)
+        #expect(waitUntil(timeout: .seconds(10)) {
+            let start = ((world.publicState(id)?["stages"] as? [[String: Any]])?.first?["start"] as? NSNumber)?.int64Value ?? 0
+            return start > firstStart + 50_000
+        })
+        #expect(world.publicState(id)?["status"] as? String == "scheduled")
+        #expect(world.sandbox.requests().filter { $0.method == "PATCH" }.count == 1, "the links stay the same")
+
+        tender["status"] = "cancelled"
+        try world.sandbox.put(tender)
+        #expect(world.waitForStatus(id, "cancelled", timeout: .seconds(10)))
+    }
+}
