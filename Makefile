@@ -3,13 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build and the tests need (see docs/OPERATIONS.md).
-DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl
+DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps build release test demo clean
 
 help:
-	@echo "make demo   - build, start Redis and auctiond, show what runs (see README.md)"
+	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
 	@echo "make test   - run every test"
 	@echo "make deps   - install the missing Debian packages"
 

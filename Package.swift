@@ -65,7 +65,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "auction-loadtest",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["AuctionTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Measures the bid script on a real Redis (loadtest/store-benchmark.sh; docs/PERFORMANCE.md).
         .executableTarget(

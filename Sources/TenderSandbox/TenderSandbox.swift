@@ -342,7 +342,7 @@ public final class TenderSandbox: WebServerDelegate {
     }
 
     /// The awards after the auction: the best bid of each auction is awarded (lowest price for
-    /// lowestCost, highest for highestCost). DGF (`002` l.3504-3508): the first candidate is
+    /// lowestCost, highest for highestCost; MEAT by price over coefficient). DGF (`002` l.3504-3508): the first candidate is
     /// `pending.verification`, the second `pending.waiting`; a candidate below starting price +
     /// minimal step is not awarded (its award is `unsuccessful`).
     static func awards(for tender: JSONObject, resource: String, date: String) -> [JSONObject] {
@@ -363,14 +363,14 @@ public final class TenderSandbox: WebServerDelegate {
                     offer = bid["value"] as? JSONObject
                 }
                 guard let offer, let amount = (offer["amount"] as? NSNumber)?.doubleValue else { continue }
-                candidates.append((bid, amount, offer))
+                candidates.append((bid, amount / coefficient(of: bid, in: tender, lotId: lotId), offer))
             }
             candidates.sort { highest ? $0.amount > $1.amount : $0.amount < $1.amount }
             let minimum = ((value?["amount"] as? NSNumber)?.doubleValue ?? 0) + ((step?["amount"] as? NSNumber)?.doubleValue ?? 0)
             for (rank, candidate) in candidates.prefix(highest ? 2 : 1).enumerated() {
                 var status = "pending"
                 if highest {
-                    status = candidate.amount < minimum ? "unsuccessful" : (rank == 0 ? "pending.verification" : "pending.waiting")
+                    status = ((candidate.value["amount"] as? NSNumber)?.doubleValue ?? 0) < minimum ? "unsuccessful" : (rank == 0 ? "pending.verification" : "pending.waiting")
                 }
                 var award: JSONObject = [
                     "id": UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
@@ -382,6 +382,32 @@ public final class TenderSandbox: WebServerDelegate {
             }
         }
         return awards
+    }
+
+    /// MEAT (SPEC §4): the bid's coefficient `1 + Σ parameters / (1 − Σ largest options)` over the
+    /// features of the tenderer, this lot and its items; awards compare `amount / coefficient`.
+    /// In doubles: the sandbox only ranks, the service's own arithmetic is exact.
+    static func coefficient(of bid: JSONObject, in tender: JSONObject, lotId: String?) -> Double {
+        let items = Set((tender["items"] as? [JSONObject] ?? []).filter { lotId == nil || ($0["relatedLot"] as? String) == lotId }.compactMap { $0["id"] as? String })
+        var largest: [String: Double] = [:]
+        for feature in tender["features"] as? [JSONObject] ?? [] {
+            let related = feature["relatedItem"] as? String
+            let applies =
+                switch feature["featureOf"] as? String {
+                case "tenderer": true
+                case "lot": lotId == nil || related == lotId
+                case "item": related.map(items.contains) ?? false
+                default: false
+                }
+            guard applies, let code = feature["code"] as? String else { continue }
+            largest[code] = (feature["enum"] as? [JSONObject] ?? []).compactMap { ($0["value"] as? NSNumber)?.doubleValue }.max() ?? 0
+        }
+        guard !largest.isEmpty else { return 1 }
+        let given = (bid["parameters"] as? [JSONObject] ?? []).reduce(0.0) { sum, parameter in
+            guard let code = parameter["code"] as? String, largest[code] != nil else { return sum }
+            return sum + ((parameter["value"] as? NSNumber)?.doubleValue ?? 0)
+        }
+        return 1 + given / (1 - largest.values.reduce(0, +))
     }
 
     // MARK: - Storing documents from tests and fixtures

@@ -142,6 +142,9 @@ final class TenderWorld: @unchecked Sendable {
         #expect((dgfAwards.first?["value"] as? [String: Any])?["amount"] as? Double == 240.5)
 
         #expect(Set(amounts("tenders", meatId).values) == [970, 770, 490])
+        // MEAT: 970 with coefficient 9/7 is 754.44 weighted, better than 770 without non-price criteria.
+        let meatAwards = world.sandbox.tender("tenders", meatId)?["awards"] as? [[String: Any]] ?? []
+        #expect(meatAwards.map { ($0["value"] as? [String: Any])?["amount"] as? Double } == [970])
         for lot in lotIds {
             let lotAmounts = amounts("tenders", lotsId, lot: lot)
             #expect(Set(lotAmounts.values) == (lot == lotIds[0] ? [375, 365] : [285, 275]), "lot \(lot)")
