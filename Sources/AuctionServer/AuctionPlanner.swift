@@ -73,13 +73,20 @@ public struct AuctionPlanner {
     let tokens: ParticipationTokens
     let settings: PlanningSettings
     let logger: Logger
+    /// Called with a new auction's id after it is stored and before its links go out, so that this
+    /// process serves it before any bidder can follow a link (others find it in the index).
+    let stored: @Sendable (String) -> Void
 
-    public init(api: TenderAPIClient, store: AuctionStore, tokens: ParticipationTokens, settings: PlanningSettings, logger: Logger) {
+    public init(
+        api: TenderAPIClient, store: AuctionStore, tokens: ParticipationTokens, settings: PlanningSettings, logger: Logger,
+        stored: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.api = api
         self.store = store
         self.tokens = tokens
         self.settings = settings
         self.logger = logger
+        self.stored = stored
     }
 
     /// Plans the tender's auction, or each active lot's (only `lotId` when given), in the first
@@ -164,6 +171,7 @@ public struct AuctionPlanner {
         if try store.create(planned) {
             logger.notice("auction planned", metadata: ["auction": "\(id)", "start": "\(input.startDate)", "bidders": "\(input.participants.count)"])
             try store.queueLinks(id)
+            stored(id)
             publishLinks(id, resource: resource, tender: view)
             return .planned(auctionId: id, start: planned.stages.first?.start ?? input.startDate)
         }

@@ -104,6 +104,16 @@ public final class AuctionService: WebServerDelegate {
         }
     }
 
+    /// Follows an auction this process has just planned, before its links are published (called
+    /// from the planner's thread; the health worker's connection serves it).
+    public func followNow(_ auctionId: String) {
+        healthWorker.queue.sync {
+            do { try load(auctionId, store: healthWorker.store) } catch {
+                logger.warning("cannot load a planned auction", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Loads one auction from Redis and follows its events.
     func load(_ auctionId: String, store: AuctionStore) throws(AuctionStoreError) {
         let replica = try store.load(auctionId)
@@ -236,7 +246,9 @@ public final class AuctionService: WebServerDelegate {
         guard let tenderAPI else {
             return APIError(status: 503, code: "tender_api_unavailable", message: "No tender API is configured (apiUrl).").response
         }
-        let planner = AuctionPlanner(api: tenderAPI, store: store, tokens: tokens, settings: settings.planning, logger: logger)
+        let planner = AuctionPlanner(
+            api: tenderAPI, store: store, tokens: tokens, settings: settings.planning, logger: logger,
+            stored: { [weak self] id in self?.followNow(id) })
         do {
             let outcomes = try planner.plan(tenderId: tenderId, lotId: lotId)
             for outcome in outcomes { try? load(outcome.auctionId, store: store) }

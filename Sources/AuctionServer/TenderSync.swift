@@ -38,8 +38,14 @@ public final class TenderSync: Sendable {
     private let planning: PlanningSettings
     private let settings: TenderSyncSettings
     private let logger: Logger
+    private let stored: @Sendable (String) -> Void
 
-    public init(api: TenderAPIClient, redis: RedisEndpoint, tokens: ParticipationTokens, planning: PlanningSettings, settings: TenderSyncSettings, logger: Logger) {
+    /// - Parameter stored: called with each auction the feed plans, before its links go out.
+    public init(
+        api: TenderAPIClient, redis: RedisEndpoint, tokens: ParticipationTokens, planning: PlanningSettings, settings: TenderSyncSettings,
+        logger: Logger, stored: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.stored = stored
         self.api = api
         self.redis = redis
         self.tokens = tokens
@@ -51,7 +57,7 @@ public final class TenderSync: Sendable {
     public func start() {
         thread.start { [self] in
             var work = SyncWork(
-                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis), tokens: tokens, settings: planning, logger: logger),
+                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis), tokens: tokens, settings: planning, logger: logger, stored: stored),
                 settings: settings, logger: logger)
             while !thread.isStopping {
                 work.pass()

@@ -84,7 +84,7 @@ struct Serve: ParsableCommand {
         let sync = TenderSync(
             api: TenderAPIClient(settings: wiring.tenderAPI), redis: wiring.service.redis,
             tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), planning: wiring.service.planning,
-            settings: wiring.sync, logger: Logger(label: "auctiond.tender-api"))
+            settings: wiring.sync, logger: Logger(label: "auctiond.tender-api"), stored: { service.followNow($0) })
         sync.start()
         logger.info("tender API sync started", metadata: ["api": "\(wiring.tenderAPI.baseURL)", "feed": "\(wiring.sync.followFeed)"])
 

@@ -227,4 +227,46 @@ final class TenderWorld: @unchecked Sendable {
         try world.sandbox.put(tender)
         #expect(world.waitForStatus(id, "cancelled", timeout: .seconds(10)))
     }
+
+    @Test func thePlanRouteAndCommandNameEveryRefusal() throws {
+        let world = try TenderWorld(feed: false)
+        func plan(_ id: String) -> (status: Int, body: String)? {
+            blockingHTTP("POST", port: world.daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+        }
+        var reporting = try sandboxFixture("tenders/reporting.json")
+        reporting["status"] = "active.auction"
+        try world.sandbox.put(reporting)
+        let refused = plan(reporting["id"] as? String ?? "")
+        #expect(refused?.status == 422 && refused?.body.contains("not_auctionable") == true, "\(refused?.body ?? "")")
+        var early = try TenderWorld.fixture("tenders/meat.json", startIn: 600)
+        early["status"] = "active.tendering"
+        try world.sandbox.put(early)
+        let tooEarly = plan(early["id"] as? String ?? "")
+        #expect(tooEarly?.status == 409 && tooEarly?.body.contains("not_in_auction") == true, "\(tooEarly?.body ?? "")")
+        let unknown = plan("0123456789abcdef")
+        #expect(unknown?.status == 404 && unknown?.body.contains("not_found") == true, "\(unknown?.body ?? "")")
+
+        // `auctiond plan` plans a tender from the command line; a running auctiond takes it over.
+        let dgf = try TenderWorld.fixture("auctions/dgf-other-assets.json", startIn: 600)
+        try world.sandbox.put(dgf, in: "auctions")
+        let command = Process()
+        command.executableURL = URL(fileURLWithPath: builtProduct("auctiond"))
+        command.arguments = ["plan", dgf["id"] as? String ?? ""]
+        command.environment = [
+            "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL, "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
+        ]
+        let output = Pipe()
+        command.standardOutput = output
+        command.standardError = output
+        try command.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        command.waitUntilExit()
+        #expect(command.terminationStatus == 0, "\(printed)")
+        #expect(printed.contains("planned"), "\(printed)")
+        #expect(world.daemon.waitForAuction(dgf["id"] as? String ?? ""))
+
+        world.sandbox.stop()
+        let down = plan(early["id"] as? String ?? "")
+        #expect(down?.status == 503 && down?.body.contains("tender_api_unavailable") == true, "\(down?.body ?? "")")
+    }
 }
