@@ -88,15 +88,7 @@ struct Serve: ParsableCommand {
         sync.start()
         logger.info("tender API sync started", metadata: ["api": "\(wiring.tenderAPI.baseURL)", "feed": "\(wiring.sync.followFeed)"])
 
-        let stop = DispatchSemaphore(value: 0)
-        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        stop.wait()
+        waitForStopSignal()
         logger.info("shutting down")
         // Stop accepting and close every socket with 1001, then give the leases up so another
         // process drives these auctions at once.
@@ -104,7 +96,6 @@ struct Serve: ParsableCommand {
         service.stop()
         sync.stop()
         clock.stop()
-        signals.forEach { $0.cancel() }
         logger.info("stopped")
     }
 }

@@ -40,17 +40,7 @@ struct TenderSandboxCommand: ParsableCommand {
         do { try server.start() } catch { throw ValidationError("\(error)") }
         FileHandle.standardOutput.write(Data("tender-sandbox: listening on http://\(listen[..<colon]):\(server.port)/api/\(sandboxAPIVersion)\n".utf8))
 
-
-        let stop = DispatchSemaphore(value: 0)
-        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        stop.wait()
+        waitForStopSignal()
         server.stop()
-        signals.forEach { $0.cancel() }
     }
 }
