@@ -4,19 +4,29 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need (see docs/OPERATIONS.md).
 DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl python3
+# Only the browser tests need these (make test).
+TEST_DEB_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps build release test demo clean
+.PHONY: help deps test-deps install-debs build release test demo clean
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
 	@echo "make test   - run every test"
 	@echo "make deps   - install the missing Debian packages"
 
-# Idempotent: installs only what dpkg does not list as installed.
 deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEB_PACKAGES)"
+
+# Chromium and selenium (from PyPI) for the browser tests of Tests/Browser.
+test-deps: deps
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(TEST_DEB_PACKAGES)"
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+
+# Idempotent: installs only what dpkg does not list as installed.
+install-debs:
 	@missing=""; \
-	for package in $(DEB_PACKAGES); do \
+	for package in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -31,9 +41,10 @@ build: deps
 release: deps
 	swift build -c release
 
-test: deps
+test: test-deps
 	swift build --build-tests
 	swift test --disable-xctest
+	python3 -m unittest discover -s Tests/Browser -v
 
 demo: release
 	loadtest/demo.sh

@@ -1,0 +1,186 @@
+"""The auction page in a real browser (Debian's chromium through selenium): an observer and two
+bidders, each in their own browser session, go through an accelerated auction run by real
+redis-server, tender-sandbox and auctiond processes. Screenshots go to run/screenshots/."""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, ".build", "debug")
+SHOTS = os.path.join(ROOT, "run", "screenshots")
+TOKEN = "auction"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=20.0, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False
+
+
+def http(method, url, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return json.load(answer)
+
+
+def browser(width, height):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_window_size(width, height)
+    return driver
+
+
+class AuctionPageTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="browser-")
+        self.processes = []
+        redis_port, sandbox_port, service_port = free_port(), free_port(), free_port()
+        self.start(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"], "redis")
+        self.start([os.path.join(BUILD, "tender-sandbox"), "--listen", f"127.0.0.1:{sandbox_port}", "--state", self.folder + "/sandbox"], "sandbox")
+        self.api = f"http://127.0.0.1:{sandbox_port}/api/2.5"
+        self.sandbox = f"http://127.0.0.1:{sandbox_port}"
+        self.service = f"http://127.0.0.1:{service_port}"
+        self.assertTrue(wait_until(lambda: http("GET", self.api + "/tenders") is not None))
+        environment = dict(os.environ, AUCTIOND_LISTEN=f"127.0.0.1:{service_port}", AUCTIOND_PUBLIC_URL=self.service,
+                           AUCTIOND_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", AUCTIOND_API_URL=self.api, AUCTIOND_FEED="on",
+                           AUCTIOND_FEED_INTERVAL_MILLISECONDS="200", AUCTIOND_SYNC_INTERVAL_MILLISECONDS="200",
+                           AUCTIOND_HASH_SECRETS="browser-secret", AUCTIOND_WEB_DIR=os.path.join(ROOT, "Web"))
+        self.start([os.path.join(BUILD, "auctiond"), "serve"], "auctiond", environment)
+        self.assertTrue(wait_until(lambda: http("GET", self.service + "/healthz")["status"] == "ok"))
+        self.drivers = []
+        os.makedirs(SHOTS, exist_ok=True)
+
+    def start(self, command, name, environment=None):
+        with open(os.path.join(self.folder, name + ".log"), "w") as log:
+            self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=ROOT))
+
+    def tearDown(self):
+        for driver in self.drivers:
+            driver.quit()
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def open(self, url, width=1280, height=800):
+        driver = browser(width, height)
+        self.drivers.append(driver)
+        driver.get(url)
+        return driver
+
+    def shot(self, driver, name, width, height):
+        driver.set_window_size(width, height)
+        time.sleep(0.3)
+        driver.save_screenshot(os.path.join(SHOTS, f"{name}-{width}x{height}.png"))
+
+    @staticmethod
+    def panel_shown(driver):
+        return driver.find_element(By.ID, "bid-panel").is_displayed()
+
+    def test_observer_and_two_bidders_go_through_an_auction(self):
+        with open(os.path.join(ROOT, "Config", "sandbox", "tenders", "twostage-lowestcost.json")) as f:
+            tender = json.load(f)["data"]
+        # accelerator=30: first pause 10 s, pauses and turns 4 s; the whole auction in 42 s.
+        tender["procurementMethodDetails"] = "quick, accelerator=30"
+        tender["auctionPeriod"]["startDate"] = "now+15s"
+        http("POST", self.sandbox + "/sandbox/tenders", {"data": tender})
+        tender_id = tender["id"]
+        basic = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+
+        def links():
+            view = http("GET", f"{self.api}/tenders/{tender_id}/auction", headers={"Authorization": basic})["data"]
+            return [bid["participationUrl"] for bid in view["bids"] if "participationUrl" in bid]
+        self.assertTrue(wait_until(lambda: len(links()) == 2), "the service wrote no links")
+        observer = self.open(f"{self.service}/tenders/{tender_id}")
+        bidders = [self.open(url) for url in links()]
+
+        # Everyone is connected; nobody has a form before the auction starts.
+        for driver in [observer] + bidders:
+            self.assertTrue(wait_until(lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "connected"))
+            self.assertFalse(self.panel_shown(driver))
+        self.assertTrue(wait_until(lambda: "Учасник" in bidders[0].find_element(By.ID, "role").text or "Bidder" in bidders[0].find_element(By.ID, "role").text))
+        self.assertEqual(observer.find_element(By.ID, "role").text, "Ви спостерігач")
+
+        # The first turn: the form appears for exactly one bidder.
+        self.assertTrue(wait_until(lambda: any(self.panel_shown(d) for d in bidders), timeout=40), "no turn form appeared")
+        active = next(d for d in bidders if self.panel_shown(d))
+        waiting = next(d for d in bidders if d is not active)
+        self.assertFalse(self.panel_shown(waiting))
+        self.assertEqual(len(observer.find_elements(By.CSS_SELECTOR, "#bid-panel:not([hidden])")), 0)
+
+        # A too-high bid is refused with the Ukrainian explanation; a valid one is acknowledged.
+        limit = active.find_element(By.ID, "limit").get_attribute("data-limit")
+        amount = active.find_element(By.ID, "amount")
+        amount.clear()
+        amount.send_keys("479.99")
+        active.find_element(By.ID, "place").click()
+        self.assertTrue(wait_until(lambda: "Занадто висока ціна" in active.find_element(By.ID, "bid-status").text, timeout=3),
+                        active.find_element(By.ID, "bid-status").text)
+        amount.clear()
+        amount.send_keys(limit)
+        active.find_element(By.ID, "place").click()
+        self.assertTrue(wait_until(lambda: "прийнята" in active.find_element(By.ID, "bid-status").text, timeout=3))
+        # The observer's countdown never speaks of "your turn".
+        self.assertNotIn("вашого", observer.find_element(By.ID, "countdown-label").text)
+        self.shot(active, "bidder-turn", 1280, 800)
+        self.shot(observer, "observer-running", 1280, 800)
+
+        # At the turn's end the price is published to everyone, marked as changed.
+        published = limit.replace(".", ",")
+        self.assertTrue(wait_until(lambda: published in observer.find_element(By.ID, "stages").text, timeout=10))
+        self.assertIn("змінено", observer.find_element(By.ID, "stages").text)
+        self.assertFalse(self.panel_shown(active))
+
+        # The language switch: English on the observer's page.
+        observer.find_element(By.CSS_SELECTOR, "#language option[value='en']").click()
+        self.assertTrue(wait_until(lambda: observer.find_element(By.ID, "stages-heading").text == "Auction progress"))
+
+        # The results and the names appear once the API has the results.
+        self.assertTrue(wait_until(lambda: observer.find_element(By.ID, "status").text == "Results announced", timeout=60),
+                        observer.find_element(By.ID, "status").text)
+        self.assertIn("ДКП «Школяр»", observer.find_element(By.ID, "results").text)
+        self.assertTrue(wait_until(lambda: "Результати аукціону" == active.find_element(By.ID, "results-heading").text))
+        self.shot(observer, "observer-results", 390, 844)
+        self.shot(active, "bidder-results", 390, 844)
+        self.shot(observer, "observer-results", 1280, 800)
+
+        # A forged link says so and leaves an observer.
+        waiting.get(links()[0].split("&hash=")[0] + "&hash=" + "0" * 32)
+        self.assertTrue(wait_until(lambda: waiting.find_element(By.ID, "link-problem").is_displayed(), timeout=5))
+        self.assertIn("недійсне", waiting.find_element(By.ID, "link-problem").text)
+
+
+if __name__ == "__main__":
+    unittest.main()
