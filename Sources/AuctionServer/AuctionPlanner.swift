@@ -181,41 +181,33 @@ public struct AuctionPlanner {
     /// Moves a planned auction that has not begun to the API's new `startDate` (SPEC §5: the
     /// API may reschedule it; the links stay the same).
     private func moveStartIfChanged(_ id: String, to start: Timestamp) throws(AuctionStoreError) -> PlanOutcome {
-        for _ in 0..<10 {
-            let replica = try store.load(id)
-            let state = replica.state
+        let (state, event) = try store.appendDecided(id) { state, now in
             guard state.status == .scheduled, state.currentStage == -1, state.stages.first?.kind == .pause, state.input.startDate != start else {
-                return .unchanged(auctionId: id, status: state.status)
+                return nil
             }
-            let event = AuctionEvent.replanned(startDate: start, at: try store.now())
-            var next = state
-            do { try next.apply(event) } catch { return .unchanged(auctionId: id, status: state.status) }
-            if case .appended = try store.append(event, to: replica, next: next, notBefore: nil, stampWithRedisTime: true) {
-                logger.notice("auction start moved", metadata: ["auction": "\(id)", "start": "\(start)"])
-                return .replanned(auctionId: id, start: start)
-            }
+            return .replanned(startDate: start, at: now)
         }
-        throw .redis("auction \(id) kept changing while its start was moved")
+        guard event != nil else { return .unchanged(auctionId: id, status: state.status) }
+        logger.notice("auction start moved", metadata: ["auction": "\(id)", "start": "\(start)"])
+        return .replanned(auctionId: id, start: start)
     }
 
     /// Stops an auction whose tender (or lot) left `active.auction`, unless its turns are over
     /// (then its results are on their way to the API and the tender left because of them) — or
     /// `evenWithResults`, when the API has refused those results for good.
     public func cancelIfRunning(_ id: String, reason: String, evenWithResults: Bool = false) throws(AuctionStoreError) -> PlanOutcome? {
-        for _ in 0..<10 {
-            let replica: AuctionReplica
-            do { replica = try store.load(id) } catch .unknownAuction { return nil }
-            let state = replica.state
-            guard state.status == .scheduled || state.status == .active, evenWithResults || !state.resultsAreFinal else { return nil }
-            let event = AuctionEvent.cancelled(at: try store.now())
-            var next = state
-            do { try next.apply(event) } catch { return nil }
-            if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) {
-                logger.notice("auction cancelled", metadata: ["auction": "\(id)", "reason": "\(reason)"])
-                return .cancelled(auctionId: id)
-            }
+        let event: AuctionEvent?
+        do {
+            event = try store.appendDecided(id) { state, now in
+                guard state.status == .scheduled || state.status == .active, evenWithResults || !state.resultsAreFinal else { return nil }
+                return .cancelled(at: now)
+            }.event
+        } catch .unknownAuction {
+            return nil
         }
-        throw .redis("auction \(id) kept changing while it was cancelled")
+        guard event != nil else { return nil }
+        logger.notice("auction cancelled", metadata: ["auction": "\(id)", "reason": "\(reason)"])
+        return .cancelled(auctionId: id)
     }
 
     // MARK: - Links

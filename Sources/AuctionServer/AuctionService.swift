@@ -273,22 +273,18 @@ public final class AuctionService: WebServerDelegate {
     /// Cancels an auction: appends `cancelled` (compare-and-set, retried if a bid came first).
     private func cancel(_ id: String, store: AuctionStore) -> HTTPResponse {
         do {
-            for _ in 0..<10 {
-                let replica = try store.load(id)
-                guard replica.state.status == .scheduled || replica.state.status == .active else {
-                    return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(replica.state.status.rawValue) and cannot be cancelled.").response
-                }
-                let event = AuctionEvent.cancelled(at: try store.now())
-                var next = replica.state
-                try? next.apply(event)  // cannot fail: the status was checked just above
-                if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) {
-                    logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
-                    return jsonResponse(["data": ["id": id, "status": "cancelled"]])
-                }
+            let (state, event) = try store.appendDecided(id) { state, now in
+                state.status == .scheduled || state.status == .active ? .cancelled(at: now) : nil
             }
-            return APIError(status: 503, code: "busy", message: "Auction \(id) kept changing; try again.").response
+            guard event != nil else {
+                return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(state.status.rawValue) and cannot be cancelled.").response
+            }
+            logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
+            return jsonResponse(["data": ["id": id, "status": "cancelled"]])
         } catch .unknownAuction {
             return APIError.notFound("Auction \(id)").response
+        } catch .contended {
+            return APIError(status: 503, code: "busy", message: "Auction \(id) kept changing; try again.").response
         } catch {
             metrics.redisErrors.increment()
             return APIError(status: 503, code: "redis_unavailable", message: "\(error)").response

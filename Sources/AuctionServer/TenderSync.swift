@@ -117,8 +117,10 @@ struct SyncWork {
                 while true {
                     let page = try api.tenderList(resource, offset: offset)
                     if page.data.isEmpty { break }
+                    // Read once a page: most listed tenders are not in auction and are looked up here.
+                    let index = try store.indexedAuctions()
                     for entry in page.data {
-                        try handle(resource, entry)
+                        try handle(resource, entry, index: index)
                         offset = entry.dateModified
                         try store.setFeedPosition(resource.rawValue, entry.dateModified)
                     }
@@ -130,7 +132,7 @@ struct SyncWork {
         }
     }
 
-    private func handle(_ resource: TenderResource, _ entry: TenderListPage.Entry) throws {
+    private func handle(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws {
         let status: String
         if let listed = entry.status {
             status = listed
@@ -147,14 +149,12 @@ struct SyncWork {
                 logger.notice("tender refused", metadata: ["tender": "\(id)", "reason": "\(reason)"])
             } catch .notInAuction {
                 // It moved on between the list and the read; the next change will show it.
-            } catch .api(let error) {
-                throw error
             } catch {
-                throw error
+                throw error  // the API or Redis failed: the feed stops here and tries again later
             }
         } else {
             // A tender that left active.auction (cancelled, or moved on) stops what still runs.
-            for auction in try store.indexedAuctions() where auction.id == entry.id || auction.id.hasPrefix(entry.id + "_") {
+            for auction in index where auction.id == entry.id || auction.id.hasPrefix(entry.id + "_") {
                 guard auction.status == .scheduled || auction.status == .active else { continue }
                 if let outcome = try planner.cancelIfRunning(auction.id, reason: "tender is '\(status)'") {
                     logger.notice("feed", metadata: ["outcome": "\(outcome)"])
@@ -226,14 +226,7 @@ struct SyncWork {
 
     /// Appends `resultsReported` (compare-and-set) and takes the report out of the outbox.
     private func markReported(_ id: String) throws {
-        for _ in 0..<10 {
-            let replica = try store.load(id)
-            if replica.state.status != .active { break }
-            let event = AuctionEvent.resultsReported(at: try store.now())
-            var next = replica.state
-            try next.apply(event)
-            if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) { break }
-        }
+        _ = try store.appendDecided(id) { state, now in state.status == .active ? .resultsReported(at: now) : nil }
         try store.removeReport(id)
     }
 
@@ -273,10 +266,8 @@ struct SyncWork {
                 let bid = tender.bids?.first { $0.id == participant.bidId }
                 return bid?.tenderers?.first?.name ?? participant.name ?? "Bidder \(number + 1)"
             }
-            let event = AuctionEvent.namesRevealed(names: names, at: try store.now())
-            var next = replica.state
-            try next.apply(event)
-            if case .appended = try store.append(event, to: replica, next: next, stampWithRedisTime: true) {
+            let (_, event) = try store.appendDecided(id) { state, now in state.status == .finished ? .namesRevealed(names: names, at: now) : nil }
+            if event != nil {
                 logger.notice("names revealed", metadata: ["auction": "\(id)", "tenderStatus": "\(status)"])
                 retryAt[id] = nil
             }

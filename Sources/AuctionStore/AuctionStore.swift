@@ -198,6 +198,23 @@ public final class AuctionStore {
         throw .redis("append script answered \(reply)")
     }
 
+    /// Appends the event `decide` makes of the auction's latest state (stamped with Redis time),
+    /// reading the log again and asking again whenever another event came first. Returns the state
+    /// decided on and the event appended, or nil as the event when `decide` declined (or its event
+    /// does not apply to that state).
+    public func appendDecided(
+        _ auctionId: String, attempts: Int = 10, _ decide: (AuctionState, Timestamp) -> AuctionEvent?
+    ) throws(AuctionStoreError) -> (state: AuctionState, event: AuctionEvent?) {
+        for _ in 0..<attempts {
+            let replica = try load(auctionId)
+            guard let event = decide(replica.state, try now()) else { return (replica.state, nil) }
+            var next = replica.state
+            do { try next.apply(event) } catch { return (replica.state, nil) }
+            if case .appended = try append(event, to: replica, next: next, stampWithRedisTime: true) { return (replica.state, event) }
+        }
+        throw .contended(auctionId: auctionId)
+    }
+
     // MARK: - Leases and liveness
 
     /// Takes or renews the lease on `auctionId`'s clock. Returns whether `owner` holds it now.

@@ -11,6 +11,8 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
     case unknownAuction(String)
     /// The stored plan or log cannot be read back: a bug or a hand-edited key.
     case corrupted(auctionId: String, reason: String)
+    /// Other writers kept changing the auction: a compare-and-set lost every attempt.
+    case contended(auctionId: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
         case .redis(let message): "Redis refused a command: \(message)"
         case .unknownAuction(let id): "no auction \(id) in Redis"
         case .corrupted(let id, let reason): "the stored state of auction \(id) is unreadable: \(reason)"
+        case .contended(let id): "auction \(id) kept changing; nothing was written"
         }
     }
 }

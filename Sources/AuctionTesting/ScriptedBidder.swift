@@ -30,6 +30,28 @@ public final class ScriptedBidder: @unchecked Sendable {
         change = (rising ? 1 : -1) * stepKopiyky * steps
     }
 
+    /// One bidder per participation link in a private auction view (`GET …/auction`), for the
+    /// tender or for lot `lotId`: starting from each bid's own price, stepping by the minimal step,
+    /// upward for highestCost (DGF) and downward otherwise.
+    public static func bidders(inAuctionView view: [String: Any], lotId: String? = nil) throws -> [ScriptedBidder] {
+        let scope = lotId.flatMap { lot in (view["lots"] as? [[String: Any]])?.first { $0["id"] as? String == lot } } ?? view
+        let step = kopiyky(jsonAmount: (scope["minimalStep"] as? [String: Any])?["amount"])
+        let rising = view["awardCriteria"] as? String == "highestCost"
+        var found: [ScriptedBidder] = []
+        for bid in view["bids"] as? [[String: Any]] ?? [] {
+            let offer = lotId.map { lot in (bid["lotValues"] as? [[String: Any]])?.first { $0["relatedLot"] as? String == lot } } ?? bid
+            guard let offer, let url = offer["participationUrl"] as? String else { continue }
+            let initial = kopiyky(jsonAmount: (offer["value"] as? [String: Any])?["amount"])
+            found.append(try ScriptedBidder(participationURL: url, initialKopiyky: initial, stepKopiyky: step, rising: rising))
+        }
+        return found
+    }
+
+    /// A JSON number amount (at most 2 decimals) → kopiyky.
+    public static func kopiyky(jsonAmount amount: Any?) -> Int64 {
+        Int64((((amount as? NSNumber)?.doubleValue ?? 0) * 100).rounded())
+    }
+
     /// Bids through the whole auction; returns once its results are final (or it is cancelled).
     public func run(timeout: Duration = .seconds(120)) throws {
         let deadline = ContinuousClock.now + timeout

@@ -25,6 +25,7 @@ final class SandboxDocuments: @unchecked Sendable {
     /// The last `dateModified` handed out: the list is ordered by it, so it only grows.
     private var lastModified = Timestamp(microseconds: 0)
     private let stateDirectory: String?
+    private var requestLogFile: FileHandle?
 
     init(stateDirectory: String?) throws {
         self.stateDirectory = stateDirectory
@@ -43,9 +44,15 @@ final class SandboxDocuments: @unchecked Sendable {
                 }
             }
         }
-        if let data = FileManager.default.contents(atPath: stateDirectory + "/requests.json") {
-            requests = (try? JSONDecoder().decode([SandboxRequestRecord].self, from: data)) ?? []
+        // One JSON line per request answered, appended as it happens.
+        let logPath = stateDirectory + "/requests.jsonl"
+        if let data = FileManager.default.contents(atPath: logPath) {
+            requests = data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONDecoder().decode(SandboxRequestRecord.self, from: Data($0)) }
+        } else {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
         }
+        requestLogFile = FileHandle(forWritingAtPath: logPath)
+        _ = try requestLogFile?.seekToEnd()
     }
 
     /// Runs `body` on the documents under the lock; a document it changes is re-dated and saved.
@@ -85,10 +92,9 @@ final class SandboxDocuments: @unchecked Sendable {
     func record(_ method: String, _ path: String, _ status: Int) {
         lock.lock()
         defer { lock.unlock() }
-        requests.append(SandboxRequestRecord(method: method, path: path, status: status, at: Timestamp.now.iso8601))
-        if let stateDirectory, let data = try? JSONEncoder().encode(requests) {
-            try? data.write(to: URL(fileURLWithPath: stateDirectory + "/requests.json"), options: .atomic)
-        }
+        let record = SandboxRequestRecord(method: method, path: path, status: status, at: Timestamp.now.iso8601)
+        requests.append(record)
+        if let requestLogFile, let line = try? JSONEncoder().encode(record) { requestLogFile.write(line + Data("\n".utf8)) }
     }
 
     func requestLog() -> [SandboxRequestRecord] {

@@ -62,7 +62,7 @@ public final class TenderSandbox: WebServerDelegate {
         let response: HTTPResponse
         if let fault, let status = fault.status {
             response = fault.body.map { HTTPResponse(status: status, contentType: "application/json", text: $0) }
-                ?? apiError(status, "body", "sandbox", "A fault the test asked for")
+                ?? Self.apiError(status, "body", "sandbox", "A fault the test asked for")
         } else {
             response = answer(request)
         }
@@ -78,7 +78,7 @@ public final class TenderSandbox: WebServerDelegate {
         let parts = request.path.split(separator: "/").map(String.init)
         if parts.first == "sandbox" { return sandboxRoute(request, Array(parts.dropFirst())) }
         guard parts.count >= 3, parts[0] == "api", parts[1] == sandboxAPIVersion, sandboxResources.contains(parts[2]) else {
-            return apiError(404, "url", "name", "Not Found")
+            return Self.apiError(404, "url", "name", "Not Found")
         }
         let resource = parts[2]
         let rest = Array(parts.dropFirst(3))
@@ -91,19 +91,19 @@ public final class TenderSandbox: WebServerDelegate {
         case (.patch, 2...3) where rest[1] == "auction", (.post, 2...3) where rest[1] == "auction":
             if let refusal = authorization(request) { return refusal }
             if settings.requireServerCookie, !(request.headers["cookie"] ?? "").contains(Self.serverCookie) {
-                var response = apiError(412, "header", "Cookie", "Precondition Failed")
+                var response = Self.apiError(412, "header", "Cookie", "Precondition Failed")
                 response.headers.append(("set-cookie", Self.serverCookie + "; Path=/"))
                 return response
             }
             guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? JSONObject, let data = body["data"] as? JSONObject else {
-                return apiError(422, "body", "data", "Data not available")
+                return Self.apiError(422, "body", "data", "Data not available")
             }
             let lotId = rest.count == 3 ? rest[2] : nil
             return request.method == .patch
                 ? patchLinks(resource, rest[0], lotId: lotId, data: data)
                 : postResults(resource, rest[0], lotId: lotId, data: data)
         default:
-            return apiError(405, "url", "method", "Method not allowed")
+            return Self.apiError(405, "url", "method", "Method not allowed")
         }
     }
 
@@ -113,24 +113,24 @@ public final class TenderSandbox: WebServerDelegate {
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? JSONObject
         switch (request.method, parts) {
         case (.post, let p) where p.count == 1 && sandboxResources.contains(p[0]):
-            guard let document = body?["data"] as? JSONObject else { return apiError(422, "body", "data", "Expected {\"data\": <document>}") }
-            do { return json(201, ["data": try store(p[0], document)]) } catch {
-                return apiError(422, "body", "data", "\(error)")
+            guard let document = body?["data"] as? JSONObject else { return Self.apiError(422, "body", "data", "Expected {\"data\": <document>}") }
+            do { return Self.json(201, ["data": try store(p[0], document)]) } catch {
+                return Self.apiError(422, "body", "data", "\(error)")
             }
         case (.post, ["faults"]):
             guard let data = body?["data"] as? JSONObject, let count = data["count"] as? Int, count >= 0 else {
-                return apiError(422, "body", "data", "Expected {\"data\": {\"count\": n, \"status\": 200-599, \"body\": text, \"delayMilliseconds\": ms}}")
+                return Self.apiError(422, "body", "data", "Expected {\"data\": {\"count\": n, \"status\": 200-599, \"body\": text, \"delayMilliseconds\": ms}}")
             }
             let status = data["status"] as? Int
-            if let status, !(200...599).contains(status) { return apiError(422, "body", "status", "status must be 200-599") }
+            if let status, !(200...599).contains(status) { return Self.apiError(422, "body", "status", "status must be 200-599") }
             let fault = Fault(status: status, body: data["body"] as? String, delayMilliseconds: data["delayMilliseconds"] as? Int)
             faults.set(fault, count: count)
-            return json(200, ["data": ["count": count]])
+            return Self.json(200, ["data": ["count": count]])
         case (.get, ["requests"]):
             let records = documents.requestLog().map { ["method": $0.method, "path": $0.path, "status": $0.status, "at": $0.at] as JSONObject }
-            return json(200, ["data": records])
+            return Self.json(200, ["data": records])
         default:
-            return apiError(404, "url", "name", "Not Found")
+            return Self.apiError(404, "url", "name", "Not Found")
         }
     }
 
@@ -139,7 +139,7 @@ public final class TenderSandbox: WebServerDelegate {
     private func list(_ resource: String, _ request: HTTPRequest) -> HTTPResponse {
         var offset: Timestamp?
         if let text = request.queryValue("offset"), !text.isEmpty {
-            guard let parsed = Timestamp(iso8601: text) else { return apiError(404, "params", "offset", "Offset expired/invalid") }
+            guard let parsed = Timestamp(iso8601: text) else { return Self.apiError(404, "params", "offset", "Offset expired/invalid") }
             offset = parsed
         }
         let limit = min(1000, max(1, request.queryValue("limit").flatMap { Int($0) } ?? 100))
@@ -155,12 +155,12 @@ public final class TenderSandbox: WebServerDelegate {
         if !nextOffset.isEmpty {
             path += "?offset=" + (nextOffset.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? nextOffset)
         }
-        return json(200, ["data": entries, "next_page": ["offset": nextOffset, "path": path, "uri": path]])
+        return Self.json(200, ["data": entries, "next_page": ["offset": nextOffset, "path": path, "uri": path]])
     }
 
     private func publicDocument(_ resource: String, _ id: String) -> HTTPResponse {
         guard let document = documents.document(resource, id) else { return notFound(resource) }
-        return json(200, ["data": Self.publicView(document)])
+        return Self.json(200, ["data": Self.publicView(document)])
     }
 
     /// What anyone may read: bids never show their links; until the auction is over they show no
@@ -197,7 +197,7 @@ public final class TenderSandbox: WebServerDelegate {
         }
         if document["bids"] == nil { document.removeValue(forKey: "bids") }
         for key in ["awards", "documents", "questions", "complaints"] { document[key] = nil }
-        return json(200, ["data": document])
+        return Self.json(200, ["data": document])
     }
 
     // MARK: - Writing (the auction service's calls)
@@ -235,7 +235,7 @@ public final class TenderSandbox: WebServerDelegate {
                 tender["auctionUrl"] = url
             }
             document = tender
-            return json(200, ["data": tender])
+            return Self.json(200, ["data": tender])
         }
     }
 
@@ -249,7 +249,7 @@ public final class TenderSandbox: WebServerDelegate {
             if let lotId, let lot = (tender["lots"] as? [JSONObject])?.first(where: { ($0["id"] as? String) == lotId }),
                 (lot["auctionPeriod"] as? JSONObject)?["endDate"] != nil
             {
-                return apiError(403, "body", "data", "Can't report auction results twice for the same lot")
+                return Self.apiError(403, "body", "data", "Can't report auction results twice for the same lot")
             }
             let entries = data["bids"] as? [JSONObject] ?? []
             var bids = tender["bids"] as? [JSONObject] ?? []
@@ -285,7 +285,7 @@ public final class TenderSandbox: WebServerDelegate {
                 tender["awards"] = Self.awards(for: tender, resource: resource, date: now)
             }
             document = tender
-            return json(200, ["data": tender])
+            return Self.json(200, ["data": tender])
         }
     }
 
@@ -293,26 +293,26 @@ public final class TenderSandbox: WebServerDelegate {
     static func checkAuctionCall(_ tender: JSONObject, lotId: String?, data: JSONObject, action: String) -> HTTPResponse? {
         let status = tender["status"] as? String ?? ""
         guard status == "active.auction" else {
-            return apiError(403, "body", "data", "Can't \(action) in current (\(status)) tender status")
+            return Self.apiError(403, "body", "data", "Can't \(action) in current (\(status)) tender status")
         }
         let lots = tender["lots"] as? [JSONObject] ?? []
         if let lotId {
-            guard let lot = lots.first(where: { ($0["id"] as? String) == lotId }) else { return apiError(404, "url", "lot_id", "Not Found") }
+            guard let lot = lots.first(where: { ($0["id"] as? String) == lotId }) else { return Self.apiError(404, "url", "lot_id", "Not Found") }
             guard (lot["status"] as? String ?? "active") == "active" else {
-                return apiError(403, "body", "data", "Can \(action) only in active lot status")
+                return Self.apiError(403, "body", "data", "Can \(action) only in active lot status")
             }
         } else if !lots.isEmpty {
-            return apiError(403, "body", "data", "Can't \(action) for a tender with lots: name the lot")
+            return Self.apiError(403, "body", "data", "Can't \(action) for a tender with lots: name the lot")
         }
         let tenderBids = tender["bids"] as? [JSONObject] ?? []
         guard let entries = data["bids"] as? [JSONObject] else {
-            return apiError(422, "body", "bids", "This field is required.")
+            return Self.apiError(422, "body", "bids", "This field is required.")
         }
         guard entries.count == tenderBids.count else {
-            return apiError(422, "body", "bids", "Number of auction results did not match the number of tender bids")
+            return Self.apiError(422, "body", "bids", "Number of auction results did not match the number of tender bids")
         }
         guard entries.map({ $0["id"] as? String ?? "" }) == tenderBids.map({ $0["id"] as? String ?? "" }) else {
-            return apiError(422, "body", "bids", "Auction bids should be identical to the tender bids")
+            return Self.apiError(422, "body", "bids", "Auction bids should be identical to the tender bids")
         }
         return nil
     }
@@ -458,16 +458,10 @@ public final class TenderSandbox: WebServerDelegate {
         Self.apiError(404, "url", resource == "auctions" ? "auction_id" : "tender_id", "Not Found")
     }
 
-    private func apiError(_ status: Int, _ location: String, _ name: String, _ description: String) -> HTTPResponse {
-        Self.apiError(status, location, name, description)
-    }
-
     /// The API's error format (`001` l.384-393).
     static func apiError(_ status: Int, _ location: String, _ name: String, _ description: String) -> HTTPResponse {
-        json(status, ["status": "error", "errors": [["location": location, "name": name, "description": description]]])
+        Self.json(status, ["status": "error", "errors": [["location": location, "name": name, "description": description]]])
     }
-
-    private func json(_ status: Int, _ object: JSONObject) -> HTTPResponse { Self.json(status, object) }
 
     static func json(_ status: Int, _ object: JSONObject) -> HTTPResponse {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

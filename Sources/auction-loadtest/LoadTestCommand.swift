@@ -47,15 +47,7 @@ struct Bidders: ParsableCommand {
         let deadline = Date().addingTimeInterval(Double(linkTimeout))
         while Date() < deadline {
             if let view = try? privateView(resource, tenderId) {
-                let scope = (view["lots"] as? [[String: Any]])?.first { $0["id"] as? String == lotId } ?? view
-                let step = kopiyky((scope["minimalStep"] as? [String: Any])?["amount"])
-                let rising = (view["awardCriteria"] as? String).map { $0 == "highestCost" } ?? (resource == "auctions")
-                var found: [ScriptedBidder] = []
-                for bid in view["bids"] as? [[String: Any]] ?? [] {
-                    let offer = lotId.map { lot in (bid["lotValues"] as? [[String: Any]])?.first { $0["relatedLot"] as? String == lot } } ?? bid
-                    guard let offer, let url = offer["participationUrl"] as? String else { continue }
-                    found.append(try ScriptedBidder(participationURL: url, initialKopiyky: kopiyky((offer["value"] as? [String: Any])?["amount"]), stepKopiyky: step, rising: rising))
-                }
+                let found = try ScriptedBidder.bidders(inAuctionView: view, lotId: lotId)
                 if !found.isEmpty { return found }
             }
             Thread.sleep(forTimeInterval: 0.5)
@@ -69,6 +61,4 @@ struct Bidders: ParsableCommand {
         guard let answer = blockingHTTP("GET", port: port, path: "\(base.path)/\(resource)/\(id)/auction", headers: ["Authorization": basic]) else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
     }
-
-    private func kopiyky(_ amount: Any?) -> Int64 { Int64((((amount as? NSNumber)?.doubleValue ?? 0) * 100).rounded()) }
 }

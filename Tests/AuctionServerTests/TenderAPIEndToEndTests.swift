@@ -39,27 +39,16 @@ final class TenderWorld: @unchecked Sendable {
     }
 
     /// The bidders of one auction, from the links the service wrote into the sandbox.
-    func bidders(resource: String, tenderId: String, lotId: String? = nil, rising: Bool) throws -> [ScriptedBidder] {
+    func bidders(resource: String, tenderId: String, lotId: String? = nil) throws -> [ScriptedBidder] {
         var found: [ScriptedBidder] = []
         guard
             waitUntil(timeout: .seconds(15), {
-                guard let view = sandbox.auctionView(resource, tenderId), let bids = view["bids"] as? [[String: Any]] else { return false }
-                let step = Self.kopiyky((((view["lots"] as? [[String: Any]])?.first { $0["id"] as? String == lotId } ?? view)["minimalStep"] as? [String: Any])?["amount"])
-                found = []
-                for bid in bids {
-                    let offer = lotId.map { lot in (bid["lotValues"] as? [[String: Any]])?.first { $0["relatedLot"] as? String == lot } } ?? bid
-                    guard let offer, let url = offer["participationUrl"] as? String else { continue }
-                    let initial = Self.kopiyky((offer["value"] as? [String: Any])?["amount"])
-                    found.append(try! ScriptedBidder(participationURL: url, initialKopiyky: initial, stepKopiyky: step, rising: rising))
-                }
+                guard let view = sandbox.auctionView(resource, tenderId) else { return false }
+                found = (try? ScriptedBidder.bidders(inAuctionView: view, lotId: lotId)) ?? []
                 return found.count >= 2
             })
         else { throw LiveTestError(description: "no links for \(tenderId) \(lotId ?? ""):\n\(daemon.log.suffix(3000))") }
         return found
-    }
-
-    static func kopiyky(_ amount: Any?) -> Int64 {
-        Int64((((amount as? NSNumber)?.doubleValue ?? 0) * 100).rounded())
     }
 
     /// Runs every bidder on its own thread; returns the errors they ended with.
@@ -105,10 +94,10 @@ final class TenderWorld: @unchecked Sendable {
 
         let lotIds = (lots["lots"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         let tenderId = { (document: [String: Any]) in document["id"] as? String ?? "" }
-        var bidders = try world.bidders(resource: "tenders", tenderId: tenderId(twoStage), rising: false)
-        bidders += try world.bidders(resource: "auctions", tenderId: tenderId(dgf), rising: true)
-        bidders += try world.bidders(resource: "tenders", tenderId: tenderId(meat), rising: false)
-        for lot in lotIds { bidders += try world.bidders(resource: "tenders", tenderId: tenderId(lots), lotId: lot, rising: false) }
+        var bidders = try world.bidders(resource: "tenders", tenderId: tenderId(twoStage))
+        bidders += try world.bidders(resource: "auctions", tenderId: tenderId(dgf))
+        bidders += try world.bidders(resource: "tenders", tenderId: tenderId(meat))
+        for lot in lotIds { bidders += try world.bidders(resource: "tenders", tenderId: tenderId(lots), lotId: lot) }
         #expect(bidders.count == 10)
         let errors = TenderWorld.run(bidders)
         #expect(errors.isEmpty, "\(errors)")
