@@ -1,0 +1,366 @@
+// The client role of libwebsockets: many outgoing WebSocket connections served by one thread, for
+// the load generator (auction-loadtest). Like WebServer, one thread runs `lws_service` and owns
+// every lws object; other threads hand it work through `commands` and `lws_cancel_service`.
+import CLibWebSockets
+import CShims
+import Foundation
+import Synchronization
+
+/// Callbacks from the pool, all on its service thread: keep them short. Connections are named by
+/// the caller's own small integers, so the caller can keep its per-connection state in an array.
+public protocol WebSocketClientDelegate: AnyObject, Sendable {
+    func connected(_ connection: Int)
+    /// One whole message (fragments joined). The bytes are valid only during the call.
+    func received(_ message: UnsafeRawBufferPointer, on connection: Int)
+    /// The connection closed or never opened (`reason` says why when lws does).
+    func disconnected(_ connection: Int, reason: String?)
+}
+
+/// Where a client connects: `ws://host:port/path`, optionally asking for a subprotocol.
+public struct WebSocketTarget: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var path: String
+    public var subprotocol: String?
+
+    public init(host: String = "127.0.0.1", port: Int, path: String, subprotocol: String? = nil) {
+        self.host = host
+        self.port = port
+        self.path = path
+        self.subprotocol = subprotocol
+    }
+}
+
+public final class WebSocketClientPool: @unchecked Sendable {
+    private enum Command {
+        case connect(Int, WebSocketTarget)
+        case send(Int, [UInt8])
+        case close(Int)
+        case run(@Sendable () -> Void)
+    }
+
+    private let delegate: WebSocketClientDelegate
+    private let commands = Mutex<[Command]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    private let contextPointer = Mutex<ClientContextHandle?>(nil)
+    private let serviceThreadID = Atomic<UInt>(0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private var serviceThread: Thread?
+    private let timers = TimerQueue()
+
+    // Owned by the service thread.
+    private var connections: [Int: ClientConnection] = [:]
+    private var strings: [UnsafeMutablePointer<CChar>] = []
+    private var protocols: UnsafeMutablePointer<lws_protocols>?
+
+    public init(delegate: WebSocketClientDelegate) {
+        self.delegate = delegate
+    }
+
+    /// Creates the lws context and starts its thread.
+    public func start() throws(WebServerError) {
+        let ready = DispatchSemaphore(value: 0)
+        let failed = Atomic<Bool>(false)
+        let thread = Thread { [self] in
+            serviceThreadID.store(UInt(pthread_self()), ordering: .releasing)
+            guard let context = createContext() else {
+                failed.store(true, ordering: .releasing)
+                ready.signal()
+                stopped.signal()
+                return
+            }
+            contextPointer.withLock { $0 = ClientContextHandle(pointer: context) }
+            ready.signal()
+            runLoop(context)
+        }
+        thread.name = "lws-clients"
+        thread.stackSize = 1 << 20
+        serviceThread = thread
+        thread.start()
+        ready.wait()
+        if failed.load(ordering: .acquiring) { throw WebServerError(description: "cannot create the lws client context") }
+        timers.start { [weak self] work in self?.perform(.run(work)) }
+    }
+
+    /// Closes every connection without waiting for the peers and ends the thread.
+    public func stop() {
+        guard serviceThread != nil, !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        timers.stop()
+        wake()
+        stopped.wait()
+    }
+
+    /// Opens connection `id` (a closed id may be opened again: a reconnect).
+    public func connect(_ id: Int, to target: WebSocketTarget) { perform(.connect(id, target)) }
+    public func send(text: String, on id: Int) { perform(.send(id, Array(text.utf8))) }
+    public func close(_ id: Int) { perform(.close(id)) }
+    /// Runs `work` on the service thread, where the delegate's callbacks run.
+    public func run(_ work: @escaping @Sendable () -> Void) { perform(.run(work)) }
+    /// Runs `work` on the service thread at `deadline` (or as soon after as the thread is free).
+    public func run(at deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> Void) {
+        timers.add(deadline, work)
+    }
+
+    private func perform(_ command: Command) {
+        if serviceThreadID.load(ordering: .acquiring) == UInt(pthread_self()) {
+            execute(command)
+        } else {
+            commands.withLock { $0.append(command) }
+            wake()
+        }
+    }
+
+    private func wake() {
+        contextPointer.withLock { context in
+            if let context { lws_cancel_service(context.pointer) }
+        }
+    }
+
+    // MARK: - Service thread
+
+    private func runLoop(_ context: OpaquePointer) {
+        while !stopRequested.load(ordering: .acquiring) {
+            if lws_service(context, 0) < 0 { break }
+        }
+        contextPointer.withLock { $0 = nil }
+        lws_context_destroy(context)
+        connections.removeAll()
+        strings.forEach { free($0) }
+        protocols?.deallocate()
+        stopped.signal()
+    }
+
+    private func drainCommands() {
+        let pending = commands.withLock { queue -> [Command] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        pending.forEach(execute)
+    }
+
+    private func execute(_ command: Command) {
+        switch command {
+        case .connect(let id, let target):
+            open(id, target)
+        case .send(let id, let bytes):
+            guard let connection = connections[id], let wsi = connection.wsi else { return }
+            connection.outbox.append(bytes)
+            lws_callback_on_writable(wsi)
+        case .close(let id):
+            guard let connection = connections[id], let wsi = connection.wsi else { return }
+            connection.closing = true
+            lws_callback_on_writable(wsi)
+        case .run(let work):
+            work()
+        }
+    }
+
+    private func open(_ id: Int, _ target: WebSocketTarget) {
+        guard let context = contextPointer.withLock({ $0?.pointer }) else { return }
+        let connection = ClientConnection()
+        connections[id] = connection
+        var info = lws_client_connect_info()
+        info.context = context
+        info.address = keep(target.host)
+        info.port = Int32(target.port)
+        info.path = keep(target.path)
+        info.host = info.address
+        info.origin = info.address
+        info.protocol = target.subprotocol.map(keep)
+        info.local_protocol_name = keep("client")
+        info.ietf_version_or_minus_one = -1
+        // The connection's id is the user pointer itself (never dereferenced, never freed by lws).
+        info.userdata = UnsafeMutableRawPointer(bitPattern: id + 1)
+        guard let opened = lws_client_connect_via_info(&info) else {
+            // lws may already have reported the error through the callback.
+            if connections[id] === connection {
+                connections[id] = nil
+                delegate.disconnected(id, reason: "lws refused to start the connection")
+            }
+            return
+        }
+        if connections[id] === connection { connection.wsi = opened }
+    }
+
+    /// Strings lws keeps pointers to until the connection is made: interned for the pool's life
+    /// (targets repeat, so there are few).
+    private var interned: [String: UnsafePointer<CChar>] = [:]
+    private func keep(_ string: String) -> UnsafePointer<CChar> {
+        if let existing = interned[string] { return existing }
+        let copy = strdup(string)!
+        strings.append(copy)
+        interned[string] = UnsafePointer(copy)
+        return UnsafePointer(copy)
+    }
+
+    fileprivate func callback(
+        _ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+        _ input: UnsafeMutableRawPointer?, _ length: Int
+    ) -> Int32 {
+        let id = Int(bitPattern: user) - 1
+        switch reason {
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            drainCommands()
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+            guard let connection = connections[id] else { return -1 }
+            connection.wsi = wsi
+            delegate.connected(id)
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+            guard let connection = connections[id] else { return -1 }
+            if let input { connection.assembly.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length)) }
+            guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+            connection.assembly.withUnsafeBytes { delegate.received($0, on: id) }
+            connection.assembly.removeAll(keepingCapacity: true)
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+            guard let connection = connections[id] else { return -1 }
+            if connection.closing { return -1 }
+            guard !connection.outbox.isEmpty else { return 0 }
+            var frame = [UInt8](repeating: 0, count: cshim_lws_pre())
+            frame += connection.outbox.removeFirst()
+            let count = frame.count - cshim_lws_pre()
+            let written = frame.withUnsafeMutableBufferPointer {
+                lws_write(wsi, $0.baseAddress! + cshim_lws_pre(), count, LWS_WRITE_TEXT)
+            }
+            if written < count { return -1 }
+            if !connection.outbox.isEmpty { lws_callback_on_writable(wsi) }
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+            let reason = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+            if let connection = connections[id], connection.wsi == wsi || connection.wsi == nil {
+                connections[id] = nil
+                delegate.disconnected(id, reason: reason ?? "connection error")
+            }
+        case LWS_CALLBACK_CLIENT_CLOSED:
+            // A reconnect may already have put a new connection under this id.
+            if let connection = connections[id], connection.wsi == wsi {
+                connections[id] = nil
+                delegate.disconnected(id, reason: nil)
+            }
+        default:
+            break
+        }
+        return 0
+    }
+
+    private func createContext() -> OpaquePointer? {
+        cshim_lws_set_log_level(cshim_lll_err())
+        let table = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
+        table.initialize(repeating: lws_protocols(), count: 2)
+        table[0].name = keep("client")
+        table[0].callback = clientPoolCallback
+        table[0].rx_buffer_size = 64 * 1024
+        protocols = table
+        var info = lws_context_creation_info()
+        info.port = CONTEXT_PORT_NO_LISTEN
+        info.protocols = UnsafePointer(table)
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        info.timeout_secs = 30
+        info.options = cshim_option_disable_ipv6()
+        return lws_create_context(&info)
+    }
+}
+
+private func clientPoolCallback(
+    _ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+    _ input: UnsafeMutableRawPointer?, _ length: Int
+) -> Int32 {
+    guard let wsi, let context = lws_get_context(wsi), let pool = lws_context_user(context) else { return 0 }
+    return Unmanaged<WebSocketClientPool>.fromOpaque(pool).takeUnretainedValue().callback(wsi, reason, user, input, length)
+}
+
+private struct ClientContextHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+private final class ClientConnection {
+    var wsi: OpaquePointer?
+    var outbox: [[UInt8]] = []
+    var assembly: [UInt8] = []
+    var closing = false
+}
+
+/// Work due at given instants, handed to the service thread when due.
+private final class TimerQueue: @unchecked Sendable {
+    private struct Entry {
+        let deadline: ContinuousClock.Instant
+        let order: Int
+        let work: @Sendable () -> Void
+    }
+    private let condition = NSCondition()
+    private var heap: [Entry] = []
+    private var counter = 0
+    private var running = false
+
+    func start(_ deliver: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
+        condition.lock()
+        running = true
+        condition.unlock()
+        let thread = Thread { [self] in
+            condition.lock()
+            while running {
+                guard let first = heap.first else {
+                    condition.wait()
+                    continue
+                }
+                let now = ContinuousClock.now
+                if first.deadline > now {
+                    let seconds = Double((first.deadline - now).components.attoseconds) / 1e18 + Double((first.deadline - now).components.seconds)
+                    condition.wait(until: Date().addingTimeInterval(seconds))
+                    continue
+                }
+                var due: [@Sendable () -> Void] = []
+                while let top = heap.first, top.deadline <= now { due.append(popFirst().work) }
+                condition.unlock()
+                due.forEach(deliver)
+                condition.lock()
+            }
+            condition.unlock()
+        }
+        thread.name = "lws-client-timers"
+        thread.start()
+    }
+
+    func stop() {
+        condition.lock()
+        running = false
+        condition.signal()
+        condition.unlock()
+    }
+
+    func add(_ deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> Void) {
+        condition.lock()
+        counter += 1
+        heap.append(Entry(deadline: deadline, order: counter, work: work))
+        siftUp(heap.count - 1)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func before(_ a: Entry, _ b: Entry) -> Bool { (a.deadline, a.order) < (b.deadline, b.order) }
+
+    private func siftUp(_ start: Int) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard before(heap[child], heap[parent]) else { return }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func popFirst() -> Entry {
+        let first = heap[0]
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return first }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count, before(heap[left], heap[smallest]) { smallest = left }
+            if right < heap.count, before(heap[right], heap[smallest]) { smallest = right }
+            if smallest == parent { return first }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import AuctionTesting
+import Foundation
+import Synchronization
+import Testing
+import WebServer
+
+/// Records what the pool reports, per connection id.
+final class RecordingClients: WebSocketClientDelegate {
+    let opened = Mutex<Set<Int>>([])
+    let messages = Mutex<[Int: [String]]>([:])
+    let closed = Mutex<[Int: String?]>([:])
+
+    func connected(_ connection: Int) { opened.withLock { _ = $0.insert(connection) } }
+    func received(_ message: UnsafeRawBufferPointer, on connection: Int) {
+        let text = String(decoding: message, as: UTF8.self)
+        messages.withLock { $0[connection, default: []].append(text) }
+    }
+    func disconnected(_ connection: Int, reason: String?) {
+        opened.withLock { _ = $0.remove(connection) }
+        closed.withLock { $0[connection] = reason }
+    }
+}
+
+@Suite struct WebSocketClientPoolTests {
+    @Test func manyClientsExchangeMessagesOnOneThread() throws {
+        let fixture = try ServerFixture()
+        let recorder = RecordingClients()
+        let pool = WebSocketClientPool(delegate: recorder)
+        try pool.start()
+        defer { pool.stop() }
+        for id in 0..<200 { pool.connect(id, to: WebSocketTarget(port: fixture.server.port, path: "/ws/pool")) }
+        #expect(waitUntil { recorder.opened.withLock { $0.count } == 200 })
+        for id in 0..<200 { pool.send(text: "hello \(id)", on: id) }
+        #expect(waitUntil { recorder.messages.withLock { $0.values.reduce(0) { $0 + $1.count } } == 200 })
+        #expect(recorder.messages.withLock { $0[17] } == ["hello 17"])
+
+        // A message larger than lws's receive buffer arrives whole.
+        let big = String(repeating: "б", count: 100_000)
+        pool.send(text: big, on: 3)
+        #expect(waitUntil { recorder.messages.withLock { $0[3]?.count } == 2 })
+        #expect(recorder.messages.withLock { $0[3]?.last } == big)
+    }
+
+    @Test func closesReconnectsAndRunsTimedWork() throws {
+        let fixture = try ServerFixture()
+        let recorder = RecordingClients()
+        let pool = WebSocketClientPool(delegate: recorder)
+        try pool.start()
+        defer { pool.stop() }
+        let target = WebSocketTarget(port: fixture.server.port, path: "/ws/pool")
+        pool.connect(1, to: target)
+        #expect(waitUntil { recorder.opened.withLock { $0.contains(1) } })
+        pool.close(1)
+        #expect(waitUntil { recorder.closed.withLock { $0.keys.contains(1) } })
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.isEmpty } })
+        pool.connect(1, to: target)
+        #expect(waitUntil { recorder.opened.withLock { $0.contains(1) } })
+
+        let start = ContinuousClock.now
+        let ranAt = Mutex<ContinuousClock.Instant?>(nil)
+        pool.run(at: start + .milliseconds(150)) { ranAt.withLock { $0 = ContinuousClock.now } }
+        #expect(waitUntil { ranAt.withLock { $0 } != nil })
+        #expect(ranAt.withLock { $0! } - start >= .milliseconds(150))
+    }
+
+    @Test func aRefusedConnectionIsReportedWithItsReason() throws {
+        let recorder = RecordingClients()
+        let pool = WebSocketClientPool(delegate: recorder)
+        try pool.start()
+        defer { pool.stop() }
+        pool.connect(7, to: WebSocketTarget(port: freeLoopbackPort(), path: "/ws/none"))
+        #expect(waitUntil { recorder.closed.withLock { $0.keys.contains(7) } })
+        let fixture = try ServerFixture()
+        pool.connect(8, to: WebSocketTarget(port: fixture.server.port, path: "/not-ws"))
+        #expect(waitUntil { recorder.closed.withLock { $0.keys.contains(8) } })
+        #expect(recorder.opened.withLock { $0.isEmpty })
+    }
+}
