@@ -4,15 +4,16 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need (see docs/OPERATIONS.md).
 DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl python3
-# Only the browser tests need these (make test).
-TEST_DEB_PACKAGES := chromium chromium-driver
+# Only the tests need these (make test): the browser tests' Chromium, and lws's own test server
+# and redis-benchmark (from redis-tools) as the load test's side-by-side references.
+TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps test-deps install-debs build release test demo clean
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
-	@echo "make test   - run every test"
+	@echo "make test   - run every test (Swift, the browser test, the smoke load test)"
 	@echo "make deps   - install the missing Debian packages"
 
 deps:
@@ -45,6 +46,7 @@ test: test-deps
 	swift build --build-tests
 	swift test --disable-xctest
 	python3 -m unittest discover -s Tests/Browser -v
+	CONFIG=debug loadtest/run.sh smoke
 
 demo: release
 	loadtest/demo.sh

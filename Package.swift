@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift wrapper module.
@@ -63,9 +64,21 @@ let package = Package(
             dependencies: [
                 "TenderSandbox", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // The load generator (loadtest/, docs/PERFORMANCE.md): profiles, the simulated people over
+        // lws's client role, measurements, reconciliation with Redis and the API, the report.
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "AuctionCore", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
         .executableTarget(
             name: "auction-loadtest",
-            dependencies: ["AuctionTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "AuctionTesting", "LoadGenerator", "RedisClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Measures the bid script on a real Redis (loadtest/store-benchmark.sh; docs/PERFORMANCE.md).
         .executableTarget(
@@ -88,6 +101,7 @@ let package = Package(
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
         .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -121,16 +121,8 @@ public final class AuctionStore {
     /// Decides and records a bid atomically in Redis (see `Scripts.bid`). Safe to retry with the
     /// same `requestId`: a retry after a lost connection returns the first answer.
     public func placeBid(auctionId: String, bidder: Int, request: BidRequest, requestId: String) throws(AuctionStoreError) -> BidVerdict {
-        let keys = AuctionKeys(auctionId)
-        let (action, amount): (String, String) =
-            switch request {
-            case .place(let money): ("place", String(money.kopiyky))
-            case .cancel: ("cancel", "")
-            case .invalid: ("invalid", "")
-            }
-        let reply = try evaluate(
-            Scripts.bid, keys: [keys.live, keys.log, keys.pending, keys.requests],
-            arguments: [String(bidder), action, amount, requestId, keys.channel])
+        let call = Self.bidCall(auctionId: auctionId, bidder: bidder, request: request, requestId: requestId)
+        let reply = try evaluate(Scripts.bid, keys: call.keys, arguments: call.arguments)
         guard let text = reply.string else { throw .redis("bid script answered \(reply)") }
         let parts = text.split(separator: "|").map(String.init)
         func int(_ i: Int) -> Int64? { i < parts.count ? Int64(parts[i]) : nil }
@@ -150,6 +142,25 @@ public final class AuctionStore {
             break
         }
         throw .redis("bid script answered \(text)")
+    }
+
+    private static func bidCall(auctionId: String, bidder: Int, request: BidRequest, requestId: String) -> (keys: [String], arguments: [String]) {
+        let keys = AuctionKeys(auctionId)
+        let (action, amount): (String, String) =
+            switch request {
+            case .place(let money): ("place", String(money.kopiyky))
+            case .cancel: ("cancel", "")
+            case .invalid: ("invalid", "")
+            }
+        return ([keys.live, keys.log, keys.pending, keys.requests], [String(bidder), action, amount, requestId, keys.channel])
+    }
+
+    /// The `EVALSHA` command `placeBid` sends, word by word, after loading the script: so that
+    /// redis-benchmark can run the very same script beside the service (auction-loadtest).
+    public func bidScriptCommand(auctionId: String, bidder: Int, amount: Money, requestId: String) throws(AuctionStoreError) -> [String] {
+        let hash = try run { connection in try connection.execute("SCRIPT", "LOAD", Scripts.bid.source).string ?? "" }
+        let call = Self.bidCall(auctionId: auctionId, bidder: bidder, request: .place(amount), requestId: requestId)
+        return ["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments
     }
 
     // MARK: - Appending events

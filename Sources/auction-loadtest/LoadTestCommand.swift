@@ -2,13 +2,74 @@ import ArgumentParser
 import AuctionTesting
 import Dispatch
 import Foundation
+import LoadGenerator
+import RedisClient
 
 @main
 struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "auction-loadtest",
-        abstract: "Simulated bidders for auctiond (the full load test arrives with issue 8).",
-        subcommands: [Bidders.self])
+        abstract: "The load generator: many auctions, bidders and observers against auctiond (loadtest/run.sh).",
+        subcommands: [Run.self, Bidders.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Runs one profile against services that are already up (loadtest/run.sh starts them) and
+/// writes summary.json and report.html. Exits 1 when correctness fails.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a load-test profile and write its report.")
+
+    @Option(help: "The profile (loadtest/profiles/NAME.yaml).") var profile: String
+    @Option(help: "The tender sandbox's API base.") var api = "http://127.0.0.1:6543/api/2.5"
+    @Option(help: "The service's token at the API.") var token = "auction"
+    @Option(help: "The sandbox fixtures the tenders are made from.") var fixtures = "Config/sandbox"
+    @Option(help: "The Redis the service uses (read for the reconciliation).") var redis = "redis://127.0.0.1:6390/0"
+    @Option(help: "A WebSocket port of auctiond to spread connections over; repeatable (default: the links' port).") var wsPort: [Int] = []
+    @Option(help: "name=pid of a server process to measure from /proc; repeatable (auctiond, redis, sandbox).") var process: [String] = []
+    @Option(help: "Where to write summary.json and report.html.") var report = "loadtest/reports/latest"
+
+    func run() throws {
+        let profile = try Profile.load(path: self.profile)
+        guard let endpoint = RedisEndpoint(url: redis) else { throw ValidationError("--redis must be redis://host:port/db, got '\(redis)'") }
+        let probes = try process.map { entry -> ProcessProbe in
+            let parts = entry.split(separator: "=")
+            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--process must be name=pid, got '\(entry)'") }
+            return ProcessProbe(name: String(parts[0]), pid: pid)
+        }
+        let settings = RunSettings(apiURL: api, token: token, fixtures: fixtures, redis: endpoint, webSocketPorts: wsPort, probes: probes, reportDirectory: report)
+        let began = ContinuousClock.now
+        let summary = try LoadRun(profile: profile, settings: settings) { line in
+            // Unbuffered: run.sh's log shows progress as it happens.
+            FileHandle.standardOutput.write(Data("[\(String(format: "%6.1f", (ContinuousClock.now - began).inSeconds)) s] \(line)\n".utf8))
+        }.run()
+        print(Self.digest(summary))
+        if !summary.correctness.passed || summary.client.unexpectedCount > 0 || summary.client.replayMismatches > 0 || summary.client.seqWentBack > 0 {
+            throw ExitCode(1)
+        }
+    }
+
+    /// The lines a person reads first; the rest is in the report.
+    static func digest(_ s: Summary) -> String {
+        let l = s.latency
+        func row(_ name: String, _ v: LatencySummary) -> String {
+            "  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(v.count)  p50 \(v.p50)  p99 \(v.p99)  p99.9 \(v.p999)  max \(v.max) ms"
+        }
+        var lines = ["", "Load test \(s.profile): \(s.auctions) auctions × (\(s.biddersPerAuction) bidders + \(s.observersPerAuction) observers)"]
+        lines.append(row("bid → bidAccepted", l.bidAcknowledgement))
+        lines.append(row("broadcast (server stamp → receipt)", l.broadcastDelivery))
+        lines.append(row("turn end → last receiver", l.turnEndToLastReceiver))
+        lines.append(row("stage switch behind schedule", l.stageSwitchLag))
+        lines.append(row("connect → welcome", l.connect))
+        lines.append("  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection")
+        }
+        let c = s.correctness
+        lines.append("  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount)")
+        for problem in (c.problems + s.client.unexpected).prefix(10) { lines.append("    ! \(problem)") }
+        for check in s.targets { lines.append("  [\(check.met ? "met" : "MISSED")] \(check.name): \(check.measured) (target \(check.target))") }
+        return lines.joined(separator: "\n")
+    }
 }
 
 /// Reads the links the service wrote into the tender API and runs one scripted bidder per link:

@@ -1,0 +1,444 @@
+// The simulated people: B bidders and O observers per auction, all on one lws client thread.
+// Bidders read every state in full (they must know whose turn it is); observers only scan the
+// few fields the measurements need. Every answer is matched by requestId with what the script
+// expected, and every acknowledgement is kept for the reconciliation with Redis and the API.
+import AuctionCore
+import AuctionTesting
+import Foundation
+import WebServer
+
+/// Wall-clock microseconds: the server stamps its messages with the same host's clock.
+func wallMicroseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+}
+
+/// A bid the server acknowledged, as the bidder saw it.
+struct Acknowledgement: Sendable {
+    let auction: Int
+    let bidder: Int
+    let requestId: String
+    /// nil for a cancel.
+    let kopiyky: Int64?
+    let serverTime: Int64
+}
+
+/// A small deterministic generator (SplitMix64): the same seed plays the same script.
+struct SeededRandom {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func chance(_ share: Double) -> Bool { share > 0 && Double(next() >> 11) / Double(1 << 53) < share }
+    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
+        range.lowerBound + (range.upperBound - range.lowerBound) * Double(next() >> 11) / Double(1 << 53)
+    }
+}
+
+final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
+    enum Expectation: Equatable {
+        case accepted, cancelled, acceptedOrTurnOver, anything
+        case rejected(Set<String>)
+    }
+
+    struct SentRequest {
+        let connection: Int
+        let sentAt: ContinuousClock.Instant
+        let expectation: Expectation
+        let text: String
+        var firstAnswer: String?
+    }
+
+    /// Lives on the pool's thread only (closures carry it there and back).
+    final class Connection: @unchecked Sendable {
+        let auction: Int
+        let bidderIndex: Int?
+        let target: WebSocketTarget
+        var open = false
+        var connectStartedAt = ContinuousClock.now
+        var welcomes = 0
+        var number: Int?
+        var lastSeq: Int64 = -1
+        var lastStage = Int.min
+        var done = false
+        var dropPlanned = false
+        var played: Set<Int> = []
+        var probed: Set<Int> = []
+        var requests = 0
+        var lastRequestId: String?
+        var price: Int64 = 0
+        var stormNext = ContinuousClock.now
+        var stormActive = false
+
+        init(auction: Int, bidderIndex: Int?, target: WebSocketTarget) {
+            self.auction = auction
+            self.bidderIndex = bidderIndex
+            self.target = target
+        }
+    }
+
+    final class AuctionTrack: @unchecked Sendable {
+        let planned: PlannedAuction
+        var stageStarts: [Int64] = []
+        var stageEnds: [Int64] = []
+        var stageBidders: [Int?] = []
+        var lagRecorded: Set<Int> = []
+        var lastDelivery: [Int: Int64] = [:]
+        var bidIdByNumber: [Int: String] = [:]
+        var status = "scheduled"
+
+        init(planned: PlannedAuction) { self.planned = planned }
+    }
+
+    let profile: Profile
+    private(set) var pool: WebSocketClientPool!
+    var connections: [Connection] = []
+    var auctions: [AuctionTrack] = []
+    var random: SeededRandom
+    let runStart = ContinuousClock.now
+
+    // Measurements (service thread only).
+    var bidAnswers = LatencyHistogram()
+    var acceptedAnswers = LatencyHistogram()
+    var deliveries = LatencyHistogram()
+    var connectLatency = LatencyHistogram()
+    var stageSwitchLag = LatencyHistogram()
+    var second = ClientSecond()
+    var totalMessages = 0
+    var totalBytes = 0
+    var openCount = 0
+    var everOpened = 0
+    var codes: [String: Int] = [:]
+    var connectionErrors: [String: Int] = [:]
+    var unexpected: [String] = []
+    var unexpectedCount = 0
+    var replays = 0
+    var replayMismatches = 0
+    var seqWentBack = 0
+    var unexpectedCloses = 0
+    var acknowledgements: [Acknowledgement] = []
+    var sent: [String: SentRequest] = [:]
+    var bidsSent = 0
+    var largestState = 0
+    var stateBytes = 0
+    var stateCount = 0
+
+    init(profile: Profile, auctions planned: [PlannedAuction], webSocketPorts: [Int]) throws {
+        self.profile = profile
+        random = SeededRandom(state: profile.seed)
+        var portIndex = 0
+        func target(_ url: String, query: Bool) throws -> WebSocketTarget {
+            guard let parts = URLComponents(string: url), let port = parts.port, let id = parts.path.split(separator: "/").last else {
+                throw LoadTestError("'\(url)' is not a link of the service")
+            }
+            var chosen = port
+            if !webSocketPorts.isEmpty {
+                chosen = webSocketPorts[portIndex % webSocketPorts.count]
+                portIndex += 1
+            }
+            let path = "/ws/\(id)" + (query ? "?" + (parts.percentEncodedQuery ?? "") : "")
+            return WebSocketTarget(host: parts.host ?? "127.0.0.1", port: chosen, path: path)
+        }
+        for (index, auction) in planned.enumerated() {
+            auctions.append(AuctionTrack(planned: auction))
+            for (bidder, plannedBidder) in auction.bidders.enumerated() {
+                let connection = Connection(auction: index, bidderIndex: bidder, target: try target(plannedBidder.participationURL, query: true))
+                connection.price = plannedBidder.initialKopiyky
+                connections.append(connection)
+            }
+            for _ in 0..<profile.observersPerAuction {
+                connections.append(Connection(auction: index, bidderIndex: nil, target: try target(auction.auctionURL, query: false)))
+            }
+        }
+        pool = WebSocketClientPool(delegate: self)
+    }
+
+    // MARK: - Joining
+
+    /// Opens every connection: all at once, or `connectRate` a second.
+    func connectAll() {
+        let now = ContinuousClock.now
+        for id in connections.indices {
+            if profile.connectRate > 0 {
+                let at = now + .microseconds(Int64(1_000_000 * Double(id) / Double(profile.connectRate)))
+                pool.run(at: at) { [self] in open(id) }
+            } else {
+                pool.run { [self] in open(id) }
+            }
+        }
+    }
+
+    func open(_ id: Int) {
+        connections[id].connectStartedAt = ContinuousClock.now
+        pool.connect(id, to: connections[id].target)
+    }
+
+    var welcomedCount: Int { connections.reduce(0) { $0 + ($1.welcomes > 0 && $1.open ? 1 : 0) } }
+    var doneCount: Int { connections.reduce(0) { $0 + ($1.done ? 1 : 0) } }
+
+    // MARK: - Delegate
+
+    func connected(_ id: Int) {
+        connections[id].open = true
+        openCount += 1
+        everOpened += 1
+    }
+
+    func disconnected(_ id: Int, reason: String?) {
+        let connection = connections[id]
+        if connection.open { openCount -= 1 }
+        connection.open = false
+        if let reason { connectionErrors[reason, default: 0] += 1 }
+        guard !connection.done, !stopping else { return }
+        if connection.dropPlanned {
+            connection.dropPlanned = false
+        } else {
+            unexpectedCloses += 1
+        }
+        // Come back as the page does, after a short pause.
+        pool.run(at: ContinuousClock.now + .milliseconds(Int64(200 + random.next() % 600))) { [self] in open(id) }
+    }
+
+    var stopping = false
+
+    func received(_ message: UnsafeRawBufferPointer, on id: Int) {
+        let now = wallMicroseconds()
+        totalMessages += 1
+        totalBytes += message.count
+        second.messages += 1
+        second.bytes += message.count
+        let connection = connections[id]
+        guard let type = MessageScan.type(message) else { return note("a message without a type on connection \(id)") }
+        switch type {
+        case "state":
+            state(message, connection, id, now)
+        case "welcome":
+            welcome(message, connection, id)
+        case "bidAccepted", "bidCancelled", "bidRejected":
+            answer(type, message, connection)
+        case "error":
+            let code = MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?"
+            codes["error:" + code, default: 0] += 1
+        case "pong", "pendingBid":
+            break
+        default:
+            note("unknown message type \(type)")
+        }
+    }
+
+    private func welcome(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int) {
+        connection.welcomes += 1
+        if connection.welcomes == 1 { connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds) }
+        if let bidderIndex = connection.bidderIndex {
+            guard let number = MessageScan.integer("number", in: message) else { return note("a participation link made an observer (auction \(connection.auction))") }
+            connection.number = Int(number)
+            auctions[connection.auction].bidIdByNumber[Int(number)] = auctions[connection.auction].planned.bidders[bidderIndex].bidId
+            // After a reconnect, the last request again: the first answer must come back unchanged.
+            if connection.welcomes > 1, let last = connection.lastRequestId, let request = sent[last] {
+                replays += 1
+                pool.send(text: request.text, on: id)
+            }
+        }
+        if connection.welcomes == 1, random.chance(profile.behaviour.reconnect) {
+            let delay = random.uniform(0.2...0.8) * expectedRunSeconds
+            pool.run(at: runStart + .milliseconds(Int64(delay * 1000))) { [self] in
+                guard connection.open, !connection.done else { return }
+                connection.dropPlanned = true
+                pool.close(id)
+            }
+        }
+    }
+
+    /// From the creation of the tenders to the end of the last auction, as planned.
+    var expectedRunSeconds: Double {
+        let rounds = 3.0, bidders = Double(profile.biddersPerAuction)
+        let (first, pause, turn) = profile.resource == "auctions" ? (300.0, 180.0, 180.0) : (300.0, 120.0, 120.0)
+        return Double(profile.startAfterSeconds) + profile.startSpreadSeconds + (first + rounds * pause + rounds * bidders * turn) / Double(profile.accelerator)
+    }
+
+    private func state(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int, _ now: Int64) {
+        guard let seq = MessageScan.integer("seq", in: message, fromEnd: true),
+            let stage = MessageScan.integer("currentStage", in: message),
+            let serverTime = MessageScan.integer("serverTime", in: message),
+            let status = MessageScan.string(after: "\"status\":\"", in: message)
+        else { return note("a state without seq, currentStage, serverTime or status") }
+        stateCount += 1
+        stateBytes += message.count
+        largestState = max(largestState, message.count)
+        let track = auctions[connection.auction]
+        if seq < connection.lastSeq { seqWentBack += 1 }
+        let firstAfterConnect = connection.lastSeq < 0 || seq <= connection.lastSeq
+        connection.lastSeq = max(seq, connection.lastSeq)
+        if connection.bidderIndex != nil { bidderState(message, connection, id, track) }
+        if !firstAfterConnect {
+            // A broadcast: from the server's stamp to this connection's receipt.
+            let latency = now - serverTime * 1000
+            deliveries.record(microseconds: latency)
+            second.deliveries.record(microseconds: latency)
+        }
+        let index = Int(stage)
+        if index > connection.lastStage {
+            if connection.lastStage != Int.min || !firstAfterConnect {
+                track.lastDelivery[index] = max(track.lastDelivery[index] ?? 0, now)
+                if !track.lagRecorded.contains(index), track.stageStarts.indices.contains(index) {
+                    track.lagRecorded.insert(index)
+                    stageSwitchLag.record(microseconds: (serverTime - track.stageStarts[index]) * 1000)
+                }
+            }
+            connection.lastStage = index
+        }
+        if ["finished", "announced", "cancelled", "rescheduled"].contains(status) {
+            track.status = String(status)
+            if !connection.done {
+                connection.done = true
+                connection.stormActive = false
+            }
+        } else if status == "active" {
+            track.status = "active"
+        }
+    }
+
+    /// A bidder reads the whole state: whose turn it is, its own price, the schedule.
+    private func bidderState(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int, _ track: AuctionTrack) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(message)) as? [String: Any],
+            let auction = object["auction"] as? [String: Any], let stages = auction["stages"] as? [[String: Any]],
+            let current = auction["currentStage"] as? Int, let number = connection.number
+        else { return }
+        track.stageStarts = stages.map { ($0["start"] as? NSNumber)?.int64Value ?? 0 }
+        track.stageEnds = stages.map { ($0["end"] as? NSNumber)?.int64Value ?? 0 }
+        track.stageBidders = stages.map { $0["bidder"] as? Int }
+        guard auction["status"] as? String == "active", stages.indices.contains(current) else { return }
+        // Own price: the amount of this bidder's last finished turn, else its initial bid.
+        var price = track.planned.bidders[connection.bidderIndex!].initialKopiyky
+        for (index, stage) in stages.enumerated() where index < current && stage["type"] as? String == "bids" && stage["bidder"] as? Int == number {
+            if let text = stage["amount"] as? String, let amount = ScriptedBidder.kopiyky(text) { price = amount }
+        }
+        connection.price = price
+        let step = track.planned.stepKopiyky * (track.planned.rising ? 1 : -1)
+        let stage = stages[current]
+        let ownTurn = stage["type"] as? String == "bids" && stage["bidder"] as? Int == number
+
+        if profile.stormBidsPerSecond > 0 {
+            if !connection.stormActive {
+                connection.stormActive = true
+                connection.stormNext = ContinuousClock.now
+            }
+            return
+        }
+        if ownTurn, !connection.played.contains(current) {
+            connection.played.insert(current)
+            playTurn(connection, id, stage: current, price: price, step: step, end: (stage["end"] as? NSNumber)?.int64Value ?? 0)
+        } else if !ownTurn, stage["type"] as? String == "bids", stage["bidder"] as? Int != nil, !connection.probed.contains(current) {
+            connection.probed.insert(current)
+            // Right after its own turn a bidder hears `turn_over`; later, `not_your_turn`.
+            if random.chance(profile.behaviour.outOfTurn) { bid(connection, id, amount: price + step, expect: .rejected(["not_your_turn", "turn_over"])) }
+        }
+    }
+
+    /// One turn of the script: probes that must be refused, the bid, then perhaps a replacement, a
+    /// cancel, and a bid racing the end of the turn.
+    private func playTurn(_ connection: Connection, _ id: Int, stage: Int, price: Int64, step: Int64, end: Int64) {
+        let behaviour = profile.behaviour
+        let rising = step > 0
+        if random.chance(behaviour.tooHigh) { bid(connection, id, amount: price, expect: .rejected([rising ? "too_low" : "too_high"])) }
+        if random.chance(behaviour.tooLow) {
+            if rising { bid(connection, id, text: "\"12.345\"", expect: .rejected(["invalid_amount"])) } else { bid(connection, id, amount: 0, expect: .rejected(["too_low"])) }
+        }
+        bid(connection, id, amount: price + step, expect: .accepted)
+        if random.chance(behaviour.replace) { bid(connection, id, amount: price + 2 * step, expect: .accepted) }
+        if random.chance(behaviour.cancel) {
+            bid(connection, id, text: "-1", expect: .cancelled)
+            if random.chance(0.5) { bid(connection, id, amount: price + step, expect: .accepted) }
+        }
+        if random.chance(behaviour.raceTurnEnd), end > 0 {
+            let delay = end * 1000 - Int64(behaviour.raceMarginMilliseconds) * 1000 - wallMicroseconds()
+            if delay > 0 {
+                pool.run(at: ContinuousClock.now + .microseconds(delay)) { [self] in
+                    guard connection.open else { return }
+                    bid(connection, id, amount: price + 3 * step, expect: .acceptedOrTurnOver)
+                }
+            }
+        }
+    }
+
+    /// Sends the storm's bids that are due: one step better than the own price, in turn or not.
+    func stormTick() {
+        let now = ContinuousClock.now
+        let interval = Duration.microseconds(Int64(1_000_000 / max(profile.stormBidsPerSecond, 0.001)))
+        for (id, connection) in connections.enumerated() where connection.stormActive && connection.open && !connection.done {
+            var sentNow = 0
+            while connection.stormNext <= now, sentNow < 3 {
+                let step = auctions[connection.auction].planned.stepKopiyky * (auctions[connection.auction].planned.rising ? 1 : -1)
+                bid(connection, id, amount: connection.price + step, expect: .anything)
+                connection.stormNext += interval
+                sentNow += 1
+            }
+            if connection.stormNext < now { connection.stormNext = now }
+        }
+    }
+
+    private func bid(_ connection: Connection, _ id: Int, amount: Int64, expect: Expectation) {
+        bid(connection, id, text: "\"\(ScriptedBidder.text(amount))\"", expect: expect)
+    }
+
+    private func bid(_ connection: Connection, _ id: Int, text amount: String, expect: Expectation) {
+        connection.requests += 1
+        let requestId = "c\(id)-\(connection.requests)"
+        let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
+        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, expectation: expect, text: text)
+        connection.lastRequestId = requestId
+        bidsSent += 1
+        pool.send(text: text, on: id)
+    }
+
+    private func answer(_ type: Substring, _ message: UnsafeRawBufferPointer, _ connection: Connection) {
+        guard let requestId = MessageScan.string(after: "\"requestId\":\"", in: message).map(String.init), var request = sent[requestId] else {
+            return note("an answer to no request of this bidder: \(String(decoding: message, as: UTF8.self).prefix(120))")
+        }
+        let code = type == "bidRejected" ? (MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?") : String(type)
+        let amount = MessageScan.string(after: "\"amount\":\"", in: message).map(String.init)
+        let fingerprint = code + "|" + (amount ?? "")
+        if let first = request.firstAnswer {
+            // A replay after a reconnect: idempotent means the very same answer.
+            if first != fingerprint {
+                replayMismatches += 1
+                note("request \(requestId) answered \(first) first and \(fingerprint) on replay")
+            }
+            return
+        }
+        request.firstAnswer = fingerprint
+        sent[requestId] = request
+        let latency = (ContinuousClock.now - request.sentAt).wholeMicroseconds
+        bidAnswers.record(microseconds: latency)
+        second.bidAnswers.record(microseconds: latency)
+        codes[code, default: 0] += 1
+        let serverTime = MessageScan.integer("serverTime", in: message) ?? 0
+        if type == "bidAccepted" {
+            acceptedAnswers.record(microseconds: latency)
+            acknowledgements.append(Acknowledgement(
+                auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
+                kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
+        } else if type == "bidCancelled" {
+            acknowledgements.append(Acknowledgement(auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime))
+        }
+        let fits: Bool =
+            switch request.expectation {
+            case .anything: true
+            case .accepted: code == "bidAccepted"
+            case .cancelled: code == "bidCancelled"
+            case .acceptedOrTurnOver: code == "bidAccepted" || code == "turn_over"
+            case .rejected(let expected): expected.contains(code)
+            }
+        if !fits { note("request \(requestId) expected \(request.expectation), got \(code)") }
+    }
+
+    private func note(_ problem: String) {
+        unexpectedCount += 1
+        if unexpected.count < 50 { unexpected.append(problem) }
+    }
+}

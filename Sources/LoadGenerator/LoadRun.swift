@@ -1,0 +1,187 @@
+// One run of a profile, start to end: tenders into the sandbox, links from the service, the
+// connections, the auctions, the reconciliation, the references, the report.
+import AuctionCore
+import Foundation
+import RedisClient
+import Synchronization
+
+public struct RunSettings: Sendable {
+    public var apiURL: String
+    public var token: String
+    public var fixtures: String
+    public var redis: RedisEndpoint
+    /// The WebSocket ports to spread connections over (empty: the links' own port).
+    public var webSocketPorts: [Int]
+    public var probes: [ProcessProbe]
+    public var reportDirectory: String
+
+    public init(apiURL: String, token: String, fixtures: String, redis: RedisEndpoint, webSocketPorts: [Int], probes: [ProcessProbe], reportDirectory: String) {
+        self.apiURL = apiURL
+        self.token = token
+        self.fixtures = fixtures
+        self.redis = redis
+        self.webSocketPorts = webSocketPorts
+        self.probes = probes
+        self.reportDirectory = reportDirectory
+    }
+}
+
+public struct LoadRun {
+    let profile: Profile
+    let settings: RunSettings
+    let log: @Sendable (String) -> Void
+
+    public init(profile: Profile, settings: RunSettings, log: @escaping @Sendable (String) -> Void) {
+        self.profile = profile
+        self.settings = settings
+        self.log = log
+    }
+
+    /// Runs the profile and writes `summary.json` and `report.html`; returns the summary.
+    public func run() throws -> Summary {
+        let deadline = ContinuousClock.now + .seconds(profile.timeoutSeconds)
+        var summary = Summary(profile: profile)
+        let sandbox = try SandboxTenders(apiURL: settings.apiURL, token: settings.token, fixtures: settings.fixtures)
+        let runId = String(format: "%08x", UInt32(truncatingIfNeeded: wallMicroseconds() / 1000))
+
+        var began = ContinuousClock.now
+        log("creating \(profile.auctions) \(profile.resource) in the sandbox (start in \(profile.startAfterSeconds) s, accelerator \(profile.accelerator))")
+        let ids = try sandbox.create(profile, run: runId)
+        summary.phases["createSeconds"] = (ContinuousClock.now - began).inSeconds
+        began = ContinuousClock.now
+        let planned = try sandbox.waitForLinks(
+            resource: profile.resource, tenderIds: ids, bidders: profile.biddersPerAuction, timeout: .seconds(max(30, profile.startAfterSeconds + 30)))
+        summary.phases["planSeconds"] = (ContinuousClock.now - began).inSeconds
+        log("all \(planned.count) auctions planned in \(String(format: "%.1f", summary.phases["planSeconds"]!)) s")
+
+        let fleet = try Fleet(profile: profile, auctions: planned, webSocketPorts: settings.webSocketPorts)
+        try fleet.pool.start()
+        defer { fleet.pool.stop() }
+        let sampler = Sampler(fleet: fleet, probes: settings.probes, redis: settings.redis)
+        sampler.start()
+        defer { sampler.stop() }
+
+        // Memory before and after the connections open, while they are idle observers.
+        Thread.sleep(forTimeInterval: 1)
+        let rssBefore = settings.probes.map { ($0.name, $0.residentBytes ?? 0) }
+        began = ContinuousClock.now
+        fleet.connectAll()
+        let total = fleet.connections.count
+        let connected = waitUntil(deadline: deadline) { onPool(fleet) { $0.welcomedCount } >= total }
+        summary.phases["connectSeconds"] = (ContinuousClock.now - began).inSeconds
+        let welcomed = onPool(fleet) { $0.welcomedCount }
+        summary.connectionsWelcomed = welcomed
+        log("\(welcomed) of \(total) connections welcomed in \(String(format: "%.1f", summary.phases["connectSeconds"]!)) s")
+        if !connected { log("not every connection was welcomed; going on with \(welcomed)") }
+        Thread.sleep(forTimeInterval: 2)
+        for (name, before) in rssBefore {
+            guard let probe = settings.probes.first(where: { $0.name == name }), let after = probe.residentBytes, welcomed > 0 else { continue }
+            summary.server[name, default: ProcessFigures()].rssBeforeConnectionsMiB = Double(before) / 1_048_576
+            summary.server[name, default: ProcessFigures()].rssWithConnectionsMiB = Double(after) / 1_048_576
+            summary.server[name, default: ProcessFigures()].rssPerConnectionBytes = (after - before) / welcomed
+        }
+
+        // The auctions: until every connection has seen its auction end.
+        let cpuBefore = settings.probes.map { ($0.name, $0.cpuSeconds ?? 0) }
+        let messagesBefore = onPool(fleet) { $0.totalMessages }
+        began = ContinuousClock.now
+        if profile.stormBidsPerSecond > 0 { scheduleStorm(fleet) }
+        var lastReport = ContinuousClock.now
+        let ended = waitUntil(deadline: deadline, poll: 0.2) {
+            let (done, held) = onPool(fleet) { ($0.doneCount, $0.openCount) }
+            if ContinuousClock.now - lastReport > .seconds(10) {
+                lastReport = ContinuousClock.now
+                log("\(done) of \(total) connections saw their auction end; \(held) open")
+            }
+            return done >= total
+        }
+        summary.phases["auctionSeconds"] = (ContinuousClock.now - began).inSeconds
+        let live = (ContinuousClock.now - began).inSeconds
+        let messagesLive = onPool(fleet) { $0.totalMessages } - messagesBefore
+        for (name, before) in cpuBefore {
+            let seconds = (settings.probes.first { $0.name == name }?.cpuSeconds ?? before) - before
+            summary.server[name, default: ProcessFigures()].cpuSecondsDuringAuctions = seconds
+            summary.server[name, default: ProcessFigures()].cpuCoresDuringAuctions = live > 0 ? seconds / live : 0
+        }
+        if !ended { log("the run timed out before every auction ended") }
+        log("auctions over in \(String(format: "%.1f", live)) s; waiting for the results to reach the API")
+
+        // The results: every tender leaves active.auction once its results are accepted.
+        let reported = waitUntil(deadline: min(deadline, ContinuousClock.now + .seconds(60)), poll: 0.5) {
+            ids.allSatisfy { sandbox.status(resource: profile.resource, tenderId: $0) != "active.auction" }
+        }
+        if !reported { log("some results did not reach the API in 60 s") }
+        onPool(fleet) { $0.stopping = true }
+        sampler.stop()
+
+        let figures = onPool(fleet) { fleet in fleet.figures() }
+        summary.client = figures.client
+        summary.latency = figures.latency
+        summary.fanOut.deliveries = messagesLive
+        let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) { $0 + (summary.server[$1.name]?.cpuSecondsDuringAuctions ?? 0) }
+        summary.fanOut.cpuSeconds = auctiondCPU
+        summary.fanOut.deliveriesPerCPUSecond = auctiondCPU > 0 ? Double(messagesLive) / auctiondCPU : 0
+        summary.samples = sampler.samples.withLock { $0 }
+        for (name, bytes) in sampler.peakRSS.withLock({ $0 }) { summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576 }
+        summary.bidCommands = BidRate(samples: summary.samples)
+
+        log("reconciling \(figures.acknowledgements.count) acknowledgements with Redis and the API")
+        let tracks = onPool(fleet) { $0.auctions }
+        summary.correctness = try Reconciler(redis: settings.redis, sandbox: sandbox).check(tracks, acknowledgements: figures.acknowledgements)
+
+        // Close the connections before the references run on the same machine.
+        onPool(fleet) { fleet in for id in fleet.connections.indices { fleet.pool.close(id) } }
+        _ = waitUntil(deadline: ContinuousClock.now + .seconds(10)) { onPool(fleet) { $0.openCount } == 0 }
+
+        if profile.compareWithMirror {
+            let clients = min(max(figures.client.connectionsPlanned, 100), 10_000)
+            let size = min(max(figures.averageStateBytes, 200), 4000)
+            log("reference: lws mirror with \(clients) clients, 20 messages of \(size) bytes")
+            summary.mirror = Comparisons.mirror(clients: clients, messageBytes: size, messages: 20)
+        }
+        if profile.compareWithRedisBenchmark {
+            log("reference: redis-benchmark running the bid script")
+            summary.redisBenchmark = Comparisons.redisBenchmark(settings.redis)
+        }
+        summary.evaluateTargets()
+        try Report.write(summary, to: settings.reportDirectory)
+        return summary
+    }
+
+    private func scheduleStorm(_ fleet: Fleet) {
+        @Sendable func next(_ at: ContinuousClock.Instant) {
+            fleet.pool.run(at: at) {
+                fleet.stormTick()
+                if !fleet.stopping { next(at + .milliseconds(10)) }
+            }
+        }
+        next(ContinuousClock.now)
+    }
+
+    private func waitUntil(deadline: ContinuousClock.Instant, poll: Double = 0.1, _ condition: () -> Bool) -> Bool {
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: poll)
+        }
+        return condition()
+    }
+}
+
+/// Runs `body` on the pool's thread, where the fleet's state lives, and waits for its value.
+func onPool<T>(_ fleet: Fleet, _ body: @escaping (Fleet) -> T) -> T {
+    let box = UncheckedBox<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    let work = UncheckedBox<(Fleet) -> T>(body)
+    fleet.pool.run {
+        box.value = work.value(fleet)
+        done.signal()
+    }
+    done.wait()
+    return box.value!
+}
+
+/// A value handed between the pool thread and the caller, which waits on a semaphore meanwhile.
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}

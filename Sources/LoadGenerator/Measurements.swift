@@ -1,0 +1,91 @@
+// What the load test measures, in HdrHistograms (µs) and per-second series. Owned by the client
+// pool's thread; the sampler reads it through `WebSocketClientPool.run`.
+import Foundation
+import Histogram
+
+/// A latency distribution in microseconds, 1 µs to 10 minutes at 3 significant digits.
+public struct LatencyHistogram: Sendable {
+    var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+
+    public init() {}
+
+    mutating func record(microseconds: Int64) {
+        _ = histogram.record(UInt64(clamping: max(1, min(microseconds, 600_000_000))))
+    }
+
+    mutating func add(_ other: LatencyHistogram) { histogram.add(other.histogram) }
+
+    public var count: UInt64 { histogram.totalCount }
+
+    public var summary: LatencySummary {
+        guard count > 0 else { return LatencySummary() }
+        func ms(_ value: UInt64) -> Double { (Double(value) / 10).rounded() / 100 }
+        return LatencySummary(
+            count: Int(count), p50: ms(histogram.valueAtPercentile(50)), p99: ms(histogram.valueAtPercentile(99)),
+            p999: ms(histogram.valueAtPercentile(99.9)), max: ms(histogram.max))
+    }
+}
+
+/// Percentiles in milliseconds (two decimals).
+public struct LatencySummary: Codable, Sendable {
+    public var count = 0
+    public var p50 = 0.0
+    public var p99 = 0.0
+    public var p999 = 0.0
+    public var max = 0.0
+}
+
+/// The client side's counters for one second of the run.
+struct ClientSecond {
+    var bidAnswers = LatencyHistogram()
+    var deliveries = LatencyHistogram()
+    var messages = 0
+    var bytes = 0
+}
+
+/// One point of the time series: the client's second plus what the sampler read from /proc and
+/// Redis at its end.
+public struct Sample: Codable, Sendable {
+    public var t: Double
+    public var connections: Int
+    public var messagesPerSecond: Int
+    public var bidAnswers: Int
+    public var bidP50: Double
+    public var bidP99: Double
+    public var deliveryP50: Double
+    public var deliveryP99: Double
+    /// CPU use in this second, in cores (1.0 = one core busy), per process name.
+    public var cpu: [String: Double]
+    public var rssMiB: [String: Double]
+    public var redisOpsPerSecond: Int
+}
+
+/// Reads a process's CPU time and resident memory from /proc.
+public struct ProcessProbe: Sendable {
+    public let name: String
+    public let pid: Int32
+
+    public init(name: String, pid: Int32) {
+        self.name = name
+        self.pid = pid
+    }
+
+    /// utime + stime, in seconds (fields 14 and 15 of /proc/PID/stat, after the command's parentheses).
+    public var cpuSeconds: Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// VmRSS in bytes.
+    public var residentBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        return kib * 1024
+    }
+}

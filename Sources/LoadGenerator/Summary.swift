@@ -1,0 +1,190 @@
+// The run's results: summary.json, and the numbers the HTML report and docs/PERFORMANCE.md show.
+import Foundation
+
+public struct ClientFigures: Codable, Sendable {
+    public var connectionsPlanned = 0
+    public var connectionsOpened = 0
+    public var bidsSent = 0
+    public var messagesReceived = 0
+    public var bytesReceived = 0
+    public var answersByCode: [String: Int] = [:]
+    public var connectionErrors: [String: Int] = [:]
+    public var unexpectedCloses = 0
+    /// Answers that were not what the script expected, and other surprises; the first 50 listed.
+    public var unexpectedCount = 0
+    public var unexpected: [String] = []
+    /// Requests sent again after a reconnect, and how many got a different answer the second time.
+    public var replays = 0
+    public var replayMismatches = 0
+    public var seqWentBack = 0
+    public var largestStateBytes = 0
+}
+
+public struct LatencyFigures: Codable, Sendable {
+    /// Bid sent → bidAccepted received (the bid is durable when it is sent).
+    public var bidAcknowledgement = LatencySummary()
+    /// Bid sent → any answer (accepted, cancelled, rejected).
+    public var bidAnswer = LatencySummary()
+    /// The server's stamp on a broadcast state → this connection received it (same host clock).
+    public var broadcastDelivery = LatencySummary()
+    /// A stage's scheduled start (the end of the turn before it) → the last connection received it.
+    public var turnEndToLastReceiver = LatencySummary()
+    /// A stage's scheduled start → the server's stamp on the state that announced it.
+    public var stageSwitchLag = LatencySummary()
+    /// Connect → welcome.
+    public var connect = LatencySummary()
+}
+
+public struct ProcessFigures: Codable, Sendable {
+    public var cpuSecondsDuringAuctions = 0.0
+    public var cpuCoresDuringAuctions = 0.0
+    public var peakRSSMiB = 0.0
+    public var rssBeforeConnectionsMiB = 0.0
+    public var rssWithConnectionsMiB = 0.0
+    public var rssPerConnectionBytes = 0
+}
+
+public struct FanOutFigures: Codable, Sendable {
+    /// Messages received by every client while the auctions ran, per CPU-second of auctiond.
+    public var deliveries = 0
+    public var cpuSeconds = 0.0
+    public var deliveriesPerCPUSecond = 0.0
+}
+
+public struct BidRate: Codable, Sendable {
+    /// Bid answers per second, over the seconds in which bids were answered.
+    public var mean = 0.0
+    public var peak = 0
+    public var seconds = 0
+
+    public init() {}
+
+    init(samples: [Sample]) {
+        let busy = samples.filter { $0.bidAnswers > 0 }
+        seconds = busy.count
+        peak = busy.map(\.bidAnswers).max() ?? 0
+        mean = busy.isEmpty ? 0 : (Double(busy.map(\.bidAnswers).reduce(0, +)) / Double(busy.count)).rounded()
+    }
+}
+
+public struct TargetCheck: Codable, Sendable {
+    public var name: String
+    public var target: String
+    public var measured: String
+    public var met: Bool
+}
+
+public struct Summary: Codable, Sendable {
+    public var profile: String
+    public var description: String
+    public var started: String
+    public var machine: String
+    public var auctions: Int
+    public var biddersPerAuction: Int
+    public var observersPerAuction: Int
+    public var accelerator: Int
+    /// Connections welcomed: the memory and fan-out goals are judged only from 1,000 on, where
+    /// the allocator's noise no longer decides the figure.
+    public var connectionsWelcomed = 0
+    public var storm: Bool
+    public var phases: [String: Double] = [:]
+    public var client = ClientFigures()
+    public var latency = LatencyFigures()
+    public var server: [String: ProcessFigures] = [:]
+    public var fanOut = FanOutFigures()
+    public var bidCommands = BidRate()
+    public var mirror: FanOutComparison?
+    public var redisBenchmark: ScriptComparison?
+    public var correctness = Correctness()
+    public var targets: [TargetCheck] = []
+    public var samples: [Sample] = []
+
+    init(profile: Profile) {
+        self.profile = profile.name
+        description = profile.description
+        let formatter = ISO8601DateFormatter()
+        started = formatter.string(from: Date())
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let memory = Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824
+        machine = "\(cores) cores, \(String(format: "%.0f", memory)) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
+        auctions = profile.auctions
+        biddersPerAuction = profile.biddersPerAuction
+        observersPerAuction = profile.observersPerAuction
+        accelerator = profile.accelerator
+        storm = profile.stormBidsPerSecond > 0
+    }
+
+    /// The product's goals (issue 8, docs/PERFORMANCE.md), judged where this profile measures them.
+    mutating func evaluateTargets() {
+        var checks: [TargetCheck] = []
+        func add(_ name: String, _ target: String, _ measured: String, _ met: Bool) {
+            checks.append(TargetCheck(name: name, target: target, measured: measured, met: met))
+        }
+        let c = correctness
+        add("correctness", "0 lost, duplicated or late-accepted bids; results exact",
+            "\(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results \(c.resultsMatching)/\(c.auctionsChecked) exact",
+            c.passed && c.resultsMatching == c.auctionsChecked)
+        if latency.bidAcknowledgement.count > 0 {
+            add("bid acknowledgement p99", "≤ 10 ms", String(format: "%.2f ms", latency.bidAcknowledgement.p99), latency.bidAcknowledgement.p99 <= 10)
+        }
+        if latency.broadcastDelivery.count > 0 {
+            add("broadcast p99 (server stamp → receipt)", "≤ 50 ms", String(format: "%.2f ms", latency.broadcastDelivery.p99), latency.broadcastDelivery.p99 <= 50)
+        }
+        if latency.stageSwitchLag.count > 0 {
+            add("stage switch p99 behind schedule", "≤ 20 ms", String(format: "%.2f ms", latency.stageSwitchLag.p99), latency.stageSwitchLag.p99 <= 20)
+        }
+        for (name, figures) in server where name.hasPrefix("auctiond") && connectionsWelcomed >= 1000 {
+            add("memory per idle connection (\(name))", "≤ 8 KiB", String(format: "%.1f KiB", Double(figures.rssPerConnectionBytes) / 1024), figures.rssPerConnectionBytes <= 8192)
+        }
+        if storm, let redis = redisBenchmark, redis.scriptCallsPerSecond > 0 {
+            let ratio = bidCommands.mean / redis.scriptCallsPerSecond
+            add("bid commands/s", "≥ 20,000/s and ≥ 0.5 × bare script",
+                String(format: "%.0f/s (peak %d); bare script %.0f/s; ratio %.2f", bidCommands.mean, bidCommands.peak, redis.scriptCallsPerSecond, ratio),
+                bidCommands.mean >= 20_000 && ratio >= 0.5)
+        }
+        if let mirror, connectionsWelcomed >= 1000, mirror.deliveriesPerCPUSecond > 0, fanOut.deliveriesPerCPUSecond > 0 {
+            let ratio = fanOut.deliveriesPerCPUSecond / mirror.deliveriesPerCPUSecond
+            add("fan-out deliveries per CPU-second", "≥ 0.5 × lws mirror",
+                String(format: "%.0f vs mirror %.0f; ratio %.2f", fanOut.deliveriesPerCPUSecond, mirror.deliveriesPerCPUSecond, ratio), ratio >= 0.5)
+        }
+        targets = checks
+    }
+}
+
+extension Fleet {
+    struct Figures {
+        var client: ClientFigures
+        var latency: LatencyFigures
+        var acknowledgements: [Acknowledgement]
+        var averageStateBytes: Int
+    }
+
+    /// Everything measured on the client side (call on the pool thread).
+    func figures() -> Figures {
+        var client = ClientFigures()
+        client.connectionsPlanned = connections.count
+        client.connectionsOpened = everOpened
+        client.bidsSent = bidsSent
+        client.messagesReceived = totalMessages
+        client.bytesReceived = totalBytes
+        client.answersByCode = codes
+        client.connectionErrors = connectionErrors
+        client.unexpectedCloses = unexpectedCloses
+        client.unexpectedCount = unexpectedCount
+        client.unexpected = unexpected
+        client.replays = replays
+        client.replayMismatches = replayMismatches
+        client.seqWentBack = seqWentBack
+        client.largestStateBytes = largestState
+        var turnEnd = LatencyHistogram()
+        for track in auctions {
+            for (stage, received) in track.lastDelivery where track.stageStarts.indices.contains(stage) {
+                turnEnd.record(microseconds: received - track.stageStarts[stage] * 1000)
+            }
+        }
+        let latency = LatencyFigures(
+            bidAcknowledgement: acceptedAnswers.summary, bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary,
+            turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: connectLatency.summary)
+        return Figures(client: client, latency: latency, acknowledgements: acknowledgements, averageStateBytes: stateCount > 0 ? stateBytes / stateCount : 0)
+    }
+}
