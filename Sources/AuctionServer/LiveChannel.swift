@@ -166,8 +166,7 @@ extension AuctionService {
             case .text(let text): text
             case .state(let seq, let state): ServerMessage.state(seq: seq, auction: state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds())))
             }
-        let frame = OutgoingFrame(text: message)
-        for socket in targets { socket.send(frame) }
+        WebSocket.send(OutgoingFrame(text: message), to: targets)
         metrics.messagesOut.increment(by: Int64(targets.count))
     }
 

@@ -60,6 +60,13 @@ public final class WebSocket: Sendable, Hashable {
     /// Sends what is queued, then closes with `code` and `reason` (at most 123 bytes).
     public func close(_ code: CloseCode, reason: String) { server.perform(.close(id, code, reason)) }
 
+    /// One frame to many connections of one server in one hand-over to the service thread: one
+    /// wake-up of lws for a broadcast, not one per connection (each wake-up polls every socket).
+    public static func send(_ frame: OutgoingFrame, to sockets: [WebSocket]) {
+        guard let server = sockets.first?.server else { return }
+        server.perform(.send(frame, sockets.map(\.id)))
+    }
+
     public static func == (a: WebSocket, b: WebSocket) -> Bool { a.id == b.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
@@ -86,6 +93,9 @@ public final class WebServer: @unchecked Sendable {
         case send(OutgoingFrame, [UInt64])
         case close(UInt64, CloseCode, String)
         case respond(UInt64, HTTPResponse)
+        /// Pings the connections that have been quiet for `pingAfterSeconds`, hangs up those
+        /// quiet for `hangUpAfterSeconds`.
+        case keepAliveSweep
     }
 
     public let configuration: WebServerConfiguration
@@ -111,6 +121,12 @@ public final class WebServer: @unchecked Sendable {
     /// thread, one write at a time, so one buffer serves every response.
     private let httpWriteBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: cshim_lws_pre() + WebServer.httpChunkSize)
     private static let httpChunkSize = 16 * 1024
+    /// An lws retry policy with validity pings and hang-ups off (shared by every context).
+    nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
+        let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
+        policy.initialize(to: lws_retry_bo_t())
+        return policy
+    }()
 
     public init(configuration: WebServerConfiguration, delegate: WebServerDelegate) {
         self.configuration = configuration
@@ -146,6 +162,21 @@ public final class WebServer: @unchecked Sendable {
         thread.start()
         ready.wait()
         if let message = failure.withLock({ $0 }) { throw WebServerError(description: message) }
+        startKeepAliveTicker()
+    }
+
+    /// Keep-alive in one sweep a second rather than lws's validity timer per connection: with
+    /// 10,000 connections those timers woke the loop a thousand times a second, and each wake-up
+    /// of lws's poll() loop walks every socket (measured by the `hot` load test).
+    private func startKeepAliveTicker() {
+        let ticker = Thread { [weak self] in
+            while let server = self, !server.stopRequested.load(ordering: .acquiring) {
+                server.perform(.keepAliveSweep)
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        ticker.name = "lws-keepalive"
+        ticker.start()
     }
 
     /// Closes every WebSocket with 1001, finishes within about a second, and releases the port.
@@ -227,6 +258,23 @@ public final class WebServer: @unchecked Sendable {
             guard let transaction = transactions[id] else { return }  // the client left meanwhile
             transaction.response = response
             lws_callback_on_writable(transaction.wsi)
+        case .keepAliveSweep:
+            let now = ContinuousClock.now
+            let pingAfter = Duration.seconds(Int(configuration.pingAfterSeconds))
+            let hangUpAfter = Duration.seconds(Int(configuration.hangUpAfterSeconds))
+            for socket in sockets.values where socket.pendingClose == nil {
+                let quiet = now - socket.lastHeard
+                if quiet >= hangUpAfter {
+                    socket.outbox.removeAll()
+                    socket.pendingClose = (.goingAway, "no answer to pings")
+                    lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
+                    lws_callback_on_writable(socket.wsi)
+                } else if quiet >= pingAfter, now - socket.lastPinged >= pingAfter {
+                    socket.lastPinged = now
+                    socket.pingDue = true
+                    lws_callback_on_writable(socket.wsi)
+                }
+            }
         }
     }
 
@@ -282,7 +330,11 @@ public final class WebServer: @unchecked Sendable {
             return 0
         case LWS_CALLBACK_RECEIVE:
             guard let state = socketState(user) else { return -1 }
+            state.lastHeard = ContinuousClock.now
             return receive(wsi, state, input, length)
+        case LWS_CALLBACK_RECEIVE_PONG:
+            socketState(user)?.lastHeard = ContinuousClock.now
+            return 0
         case LWS_CALLBACK_SERVER_WRITEABLE:
             guard let state = socketState(user) else { return -1 }
             return writeFrame(wsi, state)
@@ -481,6 +533,16 @@ public final class WebServer: @unchecked Sendable {
     }
 
     private func writeFrame(_ wsi: OpaquePointer, _ state: SocketState) -> Int32 {
+        if state.pingDue {
+            state.pingDue = false
+            let start = httpWriteBuffer + cshim_lws_pre()
+            // One byte of payload: lws 4.1 does not report an empty pong (RECEIVE_PONG), so an
+            // empty ping would leave every answering client looking silent.
+            start.pointee = UInt8(ascii: "k")
+            if lws_write(wsi, start, 1, LWS_WRITE_PING) < 0 { return -1 }
+            if !state.outbox.isEmpty || state.pendingClose != nil { lws_callback_on_writable(wsi) }
+            return 0
+        }
         if !state.outbox.isEmpty {
             let frame = state.outbox.removeFirst()
             let written = lws_write(wsi, frame.payload.assumingMemoryBound(to: UInt8.self), frame.count, LWS_WRITE_TEXT)
@@ -508,7 +570,10 @@ public final class WebServer: @unchecked Sendable {
         protocols[0].name = lifetime.keep("http")
         protocols[0].callback = webServerCallback
         protocols[0].per_session_data_size = MemoryLayout<UInt64>.size
-        protocols[0].rx_buffer_size = 16 * 1024
+        // lws gives every connection a receive buffer of this size. Client messages are at most
+        // `maxMessageBytes` (4 KiB by default) and larger ones arrive in pieces that `receive`
+        // joins, so a small buffer keeps an idle observer cheap.
+        protocols[0].rx_buffer_size = 4096
         lifetime.keep(protocols)
 
         var info = lws_context_creation_info()
@@ -528,12 +593,11 @@ public final class WebServer: @unchecked Sendable {
         }
         info.options = options
 
-        let retry = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
-        retry.initialize(to: lws_retry_bo_t())
-        retry.pointee.secs_since_valid_ping = configuration.pingAfterSeconds
-        retry.pointee.secs_since_valid_hangup = configuration.hangUpAfterSeconds
-        lifetime.keep(retry)
-        info.retry_and_idle_policy = UnsafePointer(retry)
+        // No lws validity timers: the keep-alive sweep pings and hangs up (startKeepAliveTicker).
+        // Zero turns them off; without a policy lws applies its own default (5 minutes), and each
+        // connection's timer is re-filed in one sorted list on every frame: O(connections) per
+        // frame, which the `hot` load test showed as lws_dll2_add_sorted at 30 % of the CPU.
+        info.retry_and_idle_policy = UnsafePointer(Self.noValidityTimers)
 
         return lws_create_context(&info)
     }
@@ -603,6 +667,10 @@ private final class SocketState {
     var pendingClose: (CloseCode, String)?
     var assembly: [UInt8] = []
     var discarding = false
+    /// When the client last sent anything (a message or a pong), and when it was last pinged.
+    var lastHeard = ContinuousClock.now
+    var lastPinged = ContinuousClock.now
+    var pingDue = false
 
     init(wsi: OpaquePointer, socket: WebSocket) {
         self.wsi = wsi
