@@ -20,6 +20,9 @@ public struct Correctness: Codable, Sendable {
     /// the answer arrived: not an error, but counted).
     public var unacknowledgedInStream = 0
     public var auctionsChecked = 0
+    /// Auctions whose schedule an outage moved (the service missed its heartbeat): their bids are
+    /// judged by the Stream's order, as the live timeline no longer shows the ends they met.
+    public var auctionsWithOutages = 0
     /// Auctions whose results reached the API exactly once, with prices equal to the Stream's.
     public var resultsMatching = 0
     public var resultsMismatched = 0
@@ -50,28 +53,48 @@ struct Reconciler {
             let timeline = try timelineOf(connection, keys)
             var byRequest: [String: [[String: String]]] = [:]
             var pending: [Int: [Int: Int64]] = [:]  // stage → bidder → amount
+            // In Stream order: the latest stage started so far, and whether an outage moved the
+            // schedule (then the live hash's timeline is the moved one, not the one a bid met).
+            var stageStarted = -1
+            var outageBeforeEnd = false
+            var entries: [[String: String]] = []
             for entry in log {
                 guard let pair = entry.array, pair.count == 2, let flat = pair[1].array else { continue }
                 var fields: [String: String] = [:]
                 for i in stride(from: 0, to: flat.count - 1, by: 2) {
                     if let key = flat[i].string, let value = flat[i + 1].string { fields[key] = value }
                 }
-                guard let type = fields["type"], type == "bidAccepted" || type == "bidCancelled",
+                entries.append(fields)
+            }
+            let outages = entries.filter { $0["type"] == "outageRecovered" }.count
+            if outages > 0 { report.auctionsWithOutages += 1 }
+            for fields in entries {
+                guard let type = fields["type"] else { continue }
+                if type == "stageStarted", let index = fields["stage"].flatMap(Int.init) {
+                    stageStarted = max(stageStarted, index)
+                    continue
+                }
+                if type == "outageRecovered" { outageBeforeEnd = true }
+                guard type == "bidAccepted" || type == "bidCancelled",
                     let stage = fields["stage"].flatMap(Int.init), let bidder = fields["bidder"].flatMap(Int.init)
                 else { continue }
                 if let requestId = fields["requestId"] { byRequest["\(bidder):\(requestId)", default: []].append(fields) }
                 if type == "bidAccepted" {
                     pending[stage, default: [:]][bidder] = fields["amount"].flatMap { Int64($0) }
                     let at = fields["at"].flatMap { Int64($0) } ?? 0
+                    // Late: recorded after a later stage had started, or (when no outage moved the
+                    // schedule) at or after its turn's end; out of turn: not the turn's bidder.
+                    var late = stage < stageStarted
                     if timeline.indices.contains(stage) {
                         let turn = timeline[stage]
-                        if at >= turn.end || at < turn.start || turn.bidder != bidder {
-                            report.lateAccepted += 1
-                            problem(&report, "\(id): bid of bidder \(bidder) accepted at \(at) µs in stage \(stage) [\(turn.start), \(turn.end)) of bidder \(turn.bidder)")
-                        }
+                        if turn.bidder != bidder { late = true }
+                        if !outageBeforeEnd && outages == 0 && (at >= turn.end || at < turn.start) { late = true }
                     } else {
+                        late = true
+                    }
+                    if late {
                         report.lateAccepted += 1
-                        problem(&report, "\(id): bid accepted in stage \(stage), which the timeline does not have")
+                        problem(&report, "\(id): bid of bidder \(bidder) accepted at \(at) µs in stage \(stage) after stage \(stageStarted) had started, or outside [\(timeline.indices.contains(stage) ? "\(timeline[stage].start), \(timeline[stage].end)" : "?"))")
                     }
                 } else {
                     pending[stage]?[bidder] = nil

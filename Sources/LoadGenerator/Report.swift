@@ -40,6 +40,7 @@ enum Report {
             ("accepted late or out of turn", c.lateAccepted), ("accepted in the Stream, answer not seen (dropped connection)", c.unacknowledgedInStream),
             ("auctions whose results the API holds exactly", c.resultsMatching), ("results that differ from the Stream", c.resultsMismatched),
             ("results missing or posted more than once", c.resultsMissing), ("results POSTs accepted by the API", c.resultPostsAccepted),
+            ("auctions whose schedule an outage moved", c.auctionsWithOutages),
             ("answers the script did not expect", s.client.unexpectedCount), ("replays after reconnect / different answers", s.client.replays),
             ("replays with a different answer", s.client.replayMismatches), ("state seq going backwards", s.client.seqWentBack),
         ] {
