@@ -3,7 +3,8 @@
 # and auctiond (the profile's auctiondProcesses, sharing one port) on free ports, runs
 # auction-loadtest against them, stops them by PID. The report lands in
 # loadtest/reports/PROFILE-<time>/ (summary.json, report.html, the services' logs).
-# CONFIG=debug uses the debug build (make test does, to save a release build).
+# CONFIG=debug uses the debug build (make test does, to save a release build); WORKERS sets
+# auctiond's bid workers (AUCTIOND_WORKERS, default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile_name=${1:?usage: loadtest/run.sh PROFILE   (one of: $(ls loadtest/profiles | sed 's/\.yaml$//' | tr '\n' ' '))}
@@ -45,7 +46,7 @@ for n in $(seq "$processes"); do
   AUCTIOND_LISTEN="127.0.0.1:$service_port" AUCTIOND_PUBLIC_URL="http://127.0.0.1:$service_port" \
   AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" AUCTIOND_API_URL="http://127.0.0.1:$sandbox_port/api/2.5" \
   AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=500 AUCTIOND_HASH_SECRETS=load-test-secret AUCTIOND_LOG_LEVEL=notice \
-  AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP=30000 \
+  AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP=30000 AUCTIOND_WORKERS="${WORKERS:-4}" \
     "$bin/auctiond" serve >"$report/auctiond-$n.log" 2>&1 &
   pids+=($!)
   measured+=(--process "auctiond-$n=$!")
