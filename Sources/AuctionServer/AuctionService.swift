@@ -29,17 +29,66 @@ public final class AuctionService: WebServerDelegate {
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
 
-    /// A serial queue with its own Redis connection.
+    /// A serial queue with its own Redis connection. Bids wait in a bounded queue of their own and
+    /// go to Redis in batches: one round trip (and, with `appendfsync always`, one fsync) for all
+    /// the bids that arrived while the previous batch was out. One auction's bids always go to the
+    /// same worker, so they are decided in the order they arrived.
     final class Worker: @unchecked Sendable {
         let queue: DispatchQueue
         let store: AuctionStore
+        private let bidLimit: Int
+        private let lock = NSLock()
+        private var waitingBids: [QueuedBid] = []
+        private var sendingBids = false
+        /// Bids in one round trip at most: a batch's answers all wait for its last script.
+        static let bidsPerBatch = 128
 
-        init(_ name: String, endpoint: RedisEndpoint) {
+        struct QueuedBid {
+            let submission: BidSubmission
+            let answer: @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void
+        }
+
+        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000) {
             queue = DispatchQueue(label: name)
             store = AuctionStore(endpoint: endpoint)
+            self.bidLimit = bidLimit
         }
 
         func run(_ body: @escaping @Sendable (AuctionStore) -> Void) { queue.async { body(self.store) } }
+
+        /// Queues a bid for Redis; `answer` is called on the worker's queue. Returns false, and
+        /// queues nothing, when `bidLimit` bids are waiting already.
+        func submit(_ bid: BidSubmission, answer: @escaping @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void) -> Bool {
+            let (queued, startSending): (Bool, Bool) = lock.withLock {
+                guard waitingBids.count < bidLimit else { return (false, false) }
+                waitingBids.append(QueuedBid(submission: bid, answer: answer))
+                let idle = !sendingBids
+                sendingBids = true
+                return (true, idle)
+            }
+            if startSending { queue.async { self.sendWaitingBids() } }
+            return queued
+        }
+
+        /// Sends one batch, then gives the queue back to other work before the next batch.
+        private func sendWaitingBids() {
+            let batch: [QueuedBid] = lock.withLock {
+                let count = min(waitingBids.count, Self.bidsPerBatch)
+                defer { waitingBids.removeFirst(count) }
+                return Array(waitingBids.prefix(count))
+            }
+            do {
+                let verdicts = try store.placeBids(batch.map(\.submission))
+                for (bid, verdict) in zip(batch, verdicts) { bid.answer(verdict) }
+            } catch {
+                for bid in batch { bid.answer(.failure(error)) }
+            }
+            let more: Bool = lock.withLock {
+                sendingBids = !waitingBids.isEmpty
+                return sendingBids
+            }
+            if more { queue.async { self.sendWaitingBids() } }
+        }
     }
 
     public init(settings: AuctionServiceSettings, logger: Logger, metricsText: @escaping @Sendable () -> [UInt8] = { [] }) {
@@ -48,7 +97,9 @@ public final class AuctionService: WebServerDelegate {
         self.metricsText = metricsText
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
-        workers = (0..<max(1, settings.workers)).map { Worker("auctiond.worker.\($0)", endpoint: settings.redis) }
+        workers = (0..<max(1, settings.workers)).map {
+            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids)
+        }
         healthWorker = Worker("auctiond.health", endpoint: settings.redis)
         planningWorker = Worker("auctiond.planning", endpoint: settings.redis)
         let box = FeedBox()

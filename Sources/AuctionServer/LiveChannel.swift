@@ -100,28 +100,34 @@ extension AuctionService {
         let scriptRequestId = requestId ?? "server-\(UUID().uuidString)"
         live.withContents { $0.sessions[socket.id]?.remember(scriptRequestId) }
         let received = ContinuousClock.now
-        worker(for: session.auctionId).run { store in
-            do {
-                let verdict = try store.placeBid(auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId)
-                self.metrics.bidLatency.recordNanoseconds((ContinuousClock.now - received).wholeNanoseconds)
-                switch verdict {
-                case .accepted(_, let amount, let at):
-                    self.metrics.bids("accepted").increment()
-                    self.send(ServerMessage.bidAccepted(requestId: requestId, amount: amount, serverTime: at.milliseconds), to: socket)
-                case .cancelled(_, let at):
-                    self.metrics.bids("cancelled").increment()
-                    self.send(ServerMessage.bidCancelled(requestId: requestId, serverTime: at.milliseconds), to: socket)
-                case .rejected(let code, _):
-                    self.metrics.bids(code.rawValue).increment()
-                    self.send(ServerMessage.bidRejected(requestId: requestId, BidRejection(code)), to: socket)
-                }
-            } catch {
+        let submission = BidSubmission(auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId)
+        let queued = worker(for: session.auctionId).submit(submission) { outcome in
+            self.metrics.bidLatency.recordNanoseconds((ContinuousClock.now - received).wholeNanoseconds)
+            switch outcome {
+            case .success(.accepted(_, let amount, let at)):
+                self.metrics.bids("accepted").increment()
+                self.send(ServerMessage.bidAccepted(requestId: requestId, amount: amount, serverTime: at.milliseconds), to: socket)
+            case .success(.cancelled(_, let at)):
+                self.metrics.bids("cancelled").increment()
+                self.send(ServerMessage.bidCancelled(requestId: requestId, serverTime: at.milliseconds), to: socket)
+            case .success(.rejected(let code, _)):
+                self.metrics.bids(code.rawValue).increment()
+                self.send(ServerMessage.bidRejected(requestId: requestId, BidRejection(code)), to: socket)
+            case .failure(let error):
                 self.metrics.redisErrors.increment()
                 self.logger.error("bid not recorded", metadata: ["auction": "\(session.auctionId)", "bidder": "\(bidder)", "error": "\(error)"])
                 self.send(
-                    ServerMessage.error(.unavailable, "The bid could not be confirmed because storage did not answer. Send it again with the same requestId."),
+                    ServerMessage.error(
+                        .unavailable, "The bid could not be confirmed because storage did not answer. Send it again with the same requestId.",
+                        requestId: requestId),
                     to: socket)
             }
+        }
+        if !queued {
+            metrics.bids("busy").increment()
+            send(
+                ServerMessage.error(.unavailable, "The service is busy and did not record the bid. Send it again with the same requestId.", requestId: requestId),
+                to: socket)
         }
     }
 

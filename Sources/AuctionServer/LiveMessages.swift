@@ -113,12 +113,16 @@ enum ServerMessage {
         return json(["type": "pong", "clientTime": client, "serverTime": serverTime])
     }
 
-    static func error(_ code: ErrorCode, _ message: String) -> String {
-        json(["type": "error", "code": code.rawValue, "message": message])
+    /// `requestId`, when the error concerns one bid (`unavailable`), is an addition to the protocol.
+    static func error(_ code: ErrorCode, _ message: String, requestId: String? = nil) -> String {
+        var fields: [String: Any] = ["type": "error", "code": code.rawValue, "message": message]
+        if let requestId { fields["requestId"] = requestId }
+        return json(fields)
     }
 
     /// The `error` message codes. `unavailable` is an addition to the protocol's list: the bid's fate
-    /// is unknown because Redis did not answer; sending it again with the same requestId is safe.
+    /// is unknown because Redis did not answer, or the bid was not taken because the service is
+    /// busy; sending it again with the same requestId is safe.
     enum ErrorCode: String {
         case badJSON = "bad_json"
         case unknownType = "unknown_type"

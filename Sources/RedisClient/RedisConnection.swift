@@ -66,6 +66,14 @@ public final class RedisConnection {
     /// error reply of any command is thrown after all replies have been read, so the connection
     /// stays in step.
     public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        let replies = try exchange(commands)
+        for reply in replies { if case .error(let message) = reply { throw .server(message) } }
+        return replies
+    }
+
+    /// Like `pipeline`, but an error reply stays in its place among the replies: for batches whose
+    /// commands succeed or fail one by one (a batch of bids).
+    public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         if context == nil { try connect() }
         guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
         for arguments in commands {
@@ -75,16 +83,13 @@ public final class RedisConnection {
             if status != REDIS_OK { throw failure(context) }
         }
         var replies: [RedisReply] = []
-        var firstError: String?
+        replies.reserveCapacity(commands.count)
         for _ in commands {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
-            let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
             freeReplyObject(raw)
-            if case .error(let message) = reply, firstError == nil { firstError = message }
-            replies.append(reply)
         }
-        if let firstError { throw .server(firstError) }
         return replies
     }
 

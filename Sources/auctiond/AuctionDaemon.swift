@@ -137,6 +137,7 @@ struct Wiring {
         limits.violationsBeforeClose = try config.integer("limits.violationsBeforeClose", in: 1...1000)
         limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
         limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
+        limits.maxQueuedBids = try config.integer("limits.maxQueuedBids", in: 1...1_000_000)
         let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
         let tenderAPI = TenderAPISettings(
             baseURL: config.string("apiUrl"), token: config.string("apiToken"),

@@ -76,6 +76,45 @@ import Testing
         #expect(try observer.receiveReply()["code"] as? String == "observer")
     }
 
+    @Test func bidsBeyondTheQueueLimitAreAnsweredUnavailableAndCanBeSentAgain() throws {
+        // One worker that holds at most one waiting bid, and Redis paused so nothing drains.
+        let fixture = try LiveFixture(
+            offset: -10, firstPause: 0, turn: 60_000,
+            environment: ["AUCTIOND_WORKERS": "1", "AUCTIOND_LIMITS_MAX_QUEUED_BIDS": "1"])
+        let client = try connectedBidder(fixture)
+        _ = try fixture.redis.connect().execute("CLIENT", "PAUSE", "1500", "WRITE")
+        let amounts = ["940.00", "930.00", "920.00"]
+        for (index, amount) in amounts.enumerated() {
+            try client.sendJSON(["type": "bid", "amount": amount, "requestId": "q\(index)"])
+        }
+        // The first is out to Redis or waiting; the third finds the queue full at once.
+        var answers: [String: [String: Any]] = [:]
+        var busy: [String] = []  // requestIds answered unavailable
+        while answers.count + busy.count < amounts.count {
+            let answer = try client.receiveReply()
+            if answer["type"] as? String == "error" {
+                #expect(answer["code"] as? String == "unavailable")
+                #expect((answer["message"] as? String)?.contains("requestId") == true)
+                busy.append(try #require(answer["requestId"] as? String))
+            } else if let id = answer["requestId"] as? String {
+                answers[id] = answer
+            }
+        }
+        #expect(answers["q0"]?["type"] as? String == "bidAccepted")
+        #expect(answers["q2"] == nil, "the queue was full for the third bid")
+        #expect(busy.contains("q2"))
+        // Nothing of a refused bid was stored; sent again, it is decided like any other.
+        let accepted = try fixture.store.events(of: fixture.auctionId, after: 0).compactMap { event -> String? in
+            if case .bidAccepted = event.event { return event.requestId }
+            return nil
+        }
+        #expect(Set(accepted) == Set(answers.keys))
+        try client.sendJSON(["type": "bid", "amount": "920.00", "requestId": "q2"])
+        let retried = try client.receiveReply()
+        #expect(retried["type"] as? String == "bidAccepted")
+        #expect(retried["requestId"] as? String == "q2")
+    }
+
     @Test func aForgedTokenGetsInvalidTokenAndAReadOnlyView() throws {
         let fixture = try openTurn()
         let forged = try fixture.daemon.webSocket(fixture.bidderPath(1, token: String(repeating: "0", count: 32)))

@@ -14,13 +14,16 @@ final class LiveFixture: @unchecked Sendable {
     let tokens = ParticipationTokens(secrets: [AuctiondProcess.hashSecret])
     var auctionId: String { planned.input.auctionId }
 
-    init(amounts: [Double] = [900, 950], offset: Int64 = 1000, firstPause: Int64 = 500, pause: Int64 = 300, turn: Int64 = 600) throws {
+    init(
+        amounts: [Double] = [900, 950], offset: Int64 = 1000, firstPause: Int64 = 500, pause: Int64 = 300, turn: Int64 = 600,
+        environment: [String: String] = [:]
+    ) throws {
         redis = try RedisServer()
         store = AuctionStore(endpoint: redis.endpoint)
         planned = try samplePlannedAuction(
             amounts: amounts, start: store.now().adding(milliseconds: offset), firstPause: firstPause, pause: pause, turn: turn)
         try store.create(planned)
-        daemon = try AuctiondProcess(redisURL: redis.url)
+        daemon = try AuctiondProcess(redisURL: redis.url, environment: environment)
         guard daemon.waitForAuction(auctionId) else { throw LiveTestError(description: "auction never loaded:\n\(daemon.log)") }
     }
 

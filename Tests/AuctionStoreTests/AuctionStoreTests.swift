@@ -109,6 +109,34 @@ import Testing
         #expect(try fixture.log().isEmpty)
     }
 
+    @Test func aBatchOfBidsIsDecidedInOrderWithAVerdictEachAndSurvivesALostScriptCache() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        let best = planned.bestValidAmount(of: 1)
+        func bid(_ bidder: Int, _ request: BidRequest, _ id: String, auction: String = "tender-1") -> BidSubmission {
+            BidSubmission(auctionId: auction, bidder: bidder, request: request, requestId: id)
+        }
+        let batch = [
+            bid(1, .place(best), "b1"), bid(2, .place(best), "b2"), bid(1, .place(planned.prices[0].amount), "b3"),
+            bid(1, .place(best - planned.input.minimalStep), "b4"), bid(1, .place(best), "b1"), bid(1, .cancel, "b5"),
+            bid(1, .place(best), "b6", auction: "nope"),
+        ]
+        let verdicts = try fixture.store.placeBids(batch)
+        #expect(verdicts.count == batch.count)
+        let codes = verdicts.map { verdict in (try? verdict.get()).map(\.code) ?? "error" }
+        #expect(codes == ["accepted", "not_your_turn", "too_high", "accepted", "accepted", "cancelled", "error"])
+        #expect(verdicts[4] == verdicts[0], "the repeated requestId gets its first answer")
+        #expect(throws: AuctionStoreError.unknownAuction("nope")) { try verdicts[6].get() }
+        #expect(try fixture.log().count == 3)
+
+        // Redis forgot its scripts (a restart without them): the batch loads the script and is
+        // sent again, and the bids that had run already keep their first answers.
+        _ = try fixture.redis.connect().execute("SCRIPT", "FLUSH")
+        let again = try fixture.store.placeBids(Array(batch.prefix(6)))
+        #expect(again == Array(verdicts.prefix(6)))
+        #expect(try fixture.log().count == 3)
+    }
+
     @Test func manyThreadsBiddingInOneTurnLeaveExactlyTheValidBidsAndOneStandingBid() throws {
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
