@@ -119,46 +119,64 @@ private struct Loop {
     /// One pass over every auction; returns how long to sleep.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
-        if now >= nextHeartbeat {
-            do {
-                outageCount = try store.heartbeat(threshold: settings.outageThreshold)
-                redisOffset = try store.now().microseconds - Self.localMicroseconds()
-                let live = try store.indexedAuctions().filter { $0.status == .scheduled || $0.status == .active }
-                candidates.formUnion(live.map(\.id))
-                nextHeartbeat = now + settings.heartbeatInterval
-            } catch {
-                observer(.failed(auctionId: nil, error: error))
-                nextHeartbeat = now + .milliseconds(200)
-            }
-        }
+        beatIfDue()
+        renewLeases(now: now)
         for id in candidates.sorted() {
-            do {
-                try keepLease(id, now: now)
-                try drive(id)
-            } catch {
+            do { try drive(id) } catch {
                 observer(.failed(auctionId: id, error: error))
                 if case .unknownAuction = error { forget(id) }
             }
+            // A pass over many busy auctions may take longer than a heartbeat: beating only
+            // between passes would make this process look dead and record an outage that never was.
+            beatIfDue()
         }
         return nextWake(after: now)
+    }
+
+    /// Says this process is alive, learns of recorded outages and new auctions, once a heartbeat.
+    private mutating func beatIfDue() {
+        let now = ContinuousClock.now
+        guard now >= nextHeartbeat else { return }
+        do {
+            outageCount = try store.heartbeat(threshold: settings.outageThreshold)
+            redisOffset = try store.now().microseconds - Self.localMicroseconds()
+            let live = try store.indexedAuctions().filter { $0.status == .scheduled || $0.status == .active }
+            candidates.formUnion(live.map(\.id))
+            nextHeartbeat = now + settings.heartbeatInterval
+        } catch {
+            observer(.failed(auctionId: nil, error: error))
+            nextHeartbeat = now + .milliseconds(200)
+        }
+    }
+
+    /// Takes or renews the leases that are due, all in one round trip.
+    private mutating func renewLeases(now: ContinuousClock.Instant) {
+        let due = candidates.filter { now >= nextLeaseAttempt[$0, default: now] }.sorted()
+        guard !due.isEmpty else { return }
+        for id in due { nextLeaseAttempt[id] = now + settings.leaseRenewal }
+        let holds: [Bool]
+        do { holds = try store.acquireLeases(due, owner: owner, ttl: settings.leaseTTL) } catch {
+            return observer(.failed(auctionId: nil, error: error))
+        }
+        for (id, holding) in zip(due, holds) {
+            if holding {
+                guard held[id] == nil else { continue }
+                do {
+                    held[id] = try store.load(id)
+                    observer(.leaseAcquired(auctionId: id))
+                } catch {
+                    observer(.failed(auctionId: id, error: error))
+                    if case .unknownAuction = error { forget(id) }
+                }
+            } else if held.removeValue(forKey: id) != nil {
+                observer(.leaseLost(auctionId: id))
+            }
+        }
     }
 
     mutating func releaseAll() {
         for id in held.keys { try? store.releaseLease(id, owner: owner) }
         held.removeAll()
-    }
-
-    private mutating func keepLease(_ id: String, now: ContinuousClock.Instant) throws(AuctionStoreError) {
-        guard now >= nextLeaseAttempt[id, default: now] else { return }
-        nextLeaseAttempt[id] = now + settings.leaseRenewal
-        if try store.acquireLease(id, owner: owner, ttl: settings.leaseTTL) {
-            if held[id] == nil {
-                held[id] = try store.load(id)
-                observer(.leaseAcquired(auctionId: id))
-            }
-        } else if held.removeValue(forKey: id) != nil {
-            observer(.leaseLost(auctionId: id))
-        }
     }
 
     /// Appends every event that is due for a held auction: recorded outages first, then stage

@@ -367,18 +367,17 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     }
 
     /// Sends the storm's bids that are due: one step better than the own price, in turn or not.
+    /// One bid per connection per tick at most, and a late tick does not catch up: the next bid is
+    /// a whole interval after this one, so no second holds more than the rate (bursts would
+    /// trip the server's per-connection limit and measure `rate_limited` instead of bids).
     func stormTick() {
         let now = ContinuousClock.now
         let interval = Duration.microseconds(Int64(1_000_000 / max(profile.stormBidsPerSecond, 0.001)))
         for (id, connection) in connections.enumerated() where connection.stormActive && connection.open && !connection.done {
-            var sentNow = 0
-            while connection.stormNext <= now, sentNow < 3 {
-                let step = auctions[connection.auction].planned.stepKopiyky * (auctions[connection.auction].planned.rising ? 1 : -1)
-                bid(connection, id, amount: connection.price + step, expect: .anything)
-                connection.stormNext += interval
-                sentNow += 1
-            }
-            if connection.stormNext < now { connection.stormNext = now }
+            guard connection.stormNext <= now else { continue }
+            let planned = auctions[connection.auction].planned
+            bid(connection, id, amount: connection.price + planned.stepKopiyky * (planned.rising ? 1 : -1), expect: .anything)
+            connection.stormNext = now + interval
         }
     }
 
