@@ -61,6 +61,18 @@ import Testing
         #expect(good["amount"] as? String == "940.00")
     }
 
+    @Test func aRequestIdWithQuotesControlCharactersAndUnicodeIsEchoedExactly() throws {
+        let fixture = try openTurn()
+        let client = try connectedBidder(fixture)
+        let requestIds = ["q\"uote\\back/slash", "line\nbreak\ttab\u{01}\u{1F}", "ставка-ї-😀", "<b>&amp;</b>"]
+        for (index, requestId) in requestIds.enumerated() {
+            try client.sendJSON(["type": "bid", "amount": index == 0 ? "940.00" : "945.00", "requestId": requestId])
+            let answer = try client.receiveReply()
+            #expect(answer["requestId"] as? String == requestId)
+            #expect(answer["type"] as? String == (index == 0 ? "bidAccepted" : "bidRejected"))
+        }
+    }
+
     @Test func bidsOutsideOnesTurnAndFromObserversAreRejected() throws {
         let fixture = try openTurn()
         let other = try connectedBidder(fixture, 2)
