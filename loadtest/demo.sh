@@ -13,27 +13,11 @@ LISTEN=${AUCTIOND_LISTEN:-127.0.0.1:8090}
 API="http://$SANDBOX/api/2.5"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-
-redis-server Config/redis.conf --port "$REDIS_PORT" --dir "$PWD/$RUN_DIR" >"$RUN_DIR/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
+source loadtest/services.sh
+start_redis "$REDIS_PORT" "$PWD/$RUN_DIR" "$RUN_DIR/redis.log"
 # The demo tenders start 20 s after the sandbox does (their startDate is "now+20s").
-.build/release/tender-sandbox --listen "$SANDBOX" --fixtures Config/sandbox --state "$RUN_DIR/sandbox" >"$RUN_DIR/sandbox.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -fs "$API/tenders" >/dev/null 2>&1 && break; sleep 0.1; done
-
-AUCTIOND_LISTEN=$LISTEN AUCTIOND_PUBLIC_URL="http://$LISTEN" AUCTIOND_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-  AUCTIOND_API_URL="$API" AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=500 AUCTIOND_HASH_SECRETS=demo-secret \
-  .build/release/auctiond serve >"$RUN_DIR/auctiond.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -fs "http://$LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+start_sandbox .build/release/tender-sandbox "$SANDBOX" "$RUN_DIR/sandbox.log" --fixtures Config/sandbox --state "$RUN_DIR/sandbox"
+AUCTIOND_HASH_SECRETS=demo-secret start_auctiond .build/release/auctiond "$LISTEN" "$REDIS_PORT" "$API" "$RUN_DIR/auctiond.log"
 
 echo "Redis:          redis://127.0.0.1:$REDIS_PORT   (log: $RUN_DIR/redis.log)"
 echo "tender sandbox: $API   (log: $RUN_DIR/sandbox.log)"

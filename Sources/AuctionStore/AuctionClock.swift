@@ -39,7 +39,13 @@ public final class AuctionClock: Sendable {
     private let settings: ClockSettings
     private let observer: @Sendable (ClockReport) -> Void
     private let thread = ServiceThread(name: "auction-clock")
+    /// The heartbeat runs on a thread of its own: it says the process is up (SPEC: an outage is
+    /// every instance down), and a long pass of the clock over many busy auctions must not make
+    /// a live process look dead and shift every schedule.
+    private let heartbeatThread = ServiceThread(name: "auction-heartbeat")
     private let wakeUp = NSCondition()
+    /// Outages recorded in Redis so far, as the heartbeat last read them.
+    private let recordedOutages = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - owner: this process's lease name; unique per process (host, pid and a random part).
@@ -60,12 +66,14 @@ public final class AuctionClock: Sendable {
     }
 
     public func start() {
+        heartbeatThread.start { [self] in runHeartbeat() }
         thread.start { [self] in run() }
     }
 
     /// Stops the clock and releases every lease it holds, so another process takes over at once.
     public func stop() {
         thread.stop { wake() }
+        heartbeatThread.stop { wake() }
     }
 
     /// Under the condition's lock, so a loop about to sleep cannot miss it.
@@ -79,14 +87,47 @@ public final class AuctionClock: Sendable {
 
     private func run() {
         let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
-        var loop = Loop(store: store, owner: owner, settings: settings, observer: observer)
+        // The first heartbeat comes before the first pass, so that pass applies any outage.
+        beat(store)
+        var loop = Loop(
+            store: store, owner: owner, settings: settings, observer: observer,
+            outageCount: { [self] in recordedOutages.load(ordering: .acquiring) },
+            isStopping: { [thread] in thread.isStopping })
         while !thread.isStopping {
             let sleep = loop.tick()
-            wakeUp.lock()
-            if !thread.isStopping { _ = wakeUp.wait(until: Date(timeIntervalSinceNow: sleep.inSeconds)) }
-            wakeUp.unlock()
+            pause(sleep, unless: thread)
         }
         loop.releaseAll()
+    }
+
+    private func runHeartbeat() {
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
+        while !heartbeatThread.isStopping {
+            let next = ContinuousClock.now + settings.heartbeatInterval
+            pause(next - ContinuousClock.now, unless: heartbeatThread)
+            if heartbeatThread.isStopping { break }
+            // A failed beat is tried again sooner: every missed second counts towards an outage.
+            if !beat(store) { pause(.milliseconds(200), unless: heartbeatThread) }
+        }
+    }
+
+    /// Says this process is alive and learns how many outages are recorded.
+    @discardableResult
+    private func beat(_ store: AuctionStore) -> Bool {
+        do {
+            recordedOutages.store(try store.heartbeat(threshold: settings.outageThreshold), ordering: .releasing)
+            return true
+        } catch {
+            observer(.failed(auctionId: nil, error: error))
+            return false
+        }
+    }
+
+    /// Sleeps for `duration`, or until `stop` wakes the thread.
+    private func pause(_ duration: Duration, unless thread: ServiceThread) {
+        wakeUp.lock()
+        if !thread.isStopping { _ = wakeUp.wait(until: Date(timeIntervalSinceNow: duration.inSeconds)) }
+        wakeUp.unlock()
     }
 }
 
@@ -96,22 +137,30 @@ private struct Loop {
     let owner: String
     let settings: ClockSettings
     let observer: @Sendable (ClockReport) -> Void
+    /// Outages recorded so far (the heartbeat thread reads them).
+    let outageCount: () -> Int
+    let isStopping: () -> Bool
     /// Auctions whose lease this process holds.
     var held: [String: AuctionReplica] = [:]
     /// Live auctions known from the index: candidates for a lease.
     var candidates: Set<String> = []
     var nextLeaseAttempt: [String: ContinuousClock.Instant] = [:]
-    var nextHeartbeat = ContinuousClock.now
-    var outageCount = 0
+    /// When the index and the Redis clock offset are read again.
+    var nextRefresh = ContinuousClock.now
     /// Redis time minus local time, in µs: stage starts are Redis times.
     var redisOffset: Int64 = 0
     var queuedReports: Set<String> = []
 
-    init(store: AuctionStore, owner: String, settings: ClockSettings, observer: @escaping @Sendable (ClockReport) -> Void) {
+    init(
+        store: AuctionStore, owner: String, settings: ClockSettings, observer: @escaping @Sendable (ClockReport) -> Void,
+        outageCount: @escaping () -> Int, isStopping: @escaping () -> Bool
+    ) {
         self.store = store
         self.owner = owner
         self.settings = settings
         self.observer = observer
+        self.outageCount = outageCount
+        self.isStopping = isStopping
     }
 
     var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
@@ -119,33 +168,32 @@ private struct Loop {
     /// One pass over every auction; returns how long to sleep.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
-        beatIfDue()
+        refreshIfDue()
         renewLeases(now: now)
         for id in candidates.sorted() {
+            if isStopping() { break }
             do { try drive(id) } catch {
                 observer(.failed(auctionId: id, error: error))
                 if case .unknownAuction = error { forget(id) }
+                // Redis is gone: the other auctions would each wait out the retries too.
+                if case .unavailable = error { break }
             }
-            // A pass over many busy auctions may take longer than a heartbeat: beating only
-            // between passes would make this process look dead and record an outage that never was.
-            beatIfDue()
         }
         return nextWake(after: now)
     }
 
-    /// Says this process is alive, learns of recorded outages and new auctions, once a heartbeat.
-    private mutating func beatIfDue() {
+    /// Reads the index for new auctions and Redis' clock, once a heartbeat interval.
+    private mutating func refreshIfDue() {
         let now = ContinuousClock.now
-        guard now >= nextHeartbeat else { return }
+        guard now >= nextRefresh else { return }
         do {
-            outageCount = try store.heartbeat(threshold: settings.outageThreshold)
             redisOffset = try store.now().microseconds - Self.localMicroseconds()
             let live = try store.indexedAuctions().filter { $0.status == .scheduled || $0.status == .active }
             candidates.formUnion(live.map(\.id))
-            nextHeartbeat = now + settings.heartbeatInterval
+            nextRefresh = now + settings.heartbeatInterval
         } catch {
             observer(.failed(auctionId: nil, error: error))
-            nextHeartbeat = now + .milliseconds(200)
+            nextRefresh = now + .milliseconds(200)
         }
     }
 
@@ -189,7 +237,7 @@ private struct Loop {
             guard state.status == .scheduled || state.status == .active else { break }
             let event: AuctionEvent
             var notBefore: Timestamp?
-            if replica.outagesConsidered < outageCount, let outage = try store.outages(from: replica.outagesConsidered).first {
+            if replica.outagesConsidered < outageCount(), let outage = try store.outages(from: replica.outagesConsidered).first {
                 event = .outageRecovered(from: outage.from, until: outage.until)
             } else if let due = state.dueStageSwitch(at: redisNow), case .stageStarted(let index, _) = due {
                 event = due
@@ -253,7 +301,7 @@ private struct Loop {
     }
 
     private func nextWake(after now: ContinuousClock.Instant) -> Duration {
-        var sleep = min(settings.maximumSleep, nextHeartbeat - now)
+        var sleep = min(settings.maximumSleep, nextRefresh - now)
         for (id, attempt) in nextLeaseAttempt where candidates.contains(id) { sleep = min(sleep, attempt - now) }
         let redisTime = redisNow
         for replica in held.values {

@@ -64,6 +64,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         var welcomes = 0
         var number: Int?
         var lastSeq: Int64 = -1
+        /// Set by each welcome: the state after it is the on-connect state, not a broadcast (after
+        /// a reconnect its seq is newer, and its stage may have started while the bidder was away).
+        var expectingConnectState = true
         var lastStage = Int.min
         var done = false
         var dropPlanned = false
@@ -233,6 +236,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     private func welcome(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int) {
         connection.welcomes += 1
+        connection.expectingConnectState = true
         if connection.welcomes == 1 { connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds) }
         if let bidderIndex = connection.bidderIndex {
             guard let number = MessageScan.integer("number", in: message) else { return note("a participation link made an observer (auction \(connection.auction))") }
@@ -272,7 +276,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         largestState = max(largestState, message.count)
         let track = auctions[connection.auction]
         if seq < connection.lastSeq { seqWentBack += 1 }
-        let firstAfterConnect = connection.lastSeq < 0 || seq <= connection.lastSeq
+        let firstAfterConnect = connection.expectingConnectState || seq <= connection.lastSeq
+        connection.expectingConnectState = false
         connection.lastSeq = max(seq, connection.lastSeq)
         if connection.bidderIndex != nil { bidderState(message, connection, id, track) }
         if !firstAfterConnect {
@@ -283,7 +288,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         }
         let index = Int(stage)
         if index > connection.lastStage {
-            if connection.lastStage != Int.min || !firstAfterConnect {
+            // Only a broadcast shows when the switch reached clients: an on-connect state is as
+            // late as the connection.
+            if !firstAfterConnect {
                 track.lastDelivery[index] = max(track.lastDelivery[index] ?? 0, now)
                 if !track.lagRecorded.contains(index), track.stageStarts.indices.contains(index) {
                     track.lagRecorded.insert(index)

@@ -3,6 +3,7 @@ import AuctionStore
 import AuctionTesting
 import Foundation
 import RedisClient
+import Synchronization
 import Testing
 
 @Suite struct ScriptAgreesWithCoreTests {
@@ -128,6 +129,25 @@ import Testing
         #expect(shift >= 1_000_000)
         #expect(replica.state.stages[1].start.microseconds == planned.stages[1].start.microseconds + shift)
         #expect(replica.state.status == .active)
+    }
+
+    @Test func aClockPassSlowerThanTheOutageThresholdIsNotAnOutage() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.plan(offset: 200, firstPause: 300, turn: 300)
+        // The clock's thread is held up for three times the 400 ms threshold at its first stage
+        // switch, as a pass over many busy auctions would be; the process is up all along.
+        let heldUp = Mutex(false)
+        let clock = fixture.clock(owner: "busy") { report in
+            guard case .stageStarted = report, !heldUp.withLock({ $0 }) else { return }
+            heldUp.withLock { $0 = true }
+            Thread.sleep(forTimeInterval: 1.2)
+        }
+        clock.start()
+        defer { clock.stop() }
+        #expect(waitUntil(timeout: .seconds(10)) { ((try? fixture.stageSwitches()) ?? []).count >= 3 })
+        #expect(heldUp.withLock { $0 })
+        #expect(try fixture.redis.connect().execute("LLEN", ServiceKeys.outages) == .integer(0))
+        #expect(try !fixture.log().contains { if case .outageRecovered = $0.event { true } else { false } })
     }
 
     @Test func anOutageLongerThanTheLimitReschedulesTheAuction() throws {

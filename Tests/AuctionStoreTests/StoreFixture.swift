@@ -38,7 +38,7 @@ final class StoreFixture {
     }
 
     /// A clock with short intervals, so tests of leases and outages take a second, not a minute.
-    func clock(owner: String, reports: Recorder<ClockReport>? = nil) -> AuctionClock {
+    func clock(owner: String, reports: Recorder<ClockReport>? = nil, onReport: @escaping @Sendable (ClockReport) -> Void = { _ in }) -> AuctionClock {
         var settings = ClockSettings()
         settings.leaseTTL = .milliseconds(1000)
         settings.leaseRenewal = .milliseconds(200)
@@ -47,6 +47,7 @@ final class StoreFixture {
         settings.maximumSleep = .milliseconds(50)
         return AuctionClock(endpoint: redis.endpoint, owner: owner, settings: settings) { report in
             reports?.append(report)
+            onReport(report)
         }
     }
 

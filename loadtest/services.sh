@@ -1,0 +1,45 @@
+# Sourced by demo.sh and run.sh: starts Redis, the tender sandbox and auctiond in the background,
+# waits until each answers, and stops them all by PID when the script exits. After each start,
+# $last_pid is the process's PID.
+
+service_pids=()
+stop_services() {
+  # auctiond first, Redis last: a service whose Redis is gone spends its stop retrying it.
+  for ((i = ${#service_pids[@]} - 1; i >= 0; i--)); do kill "${service_pids[i]}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_services EXIT INT TERM
+
+# Tries a command for up to 10 s until it succeeds.
+wait_until() {
+  for _ in $(seq 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "gave up waiting for: $*" >&2
+  return 1
+}
+
+# start_redis PORT DIRECTORY LOG
+start_redis() {
+  redis-server Config/redis.conf --port "$1" --dir "$2" >"$3" 2>&1 &
+  last_pid=$!; service_pids+=("$last_pid")
+  wait_until redis-cli -p "$1" ping
+}
+
+# start_sandbox BINARY HOST:PORT LOG [more tender-sandbox options]
+start_sandbox() {
+  local binary=$1 listen=$2 log=$3
+  shift 3
+  "$binary" --listen "$listen" "$@" >"$log" 2>&1 &
+  last_pid=$!; service_pids+=("$last_pid")
+  wait_until curl -fs "http://$listen/api/2.5/tenders"
+}
+
+# start_auctiond BINARY HOST:PORT REDIS_PORT API_URL LOG — following the sandbox's feed; any other
+# AUCTIOND_* variables come from the caller's environment.
+start_auctiond() {
+  local binary=$1 listen=$2 redis_port=$3 api=$4 log=$5
+  AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="http://$listen" AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+    AUCTIOND_API_URL=$api AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=500 \
+    "$binary" serve >"$log" 2>&1 &
+  last_pid=$!; service_pids+=("$last_pid")
+  wait_until curl -fs "http://$listen/healthz"
+}
