@@ -26,6 +26,8 @@ public final class AuctionService: WebServerDelegate {
     /// The tender API, when configured (planning on request).
     let tenderAPI: TenderAPIClient?
     nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
+    /// Whether `refresher` was resumed: a dispatch source released while suspended is a crash.
+    nonisolated(unsafe) private var refresherResumed = false
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
 
@@ -124,6 +126,12 @@ public final class AuctionService: WebServerDelegate {
             service.healthWorker.run { _ in service.loadNewAuctions() }
         }
         refresher.resume()
+        refresherResumed = true
+    }
+
+    deinit {
+        refresher.cancel()
+        if !refresherResumed { refresher.resume() }
     }
 
     public func stop() {

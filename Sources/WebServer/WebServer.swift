@@ -1,6 +1,6 @@
-// The one place that calls libwebsockets. One thread runs `lws_service` and owns every lws object
-// (lws is built with LWS_MAX_SMP 1); other threads talk to it only through `commands` plus
-// `lws_cancel_service`, which wakes the loop with LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+// The one place that serves HTTP and WebSocket through libwebsockets. One thread
+// (LWSServiceThread) runs the event loop and owns every lws object; other threads talk to it only
+// through commands, which wake the loop with LWS_CALLBACK_EVENT_WAIT_CANCELLED.
 import CLibWebSockets
 import CShims
 import Foundation
@@ -102,15 +102,9 @@ public final class WebServer: @unchecked Sendable {
     /// How long a client whose queue overflowed has to read its close frame before it is dropped.
     static let slowClientGraceSeconds = 2
     private let delegate: WebServerDelegate
-    private let commands = Mutex<[Command]>([])
-    private let stopRequested = Atomic<Bool>(false)
+    private let service = LWSServiceThread<Command>(name: "lws-service")
     private let boundPort = Atomic<Int>(0)
-    private var serviceThread: Thread?
-    private let stopped = DispatchSemaphore(value: 0)
-    /// The context, for `lws_cancel_service` from other threads (the only lws call they make).
-    private let contextPointer = Mutex<ContextHandle?>(nil)
-    /// The service thread's id (0 until it runs), read by any thread in `perform`.
-    private let serviceThreadID = Atomic<UInt>(0)
+    private var started = false
 
     // Owned by the service thread.
     private var nextID: UInt64 = 0
@@ -141,27 +135,20 @@ public final class WebServer: @unchecked Sendable {
     /// Binds and starts the service thread; throws if lws cannot create the context (port taken,
     /// bad certificate).
     public func start() throws(WebServerError) {
-        let ready = DispatchSemaphore(value: 0)
-        let failure = Mutex<String?>(nil)
-        let thread = Thread { [self] in
-            serviceThreadID.store(UInt(pthread_self()), ordering: .releasing)
-            guard let context = createContext() else {
-                failure.withLock { $0 = "cannot listen on \(configuration.host):\(configuration.port)" }
-                ready.signal()
-                stopped.signal()
-                return
-            }
-            contextPointer.withLock { $0 = ContextHandle(pointer: context) }
-            boundPort.store(Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(context, "default"))), ordering: .releasing)
-            ready.signal()
-            runLoop(context)
-        }
-        thread.name = "lws-service"
-        thread.stackSize = 1 << 20
-        serviceThread = thread
-        thread.start()
-        ready.wait()
-        if let message = failure.withLock({ $0 }) { throw WebServerError(description: message) }
+        let created = service.start(
+            createContext: { [unowned self] in
+                guard let context = createContext() else { return nil }
+                boundPort.store(Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(context, "default"))), ordering: .releasing)
+                return context
+            },
+            execute: { [unowned self] command in execute(command) },
+            beforeDestroy: { [unowned self] serviceOnce in closeAll(serviceOnce) },
+            afterDestroy: { [unowned self] in
+                sockets.removeAll()
+                transactions.removeAll()
+            })
+        guard created else { throw WebServerError(description: "cannot listen on \(configuration.host):\(configuration.port)") }
+        started = true
         startKeepAliveTicker()
     }
 
@@ -170,7 +157,7 @@ public final class WebServer: @unchecked Sendable {
     /// of lws's poll() loop walks every socket (measured by the `hot` load test).
     private func startKeepAliveTicker() {
         let ticker = Thread { [weak self] in
-            while let server = self, !server.stopRequested.load(ordering: .acquiring) {
+            while let server = self, !server.service.isStopRequested {
                 server.perform(.keepAliveSweep)
                 Thread.sleep(forTimeInterval: 1)
             }
@@ -181,9 +168,8 @@ public final class WebServer: @unchecked Sendable {
 
     /// Closes every WebSocket with 1001, finishes within about a second, and releases the port.
     public func stop() {
-        guard serviceThread != nil, !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wake()
-        stopped.wait()
+        guard started else { return }
+        service.stop()
     }
 
     /// Sends one frame to many connections: the broadcast path.
@@ -192,47 +178,19 @@ public final class WebServer: @unchecked Sendable {
     }
 
     /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
-    func perform(_ command: Command) {
-        if serviceThreadID.load(ordering: .acquiring) == UInt(pthread_self()) {
-            execute(command)
-        } else {
-            commands.withLock { $0.append(command) }
-            wake()
-        }
-    }
-
-    private func wake() {
-        contextPointer.withLock { context in
-            if let context { lws_cancel_service(context.pointer) }
-        }
-    }
+    func perform(_ command: Command) { service.perform(command) }
 
     // MARK: - Service thread
 
-    private func runLoop(_ context: OpaquePointer) {
-        while !stopRequested.load(ordering: .acquiring) {
-            if lws_service(context, 0) < 0 { break }
-        }
-        // Graceful part: tell every client we are going away and give them a moment to read it.
+    /// The graceful part of a stop: tell every client we are going away and give them a moment
+    /// to read it.
+    private func closeAll(_ serviceOnce: () -> Void) {
         for id in sockets.keys { execute(.close(id, .goingAway, "server shutting down")) }
         let deadline = Date().addingTimeInterval(1)
         while !sockets.isEmpty, Date() < deadline {
-            drainCommands()
-            _ = lws_service(context, 0)
+            service.drain()
+            serviceOnce()
         }
-        contextPointer.withLock { $0 = nil }
-        lws_context_destroy(context)
-        sockets.removeAll()
-        transactions.removeAll()
-        stopped.signal()
-    }
-
-    private func drainCommands() {
-        let pending = commands.withLock { queue -> [Command] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
-        }
-        pending.forEach(execute)
     }
 
     private func execute(_ command: Command) {
@@ -284,7 +242,7 @@ public final class WebServer: @unchecked Sendable {
     ) -> Int32 {
         switch reason {
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-            drainCommands()
+            service.drain()
             return 0
 
         case LWS_CALLBACK_HTTP:
@@ -655,10 +613,7 @@ private func webServerCallback(
     return Unmanaged<WebServer>.fromOpaque(server).takeUnretainedValue().callback(wsi, reason, user, input, length)
 }
 
-/// An lws context pointer that may cross threads; only `lws_cancel_service` uses it off-thread.
-private struct ContextHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-}
+
 
 private final class SocketState {
     let wsi: OpaquePointer

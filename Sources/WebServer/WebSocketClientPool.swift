@@ -1,6 +1,6 @@
 // The client role of libwebsockets: many outgoing WebSocket connections served by one thread, for
-// the load generator (auction-loadtest). Like WebServer, one thread runs `lws_service` and owns
-// every lws object; other threads hand it work through `commands` and `lws_cancel_service`.
+// the load generator (auction-loadtest). Like WebServer, one LWSServiceThread owns every lws
+// object; other threads hand it work as commands.
 import CLibWebSockets
 import CShims
 import Foundation
@@ -40,12 +40,8 @@ public final class WebSocketClientPool: @unchecked Sendable {
     }
 
     private let delegate: WebSocketClientDelegate
-    private let commands = Mutex<[Command]>([])
-    private let stopRequested = Atomic<Bool>(false)
-    private let contextPointer = Mutex<ClientContextHandle?>(nil)
-    private let serviceThreadID = Atomic<UInt>(0)
-    private let stopped = DispatchSemaphore(value: 0)
-    private var serviceThread: Thread?
+    private let service = LWSServiceThread<Command>(name: "lws-clients")
+    private var started = false
     private let timers = TimerQueue()
 
     // Owned by the service thread.
@@ -59,35 +55,24 @@ public final class WebSocketClientPool: @unchecked Sendable {
 
     /// Creates the lws context and starts its thread.
     public func start() throws(WebServerError) {
-        let ready = DispatchSemaphore(value: 0)
-        let failed = Atomic<Bool>(false)
-        let thread = Thread { [self] in
-            serviceThreadID.store(UInt(pthread_self()), ordering: .releasing)
-            guard let context = createContext() else {
-                failed.store(true, ordering: .releasing)
-                ready.signal()
-                stopped.signal()
-                return
-            }
-            contextPointer.withLock { $0 = ClientContextHandle(pointer: context) }
-            ready.signal()
-            runLoop(context)
-        }
-        thread.name = "lws-clients"
-        thread.stackSize = 1 << 20
-        serviceThread = thread
-        thread.start()
-        ready.wait()
-        if failed.load(ordering: .acquiring) { throw WebServerError(description: "cannot create the lws client context") }
+        let created = service.start(
+            createContext: { [unowned self] in createContext() },
+            execute: { [unowned self] command in execute(command) },
+            afterDestroy: { [unowned self] in
+                connections.removeAll()
+                strings.forEach { free($0) }
+                protocols?.deallocate()
+            })
+        guard created else { throw WebServerError(description: "cannot create the lws client context") }
+        started = true
         timers.start { [weak self] work in self?.perform(.run(work)) }
     }
 
     /// Closes every connection without waiting for the peers and ends the thread.
     public func stop() {
-        guard serviceThread != nil, !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard started else { return }
         timers.stop()
-        wake()
-        stopped.wait()
+        service.stop()
     }
 
     /// Opens connection `id` (a closed id may be opened again: a reconnect).
@@ -101,42 +86,9 @@ public final class WebSocketClientPool: @unchecked Sendable {
         timers.add(deadline, work)
     }
 
-    private func perform(_ command: Command) {
-        if serviceThreadID.load(ordering: .acquiring) == UInt(pthread_self()) {
-            execute(command)
-        } else {
-            commands.withLock { $0.append(command) }
-            wake()
-        }
-    }
-
-    private func wake() {
-        contextPointer.withLock { context in
-            if let context { lws_cancel_service(context.pointer) }
-        }
-    }
+    private func perform(_ command: Command) { service.perform(command) }
 
     // MARK: - Service thread
-
-    private func runLoop(_ context: OpaquePointer) {
-        while !stopRequested.load(ordering: .acquiring) {
-            if lws_service(context, 0) < 0 { break }
-        }
-        contextPointer.withLock { $0 = nil }
-        lws_context_destroy(context)
-        connections.removeAll()
-        strings.forEach { free($0) }
-        protocols?.deallocate()
-        stopped.signal()
-    }
-
-    private func drainCommands() {
-        let pending = commands.withLock { queue -> [Command] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
-        }
-        pending.forEach(execute)
-    }
 
     private func execute(_ command: Command) {
         switch command {
@@ -156,7 +108,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     }
 
     private func open(_ id: Int, _ target: WebSocketTarget) {
-        guard let context = contextPointer.withLock({ $0?.pointer }) else { return }
+        guard let context = service.context else { return }
         let connection = ClientConnection()
         connections[id] = connection
         var info = lws_client_connect_info()
@@ -201,7 +153,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         let id = Int(bitPattern: user) - 1
         switch reason {
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-            drainCommands()
+            service.drain()
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
             guard let connection = connections[id] else { return -1 }
             connection.wsi = wsi
@@ -268,10 +220,6 @@ private func clientPoolCallback(
 ) -> Int32 {
     guard let wsi, let context = lws_get_context(wsi), let pool = lws_context_user(context) else { return 0 }
     return Unmanaged<WebSocketClientPool>.fromOpaque(pool).takeUnretainedValue().callback(wsi, reason, user, input, length)
-}
-
-private struct ClientContextHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
 }
 
 private final class ClientConnection {
