@@ -122,6 +122,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     var unexpectedCount = 0
     var replays = 0
     var replayMismatches = 0
+    /// States that arrived after their stage had ended (bids sent from them are not judged).
+    var staleStates = 0
     var seqWentBack = 0
     var unexpectedCloses = 0
     var acknowledgements: [Acknowledgement] = []
@@ -337,21 +339,35 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             }
             return
         }
+        let end = (stage["end"] as? NSNumber)?.int64Value ?? 0
+        // A state that arrives after its stage's scheduled end (the service fell behind) is stale:
+        // the bid script judges by Redis time, so what a bid from it gets depends on how late it
+        // is. Those bids are counted, not judged; `staleStates` says how many there were.
+        let stale = end > 0 && wallMicroseconds() >= end * 1000
+        if stale { staleStates += 1 }
         if ownTurn, !connection.played.contains(current) {
             connection.played.insert(current)
-            playTurn(connection, id, stage: current, price: price, step: step, end: (stage["end"] as? NSNumber)?.int64Value ?? 0)
+            playTurn(connection, id, stage: current, price: price, step: step, end: end, stale: stale)
         } else if !ownTurn, stage["type"] as? String == "bids", stage["bidder"] as? Int != nil, !connection.probed.contains(current) {
             connection.probed.insert(current)
             // Right after its own turn a bidder hears `turn_over`; later, `not_your_turn`.
-            if random.chance(profile.behaviour.outOfTurn) { bid(connection, id, amount: price + step, expect: .rejected(["not_your_turn", "turn_over"])) }
+            if random.chance(profile.behaviour.outOfTurn) {
+                bid(connection, id, amount: price + step, expect: stale ? .anything : .rejected(["not_your_turn", "turn_over"]))
+            }
         }
     }
 
     /// One turn of the script: probes that must be refused, the bid, then perhaps a replacement, a
     /// cancel, and a bid racing the end of the turn.
-    private func playTurn(_ connection: Connection, _ id: Int, stage: Int, price: Int64, step: Int64, end: Int64) {
+    private func playTurn(_ connection: Connection, _ id: Int, stage: Int, price: Int64, step: Int64, end: Int64, stale: Bool) {
         let behaviour = profile.behaviour
         let rising = step > 0
+        func bid(_ connection: Connection, _ id: Int, amount: Int64, expect: Expectation) {
+            self.bid(connection, id, amount: amount, expect: stale ? .anything : expect)
+        }
+        func bid(_ connection: Connection, _ id: Int, text: String, expect: Expectation) {
+            self.bid(connection, id, text: text, expect: stale ? .anything : expect)
+        }
         if random.chance(behaviour.tooHigh) { bid(connection, id, amount: price, expect: .rejected([rising ? "too_low" : "too_high"])) }
         if random.chance(behaviour.tooLow) {
             if rising { bid(connection, id, text: "\"12.345\"", expect: .rejected(["invalid_amount"])) } else { bid(connection, id, amount: 0, expect: .rejected(["too_low"])) }
@@ -367,7 +383,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             if delay > 0 {
                 pool.run(at: ContinuousClock.now + .microseconds(delay)) { [self] in
                     guard connection.open else { return }
-                    bid(connection, id, amount: price + 3 * step, expect: .acceptedOrTurnOver)
+                    self.bid(connection, id, amount: price + 3 * step, expect: .acceptedOrTurnOver)
                 }
             }
         }

@@ -43,6 +43,7 @@ enum Report {
             ("auctions whose schedule an outage moved", c.auctionsWithOutages),
             ("answers the script did not expect", s.client.unexpectedCount), ("replays after reconnect / different answers", s.client.replays),
             ("replays with a different answer", s.client.replayMismatches), ("state seq going backwards", s.client.seqWentBack),
+            ("bidder states that came after their stage ended (bids from them not judged)", s.client.staleStates),
         ] {
             page += "<tr><td>\(name)</td><td>\(value)</td></tr>"
         }

@@ -17,6 +17,9 @@ public struct ClientFigures: Codable, Sendable {
     public var replays = 0
     public var replayMismatches = 0
     public var seqWentBack = 0
+    /// Bidders' states that arrived after their stage had ended: the service was behind schedule,
+    /// and bids sent from them were counted but not judged.
+    public var staleStates = 0
     public var largestStateBytes = 0
 }
 
@@ -175,6 +178,7 @@ extension Fleet {
         client.replays = replays
         client.replayMismatches = replayMismatches
         client.seqWentBack = seqWentBack
+        client.staleStates = staleStates
         client.largestStateBytes = largestState
         var turnEnd = LatencyHistogram()
         for track in auctions {

@@ -65,7 +65,7 @@ struct Run: ParsableCommand {
             lines.append("  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection")
         }
         let c = s.correctness
-        lines.append("  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount)")
+        lines.append("  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount); stale states \(s.client.staleStates)")
         for problem in (c.problems + s.client.unexpected).prefix(10) { lines.append("    ! \(problem)") }
         for check in s.targets { lines.append("  [\(check.met ? "met" : "MISSED")] \(check.name): \(check.measured) (target \(check.target))") }
         return lines.joined(separator: "\n")
