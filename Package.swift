@@ -95,13 +95,13 @@ let package = Package(
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "AuctionTesting"]),
         .testTarget(
-            name: "AuctionCoreTests", dependencies: ["AuctionCore"],
+            name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),
         .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
         .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
-        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

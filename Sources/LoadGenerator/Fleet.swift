@@ -24,22 +24,6 @@ struct Acknowledgement: Sendable {
     let serverTime: Int64
 }
 
-/// A small deterministic generator (SplitMix64): the same seed plays the same script.
-struct SeededRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ share: Double) -> Bool { share > 0 && Double(next() >> 11) / Double(1 << 53) < share }
-    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
-        range.lowerBound + (range.upperBound - range.lowerBound) * Double(next() >> 11) / Double(1 << 53)
-    }
-}
-
 final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     enum Expectation: Equatable {
         case accepted, cancelled, acceptedOrTurnOver, anything
@@ -102,7 +86,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     private(set) var pool: WebSocketClientPool!
     var connections: [Connection] = []
     var auctions: [AuctionTrack] = []
-    var random: SeededRandom
+    var random: SeededGenerator
     let runStart = ContinuousClock.now
 
     // Measurements (service thread only).
@@ -135,7 +119,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     init(profile: Profile, auctions planned: [PlannedAuction], webSocketPorts: [Int]) throws {
         self.profile = profile
-        random = SeededRandom(state: profile.seed)
+        random = SeededGenerator(seed: profile.seed)
         var portIndex = 0
         func target(_ url: String, query: Bool) throws -> WebSocketTarget {
             guard let parts = URLComponents(string: url), let port = parts.port, let id = parts.path.split(separator: "/").last else {

@@ -1,3 +1,4 @@
+import AuctionTesting
 import Foundation
 import Testing
 

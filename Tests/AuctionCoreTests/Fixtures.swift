@@ -1,3 +1,4 @@
+import AuctionTesting
 import Foundation
 
 @testable import AuctionCore
@@ -36,21 +37,6 @@ func simpleInput(
                 lotValues: nil, tenderers: [.init(name: "Учасник \(index + 1)")], participationUrl: nil)
         })
     return try AuctionInput(auctionView: document)
-}
-
-/// A reproducible random source for property tests (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 enum JSONEncoderForTests {

@@ -1,3 +1,4 @@
+import AuctionTesting
 import Testing
 
 @testable import AuctionCore

@@ -1,3 +1,4 @@
+import AuctionTesting
 import Foundation
 import Testing
 
@@ -56,9 +57,9 @@ import Testing
     }
 
     @Test func theSeededScriptRepeats() {
-        var a = SeededRandom(state: 42), b = SeededRandom(state: 42)
+        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
         #expect((0..<100).map { _ in a.chance(0.3) } == (0..<100).map { _ in b.chance(0.3) })
-        var c = SeededRandom(state: 7)
+        var c = SeededGenerator(seed: 7)
         let share = Double((0..<10_000).filter { _ in c.chance(0.25) }.count) / 10_000
         #expect(abs(share - 0.25) < 0.02)
     }
