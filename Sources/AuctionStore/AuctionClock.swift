@@ -132,6 +132,11 @@ public final class AuctionClock: Sendable {
 }
 
 /// The clock's state, owned by its thread.
+///
+/// Its work comes in batches: a thousand auctions whose stages are due in the same second cost a
+/// handful of round trips to Redis, not a thousand times as many. Redis serves the bid batches and
+/// their fsyncs meanwhile, so each round trip waits its turn; one per auction put the last
+/// auctions' stage switches seconds late.
 private struct Loop {
     let store: AuctionStore
     let owner: String
@@ -170,15 +175,8 @@ private struct Loop {
         let now = ContinuousClock.now
         refreshIfDue()
         renewLeases(now: now)
-        for id in candidates.sorted() {
-            if isStopping() { break }
-            do { try drive(id) } catch {
-                observer(.failed(auctionId: id, error: error))
-                if case .unknownAuction = error { forget(id) }
-                // Redis is gone: the other auctions would each wait out the retries too.
-                if case .unavailable = error { break }
-            }
-        }
+        appendDueEvents()
+        settleFinalAuctions()
         return nextWake(after: now)
     }
 
@@ -188,8 +186,12 @@ private struct Loop {
         guard now >= nextRefresh else { return }
         do {
             redisOffset = try store.now().microseconds - Self.localMicroseconds()
-            let live = try store.indexedAuctions().filter { $0.status == .scheduled || $0.status == .active }
-            candidates.formUnion(live.map(\.id))
+            let indexed = try store.indexedAuctions()
+            let live = indexed.filter { $0.status == .scheduled || $0.status == .active }.map(\.id)
+            candidates.formUnion(live)
+            // An auction whose results were reported (by whichever process) leaves the clock's hands.
+            let over = indexed.filter { $0.status == .finished || $0.status == .announced || $0.status == .cancelled }.map(\.id)
+            forget(over.filter(candidates.contains))
             nextRefresh = now + settings.heartbeatInterval
         } catch {
             observer(.failed(auctionId: nil, error: error))
@@ -197,7 +199,8 @@ private struct Loop {
         }
     }
 
-    /// Takes or renews the leases that are due, all in one round trip.
+    /// Takes or renews the leases that are due, all in one round trip, and loads the auctions
+    /// newly taken in three more.
     private mutating func renewLeases(now: ContinuousClock.Instant) {
         let due = candidates.filter { now >= nextLeaseAttempt[$0, default: now] }.sorted()
         guard !due.isEmpty else { return }
@@ -206,66 +209,124 @@ private struct Loop {
         do { holds = try store.acquireLeases(due, owner: owner, ttl: settings.leaseTTL) } catch {
             return observer(.failed(auctionId: nil, error: error))
         }
+        var taken: [String] = []
         for (id, holding) in zip(due, holds) {
             if holding {
-                guard held[id] == nil else { continue }
-                do {
-                    held[id] = try store.load(id)
-                    observer(.leaseAcquired(auctionId: id))
-                } catch {
-                    observer(.failed(auctionId: id, error: error))
-                    if case .unknownAuction = error { forget(id) }
-                }
+                if held[id] == nil { taken.append(id) }
             } else if held.removeValue(forKey: id) != nil {
                 observer(.leaseLost(auctionId: id))
+            }
+        }
+        let loaded: [Result<AuctionReplica, AuctionStoreError>]
+        do { loaded = try store.load(taken) } catch {
+            return observer(.failed(auctionId: nil, error: error))
+        }
+        for (id, replica) in zip(taken, loaded) {
+            switch replica {
+            case .success(let replica):
+                held[id] = replica
+                observer(.leaseAcquired(auctionId: id))
+            case .failure(let error):
+                fail(id, error)
             }
         }
     }
 
     mutating func releaseAll() {
-        for id in held.keys { try? store.releaseLease(id, owner: owner) }
+        try? store.releaseLeases(held.keys.sorted(), owner: owner)
         held.removeAll()
     }
 
-    /// Appends every event that is due for a held auction: recorded outages first, then stage
-    /// switches, one at a time, each a compare-and-set on the log.
-    private mutating func drive(_ id: String) throws(AuctionStoreError) {
-        guard var replica = held[id] else { return }
-        defer { if held[id] != nil { held[id] = replica } }
+    /// Appends every event that is due for the held auctions: recorded outages first, then stage
+    /// switches. Each round offers at most one event per auction, all in one round trip, each a
+    /// compare-and-set on its auction's log, then reads the logs back in one more; an auction
+    /// further behind (after a takeover or an outage) gets its next event in the next round.
+    private mutating func appendDueEvents() {
+        // Auctions done with for this pass: too early by Redis' clock, failed, or lost.
+        var settled: Set<String> = []
         for _ in 0..<1000 {
+            if isStopping() { return }
+            let due: [AppendRequest]
+            do { due = try dueEvents(excluding: &settled) } catch {
+                return observer(.failed(auctionId: nil, error: error))
+            }
+            guard !due.isEmpty else { return }
+            let outcomes: [Result<AppendOutcome, AuctionStoreError>]
+            do { outcomes = try store.append(due) } catch {
+                // Redis is gone, or every call failed alike: the next pass tries again.
+                return observer(.failed(auctionId: nil, error: error))
+            }
+            var behind: [String] = []
+            var appended: [String: (event: AuctionEvent, at: Timestamp)] = [:]
+            for (request, outcome) in zip(due, outcomes) {
+                let id = request.replica.auctionId
+                switch outcome {
+                case .success(.appended(_, let at)):
+                    behind.append(id)
+                    appended[id] = (request.event, at)
+                case .success(.conflict):
+                    behind.append(id)
+                case .success(.early(let redisTime)):
+                    redisOffset = redisTime.microseconds - Self.localMicroseconds()
+                    settled.insert(id)
+                case .success(.notLeaseHolder):
+                    held.removeValue(forKey: id)
+                    observer(.leaseLost(auctionId: id))
+                case .failure(let error):
+                    fail(id, error)
+                    settled.insert(id)
+                }
+            }
+            let logs: [Result<[SequencedEvent], AuctionStoreError>]
+            do { logs = try store.events(of: behind.compactMap { id in held[id].map { (id, $0.seq) } }) } catch {
+                return observer(.failed(auctionId: nil, error: error))
+            }
+            for (id, log) in zip(behind.filter { held[$0] != nil }, logs) {
+                guard var replica = held[id] else { continue }
+                do throws(AuctionStoreError) {
+                    try replica.catchUp(with: log.get())
+                    held[id] = replica
+                    if let appended = appended[id] { report(appended.event, at: appended.at, replica: replica) }
+                } catch {
+                    fail(id, error)
+                    settled.insert(id)
+                }
+            }
+        }
+    }
+
+    /// The next event of each held auction that has one due, in auction order.
+    private func dueEvents(excluding settled: inout Set<String>) throws(AuctionStoreError) -> [AppendRequest] {
+        let recorded = outageCount()
+        let live = held.values.filter { !settled.contains($0.auctionId) && ($0.state.status == .scheduled || $0.state.status == .active) }
+        let firstUnseen = live.map(\.outagesConsidered).min() ?? recorded
+        let outages = firstUnseen < recorded ? try store.outages(from: firstUnseen) : []
+        let redisTime = redisNow
+        var requests: [AppendRequest] = []
+        for id in held.keys.sorted() where !settled.contains(id) {
+            guard let replica = held[id] else { continue }
             let state = replica.state
-            guard state.status == .scheduled || state.status == .active else { break }
+            guard state.status == .scheduled || state.status == .active else { continue }
             let event: AuctionEvent
             var notBefore: Timestamp?
-            if replica.outagesConsidered < outageCount(), let outage = try store.outages(from: replica.outagesConsidered).first {
-                event = .outageRecovered(from: outage.from, until: outage.until)
-            } else if let due = state.dueStageSwitch(at: redisNow), case .stageStarted(let index, _) = due {
+            let unseen = replica.outagesConsidered - firstUnseen
+            if replica.outagesConsidered < recorded, unseen < outages.count {
+                event = .outageRecovered(from: outages[unseen].from, until: outages[unseen].until)
+            } else if let due = state.dueStageSwitch(at: redisTime), case .stageStarted(let index, _) = due {
                 event = due
                 notBefore = state.stages[index].start
             } else {
-                break
+                continue
             }
             var next = state
             do { try next.apply(event) } catch {
-                throw .corrupted(auctionId: id, reason: "the clock's own event does not apply: \(error)")
+                observer(.failed(auctionId: id, error: .corrupted(auctionId: id, reason: "the clock's own event does not apply: \(error)")))
+                settled.insert(id)
+                continue
             }
-            switch try store.append(event, to: replica, next: next, leaseOwner: owner, notBefore: notBefore, stampWithRedisTime: true) {
-            case .appended(_, let at):
-                try replica.catchUp(with: store.events(of: id, after: replica.seq))
-                report(event, at: at, replica: replica)
-            case .conflict:
-                try replica.catchUp(with: store.events(of: id, after: replica.seq))
-            case .early(let redisTime):
-                redisOffset = redisTime.microseconds - Self.localMicroseconds()
-                return
-            case .notLeaseHolder:
-                held.removeValue(forKey: id)
-                observer(.leaseLost(auctionId: id))
-                return
-            }
+            requests.append(AppendRequest(event, to: replica, next: next, leaseOwner: owner, notBefore: notBefore, stampWithRedisTime: true))
         }
-        try queueReportIfFinal(replica)
-        if replica.state.status != .scheduled && replica.state.status != .active { forget(id) }
+        return requests
     }
 
     private func report(_ event: AuctionEvent, at: Timestamp, replica: AuctionReplica) {
@@ -280,24 +341,43 @@ private struct Loop {
         }
     }
 
-    /// Once the last turn has ended, the report waits in the outbox until the API takes it.
-    private mutating func queueReportIfFinal(_ replica: AuctionReplica) throws(AuctionStoreError) {
-        let id = replica.auctionId
-        guard replica.state.status == .active, replica.state.resultsAreFinal, !queuedReports.contains(id) else { return }
-        let body: Data
-        do { body = try JSONEncoder().encode(replica.state.resultsReport()) } catch {
-            throw .corrupted(auctionId: id, reason: "cannot encode the report: \(error)")
+    /// Once an auction's last turn has ended, its report waits in the outbox until the API takes
+    /// it; an auction that is no longer live (cancelled, rescheduled) leaves the clock's hands.
+    private mutating func settleFinalAuctions() {
+        var reports: [(auctionId: String, body: Data)] = []
+        for (id, replica) in held.sorted(by: { $0.key < $1.key })
+        where replica.state.status == .active && replica.state.resultsAreFinal && !queuedReports.contains(id) {
+            do { reports.append((id, try JSONEncoder().encode(replica.state.resultsReport()))) } catch {
+                observer(.failed(auctionId: id, error: .corrupted(auctionId: id, reason: "cannot encode the report: \(error)")))
+            }
         }
-        try store.enqueueReport(id, body: body)
-        queuedReports.insert(id)
-        observer(.reportQueued(auctionId: id))
+        do {
+            try store.enqueueReports(reports)
+            for report in reports {
+                queuedReports.insert(report.auctionId)
+                observer(.reportQueued(auctionId: report.auctionId))
+            }
+        } catch {
+            observer(.failed(auctionId: nil, error: error))
+        }
+        forget(held.filter { $0.value.state.status != .scheduled && $0.value.state.status != .active }.keys.sorted())
     }
 
-    /// Stops driving an auction that has left the clock's hands (finished, cancelled, gone).
-    private mutating func forget(_ id: String) {
-        if held.removeValue(forKey: id) != nil { try? store.releaseLease(id, owner: owner) }
-        candidates.remove(id)
-        nextLeaseAttempt.removeValue(forKey: id)
+    /// Reports a failure; an auction that is gone from Redis is dropped.
+    private mutating func fail(_ id: String, _ error: AuctionStoreError) {
+        observer(.failed(auctionId: id, error: error))
+        if case .unknownAuction = error { forget([id]) }
+    }
+
+    /// Stops driving auctions that have left the clock's hands (finished, cancelled, gone).
+    private mutating func forget(_ ids: [String]) {
+        let released = ids.filter { held.removeValue(forKey: $0) != nil }
+        try? store.releaseLeases(released, owner: owner)
+        for id in ids {
+            candidates.remove(id)
+            nextLeaseAttempt.removeValue(forKey: id)
+            queuedReports.remove(id)
+        }
     }
 
     private func nextWake(after now: ContinuousClock.Instant) -> Duration {

@@ -57,6 +57,28 @@ public enum AppendOutcome: Sendable, Equatable {
     case notLeaseHolder
 }
 
+/// One event for `AuctionStore.append(_:)`: see `append(_:to:next:…)` for each part.
+public struct AppendRequest: Sendable {
+    public var event: AuctionEvent
+    public var replica: AuctionReplica
+    public var next: AuctionState
+    public var leaseOwner: String?
+    public var notBefore: Timestamp?
+    public var stampWithRedisTime: Bool
+
+    public init(
+        _ event: AuctionEvent, to replica: AuctionReplica, next: AuctionState, leaseOwner: String? = nil,
+        notBefore: Timestamp? = nil, stampWithRedisTime: Bool = false
+    ) {
+        self.event = event
+        self.replica = replica
+        self.next = next
+        self.leaseOwner = leaseOwner
+        self.notBefore = notBefore
+        self.stampWithRedisTime = stampWithRedisTime
+    }
+}
+
 public final class AuctionStore {
     public let endpoint: RedisEndpoint
     public let retry: RetryPolicy
@@ -94,36 +116,77 @@ public final class AuctionStore {
 
     /// Rebuilds an auction from Redis alone: the plan, folded over every logged event.
     public func load(_ auctionId: String) throws(AuctionStoreError) -> AuctionReplica {
-        let keys = AuctionKeys(auctionId)
-        let replies = try run { try $0.pipeline([command("GET", keys.plan), command("HGET", keys.live, "outages")]) }
-        guard let planText = replies[0].string else { throw .unknownAuction(auctionId) }
-        let planned: AuctionState
-        do { planned = try JSONDecoder().decode(AuctionState.self, from: Data(planText.utf8)) } catch {
-            throw .corrupted(auctionId: auctionId, reason: "plan: \(error)")
+        try load([auctionId])[0].get()
+    }
+
+    /// `load` for several auctions in three round trips in all (plans, logs, index repairs), not
+    /// three each: a clock that takes over hundreds of auctions at once would otherwise keep every
+    /// other auction waiting behind them. Each auction gets its replica or its own error.
+    public func load(_ auctionIds: [String]) throws(AuctionStoreError) -> [Result<AuctionReplica, AuctionStoreError>] {
+        guard !auctionIds.isEmpty else { return [] }
+        let plans = try run { connection in
+            try connection.exchange(auctionIds.flatMap { id in
+                let keys = AuctionKeys(id)
+                return [command("GET", keys.plan), command("HGET", keys.live, "outages")]
+            })
         }
-        var replica = AuctionReplica(planned: planned, outagesAtPlan: Int(replies[1].integer ?? 0))
-        try replica.catchUp(with: events(of: auctionId, after: 0))
+        var replicas = auctionIds.enumerated().map { i, id in
+            Result { () throws(AuctionStoreError) -> AuctionReplica in
+                guard let planText = plans[2 * i].string else { throw .unknownAuction(id) }
+                let planned: AuctionState
+                do { planned = try JSONDecoder().decode(AuctionState.self, from: Data(planText.utf8)) } catch {
+                    throw .corrupted(auctionId: id, reason: "plan: \(error)")
+                }
+                return AuctionReplica(planned: planned, outagesAtPlan: Int(plans[2 * i + 1].integer ?? 0))
+            }
+        }
+        let found = replicas.indices.filter { (try? replicas[$0].get()) != nil }
+        let logs = try events(of: found.map { (auctionIds[$0], Int64(0)) })
+        for (i, log) in zip(found, logs) {
+            guard case .success(var replica) = replicas[i] else { continue }
+            do throws(AuctionStoreError) {
+                try replica.catchUp(with: log.get())
+                replicas[i] = .success(replica)
+            } catch {
+                replicas[i] = .failure(error)
+            }
+        }
         // The index is advisory; a crash between a script and its index update is repaired here.
-        try index(auctionId, status: replica.state.status, start: nil)
-        return replica
+        try index(replicas.compactMap { try? $0.get() }.map { ($0.auctionId, $0.state.status, nil) })
+        return replicas
     }
 
     /// The logged events after `seq`, in order.
     public func events(of auctionId: String, after seq: Int64, count: Int? = nil) throws(AuctionStoreError) -> [SequencedEvent] {
-        var arguments = ["XRANGE", AuctionKeys(auctionId).log, "(0-\(seq)", "+"]
+        var arguments = Self.logRange(auctionId, after: seq)
         if let count { arguments += ["COUNT", String(count)] }
-        let reply = try run { try $0.execute(arguments) }
+        return try Self.sequencedEvents(run { try $0.execute(arguments) }, auctionId: auctionId).get()
+    }
+
+    /// The logged events of several auctions, each after its own `seq`, in one round trip.
+    public func events(of logs: [(auctionId: String, after: Int64)]) throws(AuctionStoreError) -> [Result<[SequencedEvent], AuctionStoreError>] {
+        guard !logs.isEmpty else { return [] }
+        let replies = try run { connection in try connection.exchange(logs.map { Self.logRange($0.auctionId, after: $0.after).map { Array($0.utf8) } }) }
+        return zip(logs, replies).map { log, reply in Self.sequencedEvents(reply, auctionId: log.auctionId) }
+    }
+
+    private static func logRange(_ auctionId: String, after seq: Int64) -> [String] {
+        ["XRANGE", AuctionKeys(auctionId).log, "(0-\(seq)", "+"]
+    }
+
+    private static func sequencedEvents(_ reply: RedisReply, auctionId: String) -> Result<[SequencedEvent], AuctionStoreError> {
+        if case .error(let message) = reply { return .failure(.redis(message)) }
         var events: [SequencedEvent] = []
         for entry in reply.array ?? [] {
             guard let parts = entry.array, parts.count == 2, let pairs = parts[1].array else {
-                throw .corrupted(auctionId: auctionId, reason: "a log entry is not [id, fields]")
+                return .failure(.corrupted(auctionId: auctionId, reason: "a log entry is not [id, fields]"))
             }
             guard let event = StoredEvent.decode(auctionId: auctionId, Self.fieldMap(pairs)) else {
-                throw .corrupted(auctionId: auctionId, reason: "unreadable log entry \(parts[0].string ?? "?")")
+                return .failure(.corrupted(auctionId: auctionId, reason: "unreadable log entry \(parts[0].string ?? "?")"))
             }
             events.append(event)
         }
-        return events
+        return .success(events)
     }
 
     /// The bidder number of a bid id (the participation-token index), nil if not a participant.
@@ -202,6 +265,33 @@ public final class AuctionStore {
         _ event: AuctionEvent, to replica: AuctionReplica, next: AuctionState, leaseOwner: String? = nil,
         notBefore: Timestamp? = nil, stampWithRedisTime: Bool = false
     ) throws(AuctionStoreError) -> AppendOutcome {
+        let request = AppendRequest(
+            event, to: replica, next: next, leaseOwner: leaseOwner, notBefore: notBefore, stampWithRedisTime: stampWithRedisTime)
+        return try append([request])[0].get()
+    }
+
+    /// `append` for events of several auctions in one round trip (the clock switching the stages
+    /// of every auction that is due at the same second). Each is its own compare-and-set, with its
+    /// own outcome or error; the index follows the appended ones in one more round trip.
+    public func append(_ requests: [AppendRequest]) throws(AuctionStoreError) -> [Result<AppendOutcome, AuctionStoreError>] {
+        guard !requests.isEmpty else { return [] }
+        let replies = try evaluateBatch(Scripts.append, calls: requests.map(Self.appendCall))
+        let outcomes = zip(requests, replies).map { request, reply in
+            Result { () throws(AuctionStoreError) in try Self.appendOutcome(reply, auctionId: request.replica.auctionId) }
+        }
+        let moves: [(String, AuctionStatus, Timestamp?)] = zip(requests, outcomes).compactMap { request, outcome in
+            guard case .success(.appended) = outcome else { return nil }
+            let (before, after) = (request.replica.state, request.next)
+            let moved = after.input.startDate != before.input.startDate
+            guard after.status != before.status || moved else { return nil }
+            return (request.replica.auctionId, after.status, moved ? after.input.startDate : nil)
+        }
+        try index(moves)
+        return outcomes
+    }
+
+    private static func appendCall(_ request: AppendRequest) -> (keys: [String], arguments: [String]) {
+        let (event, replica, next) = (request.event, request.replica, request.next)
         let keys = AuctionKeys(replica.auctionId)
         let clearPending: String =
             switch event {
@@ -212,28 +302,25 @@ public final class AuctionStore {
             }
         let mirror = LiveMirror.fields(of: next)
         var fields = StoredEvent.fields(of: event)
-        if stampWithRedisTime { fields = fields.map { $0.0 == "at" ? ($0.0, redisTimePlaceholder) : $0 } }
+        if request.stampWithRedisTime { fields = fields.map { $0.0 == "at" ? ($0.0, redisTimePlaceholder) : $0 } }
         var arguments = [
-            leaseOwner ?? "", String(replica.seq), notBefore.map { String($0.microseconds) } ?? "", keys.channel,
+            request.leaseOwner ?? "", String(replica.seq), request.notBefore.map { String($0.microseconds) } ?? "", keys.channel,
             clearPending, String(mirror.count),
         ]
         arguments += mirror.flatMap { [$0.0, $0.1] } + fields.flatMap { [$0.0, $0.1] }
-        let reply = try evaluate(Scripts.append, keys: [keys.live, keys.log, keys.pending, keys.lease], arguments: arguments)
+        return ([keys.live, keys.log, keys.pending, keys.lease], arguments)
+    }
+
+    private static func appendOutcome(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> AppendOutcome {
+        if case .error(let message) = reply { throw .redis(message) }
         let parts = reply.array ?? []
         func int(_ i: Int) -> Int64? { i < parts.count ? parts[i].integer : nil }
         switch parts.first?.string {
-        case "appended":
-            if let seq = int(1), let at = int(2) {
-                let moved = next.input.startDate != replica.state.input.startDate
-                if next.status != replica.state.status || moved {
-                    try index(replica.auctionId, status: next.status, start: moved ? next.input.startDate : nil)
-                }
-                return .appended(seq: seq, at: Timestamp(microseconds: at))
-            }
+        case "appended": if let seq = int(1), let at = int(2) { return .appended(seq: seq, at: Timestamp(microseconds: at)) }
         case "conflict": if let seq = int(1) { return .conflict(seq: seq) }
         case "early": if let now = int(1) { return .early(now: Timestamp(microseconds: now)) }
         case "lease": return .notLeaseHolder
-        case "missing": throw .unknownAuction(replica.auctionId)
+        case "missing": throw .unknownAuction(auctionId)
         default: break
         }
         throw .redis("append script answered \(reply)")
@@ -273,9 +360,13 @@ public final class AuctionStore {
         }
     }
 
-    /// Gives the lease up so that another process takes over at once.
-    public func releaseLease(_ auctionId: String, owner: String) throws(AuctionStoreError) {
-        _ = try evaluate(Scripts.releaseLease, keys: [AuctionKeys(auctionId).lease], arguments: [owner])
+    /// Gives the leases up so that another process takes over at once.
+    public func releaseLeases(_ auctionIds: [String], owner: String) throws(AuctionStoreError) {
+        guard !auctionIds.isEmpty else { return }
+        let calls = auctionIds.map { id in (keys: [AuctionKeys(id).lease], arguments: [owner]) }
+        for reply in try evaluateBatch(Scripts.releaseLease, calls: calls) {
+            if case .error(let message) = reply { throw .redis(message) }
+        }
     }
 
     /// Says this process is alive and returns how many outages (every process down for longer
@@ -323,8 +414,17 @@ public final class AuctionStore {
     }
 
     private func index(_ auctionId: String, status: AuctionStatus, start: Timestamp?) throws(AuctionStoreError) {
-        var commands = [command("HSET", ServiceKeys.status, auctionId, status.rawValue)]
-        if let start { commands.append(command("ZADD", ServiceKeys.schedule, String(start.milliseconds), auctionId)) }
+        try index([(auctionId, status, start)])
+    }
+
+    /// Records each auction's status, and its start when given, in one round trip.
+    private func index(_ entries: [(auctionId: String, status: AuctionStatus, start: Timestamp?)]) throws(AuctionStoreError) {
+        guard !entries.isEmpty else { return }
+        var commands: [[[UInt8]]] = []
+        for entry in entries {
+            commands.append(command("HSET", ServiceKeys.status, entry.auctionId, entry.status.rawValue))
+            if let start = entry.start { commands.append(command("ZADD", ServiceKeys.schedule, String(start.milliseconds), entry.auctionId)) }
+        }
         _ = try run { try $0.pipeline(commands) }
     }
 
@@ -332,12 +432,19 @@ public final class AuctionStore {
 
     /// Keeps a results report until the API accepts it. A report already waiting is kept as it is.
     public func enqueueReport(_ auctionId: String, body: Data) throws(AuctionStoreError) {
-        _ = try run {
-            try $0.pipeline([
-                [Array("SET".utf8), Array(AuctionKeys(auctionId).report.utf8), Array(body), Array("NX".utf8)],
-                command("SADD", ServiceKeys.outbox, auctionId),
-            ])
+        try enqueueReports([(auctionId, body)])
+    }
+
+    /// `enqueueReport` for several auctions in one round trip.
+    public func enqueueReports(_ reports: [(auctionId: String, body: Data)]) throws(AuctionStoreError) {
+        guard !reports.isEmpty else { return }
+        let commands = reports.flatMap { report in
+            [
+                [Array("SET".utf8), Array(AuctionKeys(report.auctionId).report.utf8), Array(report.body), Array("NX".utf8)],
+                command("SADD", ServiceKeys.outbox, report.auctionId),
+            ]
         }
+        _ = try run { try $0.pipeline(commands) }
     }
 
     /// Auctions whose report waits for the API.

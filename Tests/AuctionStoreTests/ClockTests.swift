@@ -90,6 +90,41 @@ import Testing
         #expect(try fixture.store.indexedAuctions().first?.status == .active)
     }
 
+    /// Sixty auctions whose stages are all due at the same moments: one clock switches them in
+    /// batches, and each auction still gets every stage once, in order.
+    @Test func oneClockDrivesManyAuctionsDueAtTheSameMomentsEachStageOnceInOrder() throws {
+        let fixture = try StoreFixture()
+        let start = try fixture.store.now().adding(milliseconds: 300)
+        let ids = (1...60).map { "tender-\($0)" }
+        var stageCount = 0
+        for id in ids {
+            let planned = try samplePlannedAuction(id: id, start: start, firstPause: 100, pause: 100, turn: 100)
+            try fixture.store.create(planned)
+            stageCount = planned.stages.count
+        }
+        let clock = fixture.clock(owner: "only")
+        clock.start()
+        defer { clock.stop() }
+        #expect(waitUntil(timeout: .seconds(20)) { (try? fixture.store.waitingReports()) == ids.sorted() })
+        for id in ids { #expect(try fixture.stageSwitches(id) == Array(0..<(stageCount - 1)), "\(id)") }
+    }
+
+    /// Once the results are reported (the auction is `finished`), the clock lets the auction go:
+    /// it no longer renews its lease or keeps its copy, however long the process runs.
+    @Test func theClockLetsAnAuctionGoOnceItsResultsAreReported() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.plan(offset: 50, firstPause: 50, pause: 50, turn: 50)
+        let clock = fixture.clock(owner: "only")
+        clock.start()
+        defer { clock.stop() }
+        #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.store.waitingReports()) == ["tender-1"] })
+        #expect(try fixture.leaseHolder() == "only")
+        let (_, event) = try fixture.store.appendDecided("tender-1") { state, now in .resultsReported(at: now) }
+        #expect(event != nil)
+        let redis = try fixture.redis.connect()
+        #expect(waitUntil(timeout: .seconds(3)) { (try? redis.execute("EXISTS", AuctionKeys("tender-1").lease)) == .integer(0) })
+    }
+
     @Test func oneClockAtATimeAndAnotherTakesOverWhenTheHolderStops() throws {
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: 300, firstPause: 300, pause: 300, turn: 300)
