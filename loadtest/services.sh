@@ -4,9 +4,25 @@
 
 service_pids=()
 stop_services() {
-  # auctiond first, Redis last: a service whose Redis is gone spends its stop retrying it.
-  for ((i = ${#service_pids[@]} - 1; i >= 0; i--)); do kill "${service_pids[i]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # In reverse order, each gone before the next is told: auctiond before Redis, since a service
+  # whose Redis is gone spends its stop retrying it. One still running after 30 s is killed.
+  local pid started
+  for ((i = ${#service_pids[@]} - 1; i >= 0; i--)); do
+    pid=${service_pids[i]}
+    kill "$pid" 2>/dev/null || continue
+    started=$SECONDS
+    while running "$pid" && ((SECONDS - started < 30)); do sleep 0.1; done
+    if running "$pid"; then echo "process $pid did not stop in 30 s: killed" >&2; kill -KILL "$pid" 2>/dev/null; fi
+    wait "$pid" 2>/dev/null || true
+    if ((SECONDS - started > 2)); then echo "process $pid took $((SECONDS - started)) s to stop" >&2; fi
+  done
+  service_pids=()
+}
+
+# Whether a child process still runs (a zombie, waiting to be reaped, does not).
+running() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [[ -n $state && $state != Z ]]
 }
 trap stop_services EXIT INT TERM
 

@@ -239,9 +239,9 @@ public struct AuctionPlanner {
     }
 
     /// Retries every auction whose links the API has not accepted yet.
-    func retryLinks() {
+    func retryLinks(until stopping: () -> Bool) {
         guard let waiting = try? store.waitingLinks() else { return }
-        for id in waiting {
+        for id in waiting where !stopping() {
             do {
                 let replica = try store.load(id)
                 let resource = TenderResource(rawValue: replica.state.input.resource ?? "") ?? .tenders

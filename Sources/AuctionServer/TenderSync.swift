@@ -58,7 +58,7 @@ public final class TenderSync: Sendable {
         thread.start { [self] in
             var work = SyncWork(
                 planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis), tokens: tokens, settings: planning, logger: logger, stored: stored),
-                settings: settings, logger: logger)
+                settings: settings, logger: logger, isStopping: { [thread] in thread.isStopping })
             while !thread.isStopping {
                 work.pass()
                 _ = wake.wait(timeout: .now() + settings.interval.inSeconds)
@@ -76,6 +76,8 @@ struct SyncWork {
     let planner: AuctionPlanner
     let settings: TenderSyncSettings
     let logger: Logger
+    /// A pass over a thousand finished auctions takes a while: a stop comes between two of them.
+    let isStopping: () -> Bool
     var store: AuctionStore { planner.store }
     var api: TenderAPIClient { planner.api }
     var nextFeedRead = ContinuousClock.now
@@ -86,10 +88,11 @@ struct SyncWork {
     let reportsFailed = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "failed")])
     let apiFailures = Counter(label: "auctiond_api_failures_total")
 
-    init(planner: AuctionPlanner, settings: TenderSyncSettings, logger: Logger) {
+    init(planner: AuctionPlanner, settings: TenderSyncSettings, logger: Logger, isStopping: @escaping () -> Bool) {
         self.planner = planner
         self.settings = settings
         self.logger = logger
+        self.isStopping = isStopping
     }
 
     mutating func pass() {
@@ -97,10 +100,16 @@ struct SyncWork {
             followFeed()
             nextFeedRead = ContinuousClock.now + settings.feedInterval
         }
-        planner.retryLinks()
+        planner.retryLinks(until: isStopping)
         do {
-            for id in try store.waitingReports() where isDue(id) { sendReport(id) }
-            for entry in try store.indexedAuctions() where entry.status == .finished && isDue(entry.id) { revealNames(entry.id) }
+            for id in try store.waitingReports() where isDue(id) {
+                if isStopping() { return }
+                sendReport(id)
+            }
+            for entry in try store.indexedAuctions() where entry.status == .finished && isDue(entry.id) {
+                if isStopping() { return }
+                revealNames(entry.id)
+            }
         } catch {
             logger.warning("cannot read the outbox", metadata: ["error": "\(error)"])
         }
@@ -114,12 +123,12 @@ struct SyncWork {
         for resource in planner.settings.resources {
             do {
                 var offset = try store.feedPosition(resource.rawValue)
-                while true {
+                while !isStopping() {
                     let page = try api.tenderList(resource, offset: offset)
                     if page.data.isEmpty { break }
                     // Read once a page: most listed tenders are not in auction and are looked up here.
                     let index = try store.indexedAuctions()
-                    for entry in page.data {
+                    for entry in page.data where !isStopping() {
                         try handle(resource, entry, index: index)
                         offset = entry.dateModified
                         try store.setFeedPosition(resource.rawValue, entry.dateModified)

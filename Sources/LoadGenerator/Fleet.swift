@@ -72,6 +72,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     final class AuctionTrack: @unchecked Sendable {
         let planned: PlannedAuction
         var stageStarts: [Int64] = []
+        /// Stages that start on schedule: all but the announcement, which starts when the API
+        /// has taken the results and the names are revealed, whenever that is.
+        var scheduledStages: Set<Int> = []
         var stageEnds: [Int64] = []
         var stageBidders: [Int?] = []
         var lagRecorded: Set<Int> = []
@@ -278,7 +281,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // late as the connection.
             if !firstAfterConnect {
                 track.lastDelivery[index] = max(track.lastDelivery[index] ?? 0, now)
-                if !track.lagRecorded.contains(index), track.stageStarts.indices.contains(index) {
+                if !track.lagRecorded.contains(index), track.scheduledStages.contains(index), track.stageStarts.indices.contains(index) {
                     track.lagRecorded.insert(index)
                     stageSwitchLag.record(microseconds: (serverTime - track.stageStarts[index]) * 1000)
                 }
@@ -303,6 +306,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             let current = auction["currentStage"] as? Int, let number = connection.number
         else { return }
         track.stageStarts = stages.map { ($0["start"] as? NSNumber)?.int64Value ?? 0 }
+        track.scheduledStages = Set(stages.indices.filter { stages[$0]["type"] as? String != "announcement" })
         track.stageEnds = stages.map { ($0["end"] as? NSNumber)?.int64Value ?? 0 }
         track.stageBidders = stages.map { $0["bidder"] as? Int }
         guard auction["status"] as? String == "active", stages.indices.contains(current) else { return }

@@ -182,7 +182,7 @@ extension Fleet {
         client.largestStateBytes = largestState
         var turnEnd = LatencyHistogram()
         for track in auctions {
-            for (stage, received) in track.lastDelivery where track.stageStarts.indices.contains(stage) {
+            for (stage, received) in track.lastDelivery where track.scheduledStages.contains(stage) && track.stageStarts.indices.contains(stage) {
                 turnEnd.record(microseconds: received - track.stageStarts[stage] * 1000)
             }
         }
