@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build and the tests need (see docs/OPERATIONS.md).
-DEB_PACKAGES := pkg-config libwebsockets-dev libhiredis-dev libssl-dev redis-server curl python3
+DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev redis-server curl python3
 # Only the tests need these (make test): the browser tests' Chromium, and lws's own test server
 # and redis-benchmark (from redis-tools) as the load test's side-by-side references.
 TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools

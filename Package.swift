@@ -29,8 +29,8 @@ let package = Package(
         systemLibrary("CLibWebSockets", pkgConfig: "libwebsockets", apt: ["libwebsockets-dev"]),
         systemLibrary("CHiredis", pkgConfig: "hiredis", apt: ["libhiredis-dev"]),
         systemLibrary("COpenSSL", pkgConfig: "openssl", apt: ["libssl-dev"]),
-        // The little C Swift cannot import: lws macros and composite option flags.
-        .target(name: "CShims", dependencies: ["CLibWebSockets"]),
+        // The little C Swift cannot import: lws macros and composite option flags, and the libev loop lws runs on.
+        .target(name: "CShims", dependencies: ["CLibWebSockets"], linkerSettings: [.linkedLibrary("ev")]),
 
         // Thin wrappers: the only places that touch C pointers.
         .target(name: "RedisClient", dependencies: ["CHiredis"]),

@@ -1,6 +1,8 @@
 #include "CShims.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <ev.h>
 
 size_t cshim_lws_pre(void) { return LWS_PRE; }
 
@@ -11,6 +13,60 @@ uint64_t cshim_option_disable_ipv6(void) { return LWS_SERVER_OPTION_DISABLE_IPV6
 uint64_t cshim_option_ssl_global_init(void) { return LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; }
 uint64_t cshim_option_http_headers_security_best_practices_enforce(void) {
     return LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+}
+
+uint64_t cshim_option_libev(void) { return LWS_SERVER_OPTION_LIBEV; }
+void *cshim_ev_loop_new(void) { return ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV); }
+void cshim_ev_loop_destroy(void *loop) { ev_loop_destroy((struct ev_loop *)loop); }
+const char *cshim_ev_backend_name(void *loop) {
+    switch (ev_backend((struct ev_loop *)loop)) {
+    case EVBACKEND_EPOLL: return "epoll";
+    case EVBACKEND_POLL: return "poll";
+    case EVBACKEND_SELECT: return "select";
+    default: return "other";
+    }
+}
+
+struct cshim_wake {
+    ev_async watcher;
+    cshim_woken_fn woken;
+    void *owner;
+};
+
+static void cshim_wake_fired(struct ev_loop *loop, ev_async *watcher, int revents) {
+    struct cshim_wake *wake = (struct cshim_wake *)watcher;
+    wake->woken(wake->owner);
+}
+
+void *cshim_ev_wake_new(void *loop, cshim_woken_fn woken, void *owner) {
+    struct cshim_wake *wake = calloc(1, sizeof(*wake));
+    if (!wake) return NULL;
+    wake->woken = woken;
+    wake->owner = owner;
+    ev_async_init(&wake->watcher, cshim_wake_fired);
+    ev_async_start((struct ev_loop *)loop, &wake->watcher);
+    return wake;
+}
+
+void cshim_ev_wake(void *loop, void *wake) { ev_async_send((struct ev_loop *)loop, &((struct cshim_wake *)wake)->watcher); }
+
+void cshim_ev_wake_free(void *loop, void *wake) {
+    ev_async_stop((struct ev_loop *)loop, &((struct cshim_wake *)wake)->watcher);
+    free(wake);
+}
+
+static void cshim_deadline_fired(struct ev_loop *loop, ev_timer *timer, int revents) {}
+
+void cshim_ev_run_once(void *loop, double seconds) {
+    if (seconds <= 0) {
+        ev_run((struct ev_loop *)loop, EVRUN_ONCE);
+        return;
+    }
+    ev_timer deadline;
+    ev_timer_init(&deadline, cshim_deadline_fired, seconds, 0);
+    ev_timer_start((struct ev_loop *)loop, &deadline);
+    ev_run((struct ev_loop *)loop, EVRUN_ONCE);
+    ev_timer_stop((struct ev_loop *)loop, &deadline);
 }
 
 static void cshim_emit(int level, const char *line) {

@@ -3,10 +3,12 @@
 // commands: queued here, then `lws_cancel_service` wakes the loop and lws calls back with
 // LWS_CALLBACK_EVENT_WAIT_CANCELLED on this thread, where the owner calls `drain`.
 //
-// The loop is lws's own, poll(): each wake-up walks every socket, which the `hot` load test shows
-// as 40–50 % of the CPU with 10,000 connections. Debian's lws 4.1.6 has a libuv (epoll) plugin; on
-// a foreign libuv loop run here, close frames were not sent before the TCP close and a failed
-// context creation crashed (docs/PERFORMANCE.md) — so the switch waits.
+// The loop is libev's (epoll), made here and handed to lws as a foreign loop. lws's own loop is
+// poll(), which walks every socket on each wake-up: with 15,000 connections that was 70 % of
+// auctiond's CPU in the `peak` load test (docs/PERFORMANCE.md). libev, not libuv: lws closes
+// libuv handles asynchronously, so on a libuv loop close frames were lost at stop and a failed
+// context crashed in clean-up; libev's watchers stop at once. A loop lws made itself would carry a
+// SIGINT watcher, which libev refuses to attach to a second loop in the same process.
 import CLibWebSockets
 import CShims
 import Foundation
@@ -17,8 +19,10 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let commands = Mutex<[Command]>([])
     private let stopRequested = Atomic<Bool>(false)
     private let threadID = Atomic<UInt>(0)
-    /// The context, for `lws_cancel_service` from other threads (the only lws call they make).
-    private let wakeTarget = Mutex<ContextPointer?>(nil)
+    /// How other threads wake the loop (the only loop call they make).
+    private let wakeTarget = Mutex<WakeTarget?>(nil)
+    /// What the libev wake-up runs on the service thread.
+    private var woken: WokenHandler?
     private let stopped = DispatchSemaphore(value: 0)
     private var thread: Thread?
     /// The owner's part, set by `start` and cleared when the thread ends (they hold the owner).
@@ -33,8 +37,28 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     /// The context while the thread runs; only for use on the service thread.
     private(set) var context: OpaquePointer?
+    /// The libev loop, handed to lws through `info.foreign_loops` (one per service thread).
+    private let foreignLoops = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 1)
 
-    init(name: String) { self.name = name }
+    init(name: String) {
+        self.name = name
+        foreignLoops.initialize(to: nil)
+    }
+
+    deinit { foreignLoops.deallocate() }
+
+    /// Puts the context on this thread's libev loop; `createContext` calls it on `info`. Without
+    /// a loop (libev failed to make one) lws keeps its own poll() loop.
+    func useEventLoop(_ info: inout lws_context_creation_info) {
+        guard foreignLoops.pointee != nil else { return }
+        info.options |= cshim_option_libev()
+        info.foreign_loops = foreignLoops
+    }
+
+    /// "epoll" when the context runs on libev's epoll loop, "poll" on lws's own.
+    var eventLoopName: String {
+        foreignLoops.pointee.map { String(cString: cshim_ev_backend_name($0)) } ?? "poll"
+    }
 
     var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
@@ -57,23 +81,29 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         let created = Atomic<Bool>(false)
         let thread = Thread { [self] in
             threadID.store(UInt(pthread_self()), ordering: .releasing)
+            foreignLoops.pointee = cshim_ev_loop_new()
             guard let hooks, let context = hooks.createContext() else {
+                destroyLoop()
                 forgetOwner()
                 ready.signal()
                 stopped.signal()
                 return
             }
             self.context = context
-            wakeTarget.withLock { $0 = ContextPointer(pointer: context) }
+            let target = makeWakeTarget(context)
+            wakeTarget.withLock { $0 = target }
             created.store(true, ordering: .releasing)
             ready.signal()
             while !isStopRequested {
-                if lws_service(context, 0) < 0 { break }
+                if !serviceOnce(context, within: 0) { break }
             }
-            hooks.beforeDestroy { _ = lws_service(context, 0) }
+            hooks.beforeDestroy { _ = serviceOnce(context, within: 0.05) }
             wakeTarget.withLock { $0 = nil }
+            if case .libev(let loop, let wake) = target { cshim_ev_wake_free(loop, wake) }
+            woken = nil
             lws_context_destroy(context)
             self.context = nil
+            destroyLoop()
             hooks.afterDestroy()
             forgetOwner()
             stopped.signal()
@@ -94,12 +124,18 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     }
 
     /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
+    /// Only the command that finds the queue empty wakes it: the ones queued behind it are run by
+    /// the same `drain`. Each wake-up costs a poll() over every socket, so a thousand broadcasts
+    /// a second would otherwise cost a thousand walks over 15,000 sockets.
     func perform(_ command: Command) {
         if threadID.load(ordering: .acquiring) == UInt(pthread_self()) {
             execute?(command)
         } else {
-            commands.withLock { $0.append(command) }
-            wake()
+            let first = commands.withLock { queue in
+                queue.append(command)
+                return queue.count == 1
+            }
+            if first { wake() }
         }
     }
 
@@ -115,8 +151,36 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     private func wake() {
         wakeTarget.withLock { target in
-            if let target { lws_cancel_service(target.pointer) }
+            switch target {
+            case .lws(let context): lws_cancel_service(context)
+            case .libev(let loop, let wake): cshim_ev_wake(loop, wake)
+            case nil: break
+            }
         }
+    }
+
+    /// On libev, an ev_async that drains the queue (lws 4.1 leaves its own wake-up pipe out of a
+    /// foreign loop); on lws's poll() loop, `lws_cancel_service`.
+    private func makeWakeTarget(_ context: OpaquePointer) -> WakeTarget {
+        guard let loop = foreignLoops.pointee else { return .lws(context) }
+        let handler = WokenHandler { [unowned self] in drain() }
+        woken = handler
+        let owner = Unmanaged.passUnretained(handler).toOpaque()
+        guard let wake = cshim_ev_wake_new(loop, { owner in WokenHandler.fire(owner) }, owner) else { return .lws(context) }
+        return .libev(loop: loop, wake: wake)
+    }
+
+    /// One round of events; with `seconds` > 0 it returns within that time on libev (lws's own
+    /// poll() loop has timeouts of its own). False when lws gives up.
+    private func serviceOnce(_ context: OpaquePointer, within seconds: Double) -> Bool {
+        guard let loop = foreignLoops.pointee else { return lws_service(context, 0) >= 0 }
+        cshim_ev_run_once(loop, seconds)
+        return true
+    }
+
+    private func destroyLoop() {
+        if let loop = foreignLoops.pointee { cshim_ev_loop_destroy(loop) }
+        foreignLoops.pointee = nil
     }
 
     private func forgetOwner() {
@@ -125,7 +189,20 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     }
 }
 
-/// An lws context pointer that may cross threads; only `lws_cancel_service` uses it off-thread.
-private struct ContextPointer: @unchecked Sendable {
-    let pointer: OpaquePointer
+/// How another thread wakes the loop; the pointers cross threads only for these thread-safe calls
+/// (`lws_cancel_service`, `ev_async_send`).
+private enum WakeTarget: @unchecked Sendable {
+    case lws(OpaquePointer)
+    case libev(loop: UnsafeMutableRawPointer, wake: UnsafeMutableRawPointer)
+}
+
+/// The Swift side of the libev wake-up: a C callback cannot capture, so it gets this object.
+private final class WokenHandler {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+
+    static func fire(_ owner: UnsafeMutableRawPointer?) {
+        guard let owner else { return }
+        Unmanaged<WokenHandler>.fromOpaque(owner).takeUnretainedValue().run()
+    }
 }

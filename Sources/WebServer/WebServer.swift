@@ -131,6 +131,8 @@ public final class WebServer: @unchecked Sendable {
 
     /// The port the server listens on (the kernel's choice when configured with 0).
     public var port: Int { boundPort.load(ordering: .acquiring) }
+    /// The kernel interface the event loop waits on: "epoll" (libev), or "poll" if libev failed.
+    public var eventLoop: String { service.eventLoopName }
 
     /// Binds and starts the service thread; throws if lws cannot create the context (port taken,
     /// bad certificate).
@@ -556,7 +558,7 @@ public final class WebServer: @unchecked Sendable {
         // connection's timer is re-filed in one sorted list on every frame: O(connections) per
         // frame, which the `hot` load test showed as lws_dll2_add_sorted at 30 % of the CPU.
         info.retry_and_idle_policy = UnsafePointer(Self.noValidityTimers)
-
+        service.useEventLoop(&info)
         return lws_create_context(&info)
     }
 

@@ -210,6 +210,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.options = cshim_option_disable_ipv6()
         // No per-connection validity timers (see WebServer.noValidityTimers).
         info.retry_and_idle_policy = UnsafePointer(WebServer.noValidityTimers)
+        service.useEventLoop(&info)
         return lws_create_context(&info)
     }
 }

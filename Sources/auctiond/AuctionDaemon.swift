@@ -70,7 +70,7 @@ struct Serve: ParsableCommand {
         let server = WebServer(configuration: wiring.server, delegate: service)
         do { try server.start() } catch { throw ValidationError("\(error)") }
         service.start()
-        logger.info("listening", metadata: ["address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)", "tls": "\(wiring.server.tls != nil)"])
+        logger.info("listening", metadata: ["address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)", "tls": "\(wiring.server.tls != nil)", "eventLoop": "\(server.eventLoop)"])
         // The clock lives here, not in AuctionServer, so its metric does too.
         let stageLag = Metrics.Timer(label: "auctiond_stage_lag_seconds", preferredDisplayUnit: .seconds)
         let clock = AuctionClock(endpoint: wiring.service.redis, owner: AuctionClock.processOwnerName(), settings: wiring.clock) { report in

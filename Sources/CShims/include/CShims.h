@@ -18,6 +18,27 @@ uint64_t cshim_option_disable_ipv6(void);
 uint64_t cshim_option_ssl_global_init(void);
 uint64_t cshim_option_http_headers_security_best_practices_enforce(void);
 
+/// lws's event loop on libev (epoll) instead of its own poll(), which walks every socket on every
+/// wake-up. The loop is made here and handed to lws as a "foreign" loop: lws then leaves out the
+/// SIGINT watcher that two contexts in one process cannot share. NULL if libev cannot make one.
+uint64_t cshim_option_libev(void);
+void *cshim_ev_loop_new(void);
+void cshim_ev_loop_destroy(void *loop);
+/// The loop's kernel interface, for the log: "epoll", "poll", ...
+const char *cshim_ev_backend_name(void *loop);
+
+/// Waking the loop from another thread. On a foreign loop lws 4.1 never watches its own wake-up
+/// pipe, so `lws_cancel_service` does not wake it; an ev_async does. `wake` may be called from
+/// any thread; `woken(owner)` then runs on the loop's thread, inside lws_service.
+typedef void (*cshim_woken_fn)(void *owner);
+void *cshim_ev_wake_new(void *loop, cshim_woken_fn woken, void *owner);
+void cshim_ev_wake(void *loop, void *wake);
+void cshim_ev_wake_free(void *loop, void *wake);
+/// One round of the loop: waits for events and serves them (lws's watchers run inside). The
+/// loop is run here, not through lws_service: on libev, lws 4.1's lws_service runs it until
+/// ev_break. With `seconds` > 0 it returns within that time even when nothing happens.
+void cshim_ev_run_once(void *loop, double seconds);
+
 /// Route lws's own log lines (levels: LLL_ERR | LLL_WARN ...) to stderr with a prefix.
 void cshim_lws_set_log_level(int level);
 int cshim_lll_err(void);
