@@ -1,7 +1,8 @@
 // The thread that owns an lws context, shared by WebServer and WebSocketClientPool. lws objects
 // may only be touched on it (lws is built with LWS_MAX_SMP 1); other threads hand it work as
-// commands: queued here, then `lws_cancel_service` wakes the loop and lws calls back with
-// LWS_CALLBACK_EVENT_WAIT_CANCELLED on this thread, where the owner calls `drain`.
+// commands: queued here, then an `ev_async` wakes the loop and runs `drain` on this thread. (On
+// lws's own loop, the fallback, `lws_cancel_service` wakes it and the owner calls `drain` on
+// LWS_CALLBACK_EVENT_WAIT_CANCELLED.)
 //
 // The loop is libev's (epoll), made here and handed to lws as a foreign loop. lws's own loop is
 // poll(), which walks every socket on each wake-up: with 15,000 connections that was 70 % of
@@ -125,8 +126,8 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
     /// Only the command that finds the queue empty wakes it: the ones queued behind it are run by
-    /// the same `drain`. Each wake-up costs a poll() over every socket, so a thousand broadcasts
-    /// a second would otherwise cost a thousand walks over 15,000 sockets.
+    /// the same `drain`: a wake-up is a write, a loop round and (on the poll() fallback) a walk
+    /// over every socket, once for a burst of broadcasts rather than once for each.
     func perform(_ command: Command) {
         if threadID.load(ordering: .acquiring) == UInt(pthread_self()) {
             execute?(command)
@@ -139,7 +140,8 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Runs the queued commands; the owner calls it on LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+    /// Runs the queued commands: on the libev wake-up, and from the owner's
+    /// LWS_CALLBACK_EVENT_WAIT_CANCELLED on the poll() fallback.
     func drain() {
         let pending = commands.withLock { queue -> [Command] in
             defer { queue.removeAll(keepingCapacity: true) }
@@ -166,7 +168,10 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         let handler = WokenHandler { [unowned self] in drain() }
         woken = handler
         let owner = Unmanaged.passUnretained(handler).toOpaque()
-        guard let wake = cshim_ev_wake_new(loop, { owner in WokenHandler.fire(owner) }, owner) else { return .lws(context) }
+        // lws_cancel_service cannot stand in: lws does not watch its pipe on a foreign loop.
+        guard let wake = cshim_ev_wake_new(loop, { owner in WokenHandler.fire(owner) }, owner) else {
+            fatalError("no memory for the event loop's wake-up")
+        }
         return .libev(loop: loop, wake: wake)
     }
 

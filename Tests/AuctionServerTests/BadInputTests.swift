@@ -99,7 +99,9 @@ import Testing
         for (index, amount) in amounts.enumerated() {
             try client.sendJSON(["type": "bid", "amount": amount, "requestId": "q\(index)"])
         }
-        // The first is out to Redis or waiting; the third finds the queue full at once.
+        // The first always gets in; the queue holds one more, so at least one of the other two
+        // finds it full and is answered at once (which one depends on when the worker took the
+        // first off the queue).
         var answers: [String: [String: Any]] = [:]
         var busy: [String] = []  // requestIds answered unavailable
         while answers.count + busy.count < amounts.count {
@@ -113,18 +115,20 @@ import Testing
             }
         }
         #expect(answers["q0"]?["type"] as? String == "bidAccepted")
-        #expect(answers["q2"] == nil, "the queue was full for the third bid")
-        #expect(busy.contains("q2"))
+        #expect(!busy.isEmpty && !busy.contains("q0"), "\(busy)")
+        #expect(Set(busy).isDisjoint(with: answers.keys))
         // Nothing of a refused bid was stored; sent again, it is decided like any other.
         let accepted = try fixture.store.events(of: fixture.auctionId, after: 0).compactMap { event -> String? in
             if case .bidAccepted = event.event { return event.requestId }
             return nil
         }
         #expect(Set(accepted) == Set(answers.keys))
-        try client.sendJSON(["type": "bid", "amount": "920.00", "requestId": "q2"])
-        let retried = try client.receiveReply()
-        #expect(retried["type"] as? String == "bidAccepted")
-        #expect(retried["requestId"] as? String == "q2")
+        for id in busy.sorted() {
+            try client.sendJSON(["type": "bid", "amount": amounts[Int(id.dropFirst())!], "requestId": id])
+            let retried = try client.receiveReply()
+            #expect(retried["type"] as? String == "bidAccepted", "\(retried)")
+            #expect(retried["requestId"] as? String == id)
+        }
     }
 
     @Test func aForgedTokenGetsInvalidTokenAndAReadOnlyView() throws {

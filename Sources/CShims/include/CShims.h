@@ -1,5 +1,6 @@
-// What Swift cannot import from libwebsockets: function-like and composite macros.
-// Each shim is a one-line function so that the Swift side stays free of magic numbers.
+// What Swift cannot import from libwebsockets (function-like and composite macros), and the few
+// libev calls its event loop needs (libev is only used as lws's loop; see LWSServiceThread).
+// The lws shims are one-line functions, so that the Swift side stays free of magic numbers.
 #ifndef CSHIMS_H
 #define CSHIMS_H
 
