@@ -206,6 +206,25 @@ final class ServerFixture {
         }
     }
 
+    /// A frame is written at once when nothing waits before it; one the kernel takes only in part
+    /// is finished by lws, and the frames after it wait in the outbox. A client that pauses
+    /// reading must still get every frame whole and in order.
+    @Test func framesSentWhileTheClientPausesArriveWholeAndInOrder() throws {
+        let fixture = try ServerFixture(maxQueuedFrames: 64)
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        // 20 × 300 KiB: more than the loopback socket buffers hold, so writes come back short.
+        let texts = (0..<20).map { n in "\(n):" + String(repeating: Character(UnicodeScalar(UInt8(97 + n))), count: 300 * 1024) }
+        for text in texts { fixture.server.send(OutgoingFrame(text: text), to: [id]) }
+        Thread.sleep(forTimeInterval: 0.3)
+        for text in texts {
+            #expect(try client.receive() == .text(text))
+        }
+        try client.send(text: "after")
+        #expect(try client.receive() == .text("after"))
+    }
+
     @Test func closesAConnectionThatDoesNotRead() throws {
         let fixture = try ServerFixture(maxQueuedFrames: 4)
         let client = try fixture.connect()
