@@ -167,13 +167,17 @@ extension AuctionService {
             }
         }
         guard let outgoing, !targets.isEmpty else { return }
-        let message: String =
-            switch outgoing {
-            case .text(let text): text
-            case .state(let seq, let state): ServerMessage.state(seq: seq, auction: state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds())))
-            }
-        WebSocket.send(OutgoingFrame(text: message), to: targets)
         metrics.messagesOut.increment(by: Int64(targets.count))
+        switch outgoing {
+        case .text(let text):
+            WebSocket.send(OutgoingFrame(text: text), to: targets)
+        case .state(let seq, let state):
+            let stamped = ContinuousClock.now
+            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds())))
+            WebSocket.send(OutgoingFrame(text: message), to: targets) { [metrics] in
+                metrics.broadcast.recordNanoseconds((ContinuousClock.now - stamped).wholeNanoseconds)
+            }
+        }
     }
 
     // MARK: - Helpers

@@ -7,6 +7,9 @@ final class ServiceMetrics: Sendable {
     let messagesOut = Counter(label: "auctiond_ws_messages_out_total")
     let redisErrors = Counter(label: "auctiond_redis_errors_total")
     let bidLatency = Timer(label: "auctiond_bid_latency_seconds", preferredDisplayUnit: .seconds)
+    /// From a public state's `serverTime` stamp until the lws thread has handed it to the last
+    /// of its auction's connections: the server's part of what an observer waits for.
+    let broadcast = Timer(label: "auctiond_broadcast_seconds", preferredDisplayUnit: .seconds)
     let observers = Meter(label: "auctiond_connections", dimensions: [("role", "observer")])
     let bidders = Meter(label: "auctiond_connections", dimensions: [("role", "bidder")])
 

@@ -124,6 +124,9 @@ public struct LoadRun {
         summary.samples = sampler.samples.withLock { $0 }
         for (name, bytes) in sampler.peakRSS.withLock({ $0 }) { summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576 }
         summary.bidCommands = BidRate(samples: summary.samples)
+        if let port = planned.first.flatMap({ URLComponents(string: $0.auctionURL)?.port }) {
+            summary.serverMetrics = ServerMetrics.scrape(port: port)
+        }
 
         log("reconciling \(figures.acknowledgements.count) acknowledgements with Redis and the API")
         let tracks = onPool(fleet) { $0.auctions }

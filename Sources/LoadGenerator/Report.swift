@@ -33,7 +33,16 @@ enum Report {
         for (name, l) in rows {
             page += "<tr><td>\(name)</td><td>\(l.count)</td><td>\(l.p50)</td><td>\(l.p99)</td><td>\(l.p999)</td><td>\(l.max)</td></tr>"
         }
-        page += "</table><h2>Correctness</h2><table>"
+        page += "</table>"
+        if let m = s.serverMetrics {
+            page += "<p>auctiond's own part, from its <code>/metrics</code> (bucket bounds; the load generator reads on one thread beside it):</p><table><tr><th>what</th><th>count</th><th>mean</th><th>p50</th><th>p99</th></tr>"
+            for (name, histogram) in [("broadcast: stamp → handed to the last connection", m.broadcast), ("bid arrived → script's verdict", m.bidVerdict), ("stage switch written behind schedule", m.stageLag)] {
+                guard let h = histogram else { continue }
+                page += "<tr><td>\(name)</td><td>\(h.count)</td><td>\(String(format: "%.2f", h.meanMilliseconds))</td><td>\(escape(ServerHistogram.bound(h.p50AtMostMilliseconds)))</td><td>\(escape(ServerHistogram.bound(h.p99AtMostMilliseconds)))</td></tr>"
+            }
+            page += "</table>"
+        }
+        page += "<h2>Correctness</h2><table>"
         let c = s.correctness
         for (name, value) in [
             ("bids acknowledged", c.acknowledged), ("cancels acknowledged", c.cancelsAcknowledged), ("lost", c.lost), ("duplicated", c.duplicated),

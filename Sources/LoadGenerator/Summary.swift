@@ -99,6 +99,8 @@ public struct Summary: Codable, Sendable {
     public var mirror: FanOutComparison?
     public var redisBenchmark: ScriptComparison?
     public var correctness = Correctness()
+    /// auctiond's own histograms at the end of the run (its part of the latencies above).
+    public var serverMetrics: ServerMetrics?
     public var targets: [TargetCheck] = []
     public var samples: [Sample] = []
 

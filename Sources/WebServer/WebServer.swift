@@ -55,16 +55,18 @@ public final class WebSocket: Sendable, Hashable {
         self.server = server
     }
 
-    public func send(_ frame: OutgoingFrame) { server.perform(.send(frame, [id])) }
+    public func send(_ frame: OutgoingFrame) { server.perform(.send(frame, [id], handedOver: nil)) }
     public func send(text: String) { send(OutgoingFrame(text: text)) }
     /// Sends what is queued, then closes with `code` and `reason` (at most 123 bytes).
     public func close(_ code: CloseCode, reason: String) { server.perform(.close(id, code, reason)) }
 
     /// One frame to many connections of one server in one hand-over to the service thread: one
-    /// wake-up of lws for a broadcast, not one per connection (each wake-up polls every socket).
-    public static func send(_ frame: OutgoingFrame, to sockets: [WebSocket]) {
+    /// wake-up of lws for a broadcast, not one per connection. `handedOver` runs on the service
+    /// thread once the frame is in every socket (or queued behind what a slow reader has not
+    /// taken yet): how long a broadcast takes on the server, whatever the receivers do.
+    public static func send(_ frame: OutgoingFrame, to sockets: [WebSocket], handedOver: (@Sendable () -> Void)? = nil) {
         guard let server = sockets.first?.server else { return }
-        server.perform(.send(frame, sockets.map(\.id)))
+        server.perform(.send(frame, sockets.map(\.id), handedOver: handedOver))
     }
 
     public static func == (a: WebSocket, b: WebSocket) -> Bool { a.id == b.id }
@@ -90,7 +92,7 @@ public final class HTTPResponder: Sendable {
 
 public final class WebServer: @unchecked Sendable {
     enum Command {
-        case send(OutgoingFrame, [UInt64])
+        case send(OutgoingFrame, [UInt64], handedOver: (@Sendable () -> Void)?)
         case close(UInt64, CloseCode, String)
         case respond(UInt64, HTTPResponse)
         /// Pings the connections that have been quiet for `pingAfterSeconds`, hangs up those
@@ -176,7 +178,7 @@ public final class WebServer: @unchecked Sendable {
 
     /// Sends one frame to many connections: the broadcast path.
     public func send(_ frame: OutgoingFrame, to socketIDs: [UInt64]) {
-        perform(.send(frame, socketIDs))
+        perform(.send(frame, socketIDs, handedOver: nil))
     }
 
     /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
@@ -197,7 +199,8 @@ public final class WebServer: @unchecked Sendable {
 
     private func execute(_ command: Command) {
         switch command {
-        case .send(let frame, let ids):
+        case .send(let frame, let ids, let handedOver):
+            defer { handedOver?() }
             for id in ids {
                 guard let socket = sockets[id], socket.pendingClose == nil else { continue }
                 if socket.outbox.count >= configuration.maxQueuedFrames {

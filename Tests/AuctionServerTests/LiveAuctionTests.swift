@@ -101,6 +101,10 @@ import Testing
         #expect(http.status == 200)
         #expect(http.body.contains("\"840.00\""))
         #expect(try fixture.store.waitingReports() == [fixture.auctionId])
+        // Every state broadcast after the one on connect was timed, stamp to the last connection.
+        let metrics = try #require(fixture.daemon.get("/metrics"))
+        let timed = metrics.body.split(separator: "\n").first { $0.hasPrefix("auctiond_broadcast_seconds_count ") }
+        #expect((timed.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0) >= states.count - 1)
     }
 
     @Test func theAuctionListShowsKnownAuctions() throws {
