@@ -170,9 +170,14 @@ private struct Loop {
 
     var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
 
-    /// One pass over every auction; returns how long to sleep.
+    /// One pass over every auction; returns how long to sleep. The due stage switches go first:
+    /// they are the only work here that a schedule waits for, and the index read and lease
+    /// renewals before them cost round trips that wait behind the bid batches' fsyncs (at `peak`
+    /// they made the switches of 1,000 auctions 8 ms late at the median). They are looked at again
+    /// after the bookkeeping, for a switch that fell due meanwhile or an auction just taken over.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
+        appendDueEvents()
         refreshIfDue()
         renewLeases(now: now)
         appendDueEvents()
@@ -185,7 +190,12 @@ private struct Loop {
         let now = ContinuousClock.now
         guard now >= nextRefresh else { return }
         do {
-            redisOffset = try store.now().microseconds - Self.localMicroseconds()
+            // Redis read its clock about halfway through the round trip, which under load is
+            // milliseconds long: taken against the local time at the reply, the offset came out
+            // behind by half of it, and the clock woke that much late for every switch.
+            let sent = Self.localMicroseconds()
+            let redisTime = try store.now().microseconds
+            redisOffset = redisTime - (sent + Self.localMicroseconds()) / 2
             let indexed = try store.indexedAuctions()
             let live = indexed.filter { $0.status == .scheduled || $0.status == .active }.map(\.id)
             candidates.formUnion(live)
@@ -200,10 +210,12 @@ private struct Loop {
     }
 
     /// Takes or renews the leases that are due, all in one round trip, and loads the auctions
-    /// newly taken in three more.
+    /// newly taken in three more. When one lease is due, those due within half an interval come
+    /// along: the renewals of auctions taken at different moments fall into one round trip a
+    /// second instead of one in nearly every pass (leases outlive `leaseRenewal` several times).
     private mutating func renewLeases(now: ContinuousClock.Instant) {
-        let due = candidates.filter { now >= nextLeaseAttempt[$0, default: now] }.sorted()
-        guard !due.isEmpty else { return }
+        guard candidates.contains(where: { now >= nextLeaseAttempt[$0, default: now] }) else { return }
+        let due = candidates.filter { nextLeaseAttempt[$0, default: now] <= now + settings.leaseRenewal / 2 }.sorted()
         for id in due { nextLeaseAttempt[id] = now + settings.leaseRenewal }
         let holds: [Bool]
         do { holds = try store.acquireLeases(due, owner: owner, ttl: settings.leaseTTL) } catch {
