@@ -190,12 +190,12 @@ private struct Loop {
         let now = ContinuousClock.now
         guard now >= nextRefresh else { return }
         do {
-            // Redis read its clock about halfway through the round trip, which under load is
-            // milliseconds long: taken against the local time at the reply, the offset came out
-            // behind by half of it, and the clock woke that much late for every switch.
-            let sent = Self.localMicroseconds()
-            let redisTime = try store.now().microseconds
-            redisOffset = redisTime - (sent + Self.localMicroseconds()) / 2
+            // Against the local time at the reply, not the middle of the round trip: under load
+            // a command waits its turn behind the bid batches before Redis reads its clock and
+            // answers at once, so the middle put Redis' clock ahead by half the wait (hundreds of
+            // ms under `storm`), the clock woke early, and each `early` answer cost a round trip.
+            // At the reply the estimate is never ahead, so a switch is never tried too soon.
+            redisOffset = try store.now().microseconds - Self.localMicroseconds()
             let indexed = try store.indexedAuctions()
             let live = indexed.filter { $0.status == .scheduled || $0.status == .active }.map(\.id)
             for id in live where candidates.insert(id).inserted { nextLeaseAttempt[id] = now }

@@ -94,7 +94,7 @@ public final class AuctionEventFeed: Sendable {
     private func receive(_ push: RedisReply, _ store: AuctionStore) throws {
         guard let parts = push.array, parts.count == 4, parts[0].string == "pmessage",
             let channel = parts[2].string, let id = Self.auctionId(ofChannel: channel), let payload = parts[3].string,
-            let fields = try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)),
+            let fields = FlatJSONObject.decode(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))),
             let event = StoredEvent.decode(auctionId: id, fields)
         else { return }
         guard let last = control.withLock({ $0.lastDelivered[id] }), event.seq > last else { return }
