@@ -170,19 +170,26 @@ private struct Loop {
 
     var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
 
-    /// One pass over every auction; returns how long to sleep. The due stage switches go first:
-    /// they are the only work here that a schedule waits for, and the index read and lease
-    /// renewals before them cost round trips that wait behind the bid batches' fsyncs (at `peak`
-    /// they made the switches of 1,000 auctions 8 ms late at the median). They are looked at again
-    /// after the bookkeeping, for a switch that fell due meanwhile or an auction just taken over.
+    /// One pass; returns how long to sleep. Lease renewals go first (about one round trip a
+    /// second, and a lease lost costs its auction seconds); then the due stage switches, the work
+    /// a schedule waits for, before the index read, whose round trips wait behind the bid
+    /// batches' fsyncs like any other. A run of switches stops when a renewal falls due: under
+    /// `storm` a round trip waits hundreds of ms, a run took seconds, and the leases expired
+    /// meanwhile (468 lost, switches 4 s late). The switches are looked at again after the
+    /// bookkeeping, for one that fell due meanwhile or an auction just taken over.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
+        renewLeases(now: now)
         appendDueEvents()
         refreshIfDue()
-        renewLeases(now: now)
+        renewLeases(now: ContinuousClock.now)
         appendDueEvents()
         settleFinalAuctions()
         return nextWake(after: now)
+    }
+
+    private var leaseRenewalDue: Bool {
+        nextLeaseAttempt.values.min().map { ContinuousClock.now >= $0 } ?? false
     }
 
     /// Reads the index for new auctions and Redis' clock, once a heartbeat interval.
@@ -214,7 +221,7 @@ private struct Loop {
     /// along: the renewals of auctions taken at different moments fall into one round trip a
     /// second instead of one in nearly every pass (leases outlive `leaseRenewal` several times).
     private mutating func renewLeases(now: ContinuousClock.Instant) {
-        guard let earliest = nextLeaseAttempt.values.min(), now >= earliest else { return }
+        guard leaseRenewalDue else { return }
         let due = candidates.filter { nextLeaseAttempt[$0, default: now] <= now + settings.leaseRenewal / 2 }.sorted()
         for id in due { nextLeaseAttempt[id] = now + settings.leaseRenewal }
         let holds: [Bool]
@@ -257,7 +264,7 @@ private struct Loop {
         // Auctions done with for this pass: too early by Redis' clock, failed, or lost.
         var settled: Set<String> = []
         for _ in 0..<1000 {
-            if isStopping() { return }
+            if isStopping() || leaseRenewalDue { return }
             let due: [AppendRequest]
             do { due = try dueEvents(excluding: &settled) } catch {
                 return observer(.failed(auctionId: nil, error: error))
