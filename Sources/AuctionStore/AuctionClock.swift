@@ -179,10 +179,10 @@ private struct Loop {
     /// bookkeeping, for one that fell due meanwhile or an auction just taken over.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
-        renewLeases(now: now)
+        renewLeases()
         appendDueEvents()
         refreshIfDue()
-        renewLeases(now: ContinuousClock.now)
+        renewLeases()
         appendDueEvents()
         settleFinalAuctions()
         return nextWake(after: now)
@@ -220,7 +220,8 @@ private struct Loop {
     /// newly taken in three more. When one lease is due, those due within half an interval come
     /// along: the renewals of auctions taken at different moments fall into one round trip a
     /// second instead of one in nearly every pass (leases outlive `leaseRenewal` several times).
-    private mutating func renewLeases(now: ContinuousClock.Instant) {
+    private mutating func renewLeases() {
+        let now = ContinuousClock.now
         guard leaseRenewalDue else { return }
         let due = candidates.filter { nextLeaseAttempt[$0, default: now] <= now + settings.leaseRenewal / 2 }.sorted()
         for id in due { nextLeaseAttempt[id] = now + settings.leaseRenewal }
@@ -318,17 +319,14 @@ private struct Loop {
     /// auctions are looked at (`HeldAuctions` keeps each one's next switch and outage count).
     private func dueEvents(excluding settled: inout Set<String>) throws(AuctionStoreError) -> [AppendRequest] {
         let recorded = outageCount()
-        var firstUnseen = recorded
-        if let behind = held.outagesConsidered.values.min(), behind < recorded {
-            let excluded = settled
-            firstUnseen = held.outagesConsidered.lazy.filter { !excluded.contains($0.key) }.map(\.value).min() ?? recorded
-        }
+        // Live auctions with a recorded outage still to take into account.
+        let behind = held.outagesConsidered.filter { $0.value < recorded && !settled.contains($0.key) }
+        let firstUnseen = behind.values.min() ?? recorded
         let outages = firstUnseen < recorded ? try store.outages(from: firstUnseen) : []
         let redisTime = redisNow
-        var due = Set(held.nextSwitch.lazy.filter { $0.value <= redisTime.microseconds }.map(\.key))
-        if firstUnseen < recorded { due.formUnion(held.outagesConsidered.lazy.filter { $0.value < recorded }.map(\.key)) }
+        let switching = held.nextSwitch.filter { $0.value <= redisTime.microseconds }.keys
         var requests: [AppendRequest] = []
-        for id in due.subtracting(settled).sorted() {
+        for id in Set(switching).union(behind.keys).subtracting(settled).sorted() {
             guard let replica = held[id] else { continue }
             let state = replica.state
             guard state.status == .scheduled || state.status == .active else { continue }

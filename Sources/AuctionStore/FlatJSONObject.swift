@@ -70,7 +70,7 @@ enum FlatJSONObject {
                 case UInt8(ascii: "t"): text.append(0x09)
                 case UInt8(ascii: "u"):
                     guard let scalar = unicodeEscape() else { return nil }
-                    text.append(contentsOf: String(Character(scalar)).utf8)
+                    UTF8.encode(scalar) { text.append($0) }
                 default: return nil
                 }
             }
@@ -119,10 +119,10 @@ enum FlatJSONObject {
             while index < bytes.count, Self.isSpace(bytes[index]) { index += 1 }
         }
 
-        private func atEnd() -> Bool {
-            var rest = index
-            while rest < bytes.count, Self.isSpace(bytes[rest]) { rest += 1 }
-            return rest == bytes.count
+        /// Only white space is left.
+        private mutating func atEnd() -> Bool {
+            skipSpace()
+            return index == bytes.count
         }
     }
 }

@@ -60,11 +60,8 @@ struct Run: ParsableCommand {
         lines.append(row("turn end → last receiver", l.turnEndToLastReceiver))
         lines.append(row("stage switch behind schedule", l.stageSwitchLag))
         lines.append(row("connect → welcome", l.connect))
-        if let m = s.serverMetrics {
-            for (name, histogram) in [("auctiond: broadcast stamp → last handed", m.broadcast), ("auctiond: bid arrived → verdict", m.bidVerdict), ("auctiond: stage switch written late", m.stageLag)] {
-                guard let h = histogram else { continue }
-                lines.append("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))")
-            }
+        for (name, h) in s.serverMetrics?.rows ?? [] {
+            lines.append("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))")
         }
         lines.append("  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
