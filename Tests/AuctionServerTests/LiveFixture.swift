@@ -57,6 +57,19 @@ extension TestWebSocketClient {
         }
     }
 
+    /// The auction of the first `state` broadcast whose auction satisfies `condition`; earlier
+    /// states (a stage the clock switched to just before) are skipped, anything else is an error.
+    func receiveAuction(where condition: ([String: Any]) -> Bool, limit: Int = 50) throws -> [String: Any] {
+        for _ in 0..<limit {
+            let message = try receiveJSON()
+            guard message["type"] as? String == "state", let auction = message["auction"] as? [String: Any] else {
+                throw LiveTestError(description: "expected a state, got \(message)")
+            }
+            if condition(auction) { return auction }
+        }
+        throw LiveTestError(description: "no matching state in \(limit) messages")
+    }
+
     func sendJSON(_ value: [String: Any]) throws {
         try send(text: String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self))
     }
