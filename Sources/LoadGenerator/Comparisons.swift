@@ -16,6 +16,10 @@ public struct FanOutComparison: Codable, Sendable {
     public var deliveries = 0
     public var serverCPUSeconds = 0.0
     public var deliveriesPerCPUSecond = 0.0
+    /// From the send to the last client's receipt, per message (median and worst): the same
+    /// client reading the bare C server, the yardstick of `hot`'s broadcast latency.
+    public var lastReceiverMedianMilliseconds = 0.0
+    public var lastReceiverMaxMilliseconds = 0.0
     public var note = ""
 }
 
@@ -69,11 +73,19 @@ enum Comparisons {
         let probe = ProcessProbe(name: "mirror", pid: process.processIdentifier)
         let payload = String(repeating: "x", count: messageBytes)
         let cpuBefore = probe.cpuSeconds ?? 0
+        var lastReceiver: [Double] = []
         for index in 1...messages {
+            let sentAt = wallMicroseconds()
             pool.send(text: payload, on: 0)
-            // Each message reaches every client, the sender included.
-            _ = waitUntil(timeout: .seconds(10)) { counter.bytes.load(ordering: .relaxed) >= index * clients * messageBytes }
+            // Each message reaches every client, the sender included; nothing else arrives until
+            // it has, so the latest receipt is the last client's.
+            if waitUntil(timeout: .seconds(10), { counter.bytes.load(ordering: .relaxed) >= index * clients * messageBytes }) {
+                lastReceiver.append(Double(counter.lastReceipt.load(ordering: .relaxed) - sentAt) / 1000)
+            }
         }
+        lastReceiver.sort()
+        result.lastReceiverMedianMilliseconds = lastReceiver.isEmpty ? 0 : lastReceiver[lastReceiver.count / 2]
+        result.lastReceiverMaxMilliseconds = lastReceiver.last ?? 0
         let cpu = (probe.cpuSeconds ?? 0) - cpuBefore
         result.deliveries = counter.bytes.load(ordering: .relaxed) / max(messageBytes, 1)
         result.serverCPUSeconds = cpu
@@ -85,8 +97,13 @@ enum Comparisons {
     private final class MirrorCounter: WebSocketClientDelegate, @unchecked Sendable {
         let open = Atomic<Int>(0)
         let bytes = Atomic<Int>(0)
+        /// Wall-clock microseconds of the latest message.
+        let lastReceipt = Atomic<Int64>(0)
         func connected(_ connection: Int) { open.add(1, ordering: .relaxed) }
-        func received(_ message: UnsafeRawBufferPointer, on connection: Int) { bytes.add(message.count, ordering: .relaxed) }
+        func received(_ message: UnsafeRawBufferPointer, on connection: Int) {
+            lastReceipt.store(wallMicroseconds(), ordering: .relaxed)
+            bytes.add(message.count, ordering: .relaxed)
+        }
         func disconnected(_ connection: Int, reason: String?) { open.subtract(1, ordering: .relaxed) }
     }
 

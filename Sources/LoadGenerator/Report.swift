@@ -75,6 +75,8 @@ enum Report {
         page += "<tr><td>auctiond: deliveries per CPU-second</td><td>\(Int(s.fanOut.deliveriesPerCPUSecond)) (\(s.fanOut.deliveries) in \(String(format: "%.1f", s.fanOut.cpuSeconds)) s)</td></tr>"
         if let m = s.mirror {
             page += "<tr><td>lws mirror: deliveries per CPU-second</td><td>\(Int(m.deliveriesPerCPUSecond)) (\(m.deliveries) to \(m.clients) clients, \(m.messageBytes) B; \(escape(m.note)))</td></tr>"
+            page += "<tr><td>lws mirror: send → last of \(m.clients) clients</td><td>"
+                + String(format: "median %.1f ms, max %.1f ms (this client reading the bare C server)", m.lastReceiverMedianMilliseconds, m.lastReceiverMaxMilliseconds) + "</td></tr>"
         }
         if let r = s.redisBenchmark {
             page += "<tr><td>bid script alone (redis-benchmark)</td><td>\(Int(r.scriptCallsPerSecond))/s (\(escape(r.note)))</td></tr>"

@@ -95,7 +95,17 @@ public final class WebSocketClientPool: @unchecked Sendable {
         case .connect(let id, let target):
             open(id, target)
         case .send(let id, let bytes):
-            guard let connection = connections[id], let wsi = connection.wsi else { return }
+            guard let connection = connections[id], let wsi = connection.wsi, !connection.closing else { return }
+            // At once when nothing waits before it (as WebServer does): waiting for writability
+            // puts a bid behind every message the loop is still to read in this round, and that
+            // wait was the tail of the load test's bid acknowledgements.
+            if connection.established, connection.outbox.isEmpty, lws_partial_buffered(wsi) == 0 {
+                if !write(bytes, on: wsi) {
+                    connection.closing = true
+                    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+                }
+                return
+            }
             connection.outbox.append(bytes)
             lws_callback_on_writable(wsi)
         case .close(let id):
@@ -157,24 +167,26 @@ public final class WebSocketClientPool: @unchecked Sendable {
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
             guard let connection = connections[id] else { return -1 }
             connection.wsi = wsi
+            connection.established = true
+            if !connection.outbox.isEmpty { lws_callback_on_writable(wsi) }
             delegate.connected(id)
         case LWS_CALLBACK_CLIENT_RECEIVE:
             guard let connection = connections[id] else { return -1 }
+            let whole = lws_is_final_fragment(wsi) != 0 && lws_remaining_packet_payload(wsi) == 0
+            if whole, connection.assembly.isEmpty {
+                // The usual case, a message in one piece: handed over from lws's buffer, uncopied.
+                delegate.received(UnsafeRawBufferPointer(start: input, count: input == nil ? 0 : length), on: id)
+                return 0
+            }
             if let input { connection.assembly.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length)) }
-            guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+            guard whole else { return 0 }
             connection.assembly.withUnsafeBytes { delegate.received($0, on: id) }
             connection.assembly.removeAll(keepingCapacity: true)
         case LWS_CALLBACK_CLIENT_WRITEABLE:
             guard let connection = connections[id] else { return -1 }
             if connection.closing { return -1 }
             guard !connection.outbox.isEmpty else { return 0 }
-            var frame = [UInt8](repeating: 0, count: cshim_lws_pre())
-            frame += connection.outbox.removeFirst()
-            let count = frame.count - cshim_lws_pre()
-            let written = frame.withUnsafeMutableBufferPointer {
-                lws_write(wsi, $0.baseAddress! + cshim_lws_pre(), count, LWS_WRITE_TEXT)
-            }
-            if written < count { return -1 }
+            if !write(connection.outbox.removeFirst(), on: wsi) { return -1 }
             if !connection.outbox.isEmpty { lws_callback_on_writable(wsi) }
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
             let reason = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
@@ -192,6 +204,16 @@ public final class WebSocketClientPool: @unchecked Sendable {
             break
         }
         return 0
+    }
+
+    /// One text frame, masked by lws in a copy with the headroom it needs; false if the socket
+    /// failed (lws keeps and finishes a partial write itself).
+    private func write(_ bytes: [UInt8], on wsi: OpaquePointer) -> Bool {
+        var frame = [UInt8](repeating: 0, count: cshim_lws_pre())
+        frame += bytes
+        return frame.withUnsafeMutableBufferPointer {
+            lws_write(wsi, $0.baseAddress! + cshim_lws_pre(), bytes.count, LWS_WRITE_TEXT) >= bytes.count
+        }
     }
 
     private func createContext() -> OpaquePointer? {
@@ -225,6 +247,8 @@ private func clientPoolCallback(
 
 private final class ClientConnection {
     var wsi: OpaquePointer?
+    /// Set at the handshake's end: before it, a frame waits for WRITEABLE.
+    var established = false
     var outbox: [[UInt8]] = []
     var assembly: [UInt8] = []
     var closing = false

@@ -36,6 +36,8 @@ struct Run: ParsableCommand {
             guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--process must be name=pid, got '\(entry)'") }
             return ProcessProbe(name: String(parts[0]), pid: pid)
         }
+        // The generator shares the machine: its own CPU is part of the picture.
+        + [ProcessProbe(name: "auction-loadtest", pid: getpid())]
         let settings = RunSettings(apiURL: api, token: token, fixtures: fixtures, redis: endpoint, webSocketPorts: wsPort, probes: probes, reportDirectory: report)
         let began = ContinuousClock.now
         let summary = try LoadRun(profile: profile, settings: settings) { line in
@@ -62,6 +64,9 @@ struct Run: ParsableCommand {
         lines.append(row("connect → welcome", l.connect))
         for (name, h) in s.serverMetrics?.rows ?? [] {
             lines.append("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))")
+        }
+        if let m = s.mirror, m.deliveries > 0 {
+            lines.append("  lws mirror, send → last of \(m.clients) clients: median \(String(format: "%.1f", m.lastReceiverMedianMilliseconds)) ms, max \(String(format: "%.1f", m.lastReceiverMaxMilliseconds)) ms")
         }
         lines.append("  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {

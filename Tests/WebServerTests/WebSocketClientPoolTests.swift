@@ -41,6 +41,27 @@ final class RecordingClients: WebSocketClientDelegate {
         #expect(recorder.messages.withLock { $0[3]?.last } == big)
     }
 
+    /// A send on the service thread goes out at once when nothing waits before it; a burst larger
+    /// than the socket takes queues behind lws's partial write, and a send made before the
+    /// handshake has ended waits for it. Everything comes back (the server echoes) whole, in order.
+    @Test func burstsAndSendsBeforeTheHandshakeArriveWholeAndInOrder() throws {
+        let fixture = try ServerFixture()
+        let recorder = RecordingClients()
+        let pool = WebSocketClientPool(delegate: recorder)
+        try pool.start()
+        defer { pool.stop() }
+        let target = WebSocketTarget(port: fixture.server.port, path: "/ws/pool")
+        pool.run {
+            pool.connect(1, to: target)
+            pool.send(text: "before the handshake", on: 1)
+        }
+        #expect(waitUntil { recorder.messages.withLock { $0[1] } == ["before the handshake"] })
+        let burst = (0..<80).map { "\($0) " + String(repeating: "x", count: 100_000) }
+        pool.run { burst.forEach { pool.send(text: $0, on: 1) } }
+        #expect(waitUntil { recorder.messages.withLock { $0[1]?.count } == 81 })
+        #expect(recorder.messages.withLock { Array($0[1]?.dropFirst() ?? []) } == burst)
+    }
+
     @Test func closesReconnectsAndRunsTimedWork() throws {
         let fixture = try ServerFixture()
         let recorder = RecordingClients()
