@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
         .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
-        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting", "AuctionServer", "AuctionCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

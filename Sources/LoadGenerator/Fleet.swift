@@ -1,6 +1,6 @@
 // The simulated people: B bidders and O observers per auction, all on one lws client thread.
-// Bidders read every state in full (they must know whose turn it is); observers only scan the
-// few fields the measurements need. Every answer is matched by requestId with what the script
+// Bidders read every state's stages (they must know whose turn it is, and their own price);
+// observers only scan the few fields the measurements need. Every answer is matched by requestId with what the script
 // expected, and every acknowledgement is kept for the reconciliation with Redis and the API.
 import AuctionCore
 import AuctionTesting
@@ -33,6 +33,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     struct SentRequest {
         let connection: Int
         let sentAt: ContinuousClock.Instant
+        /// The same instant on the wall clock, to compare with the script's.
+        let sentWall: Int64
         let expectation: Expectation
         let text: String
         var firstAnswer: String?
@@ -75,19 +77,14 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         /// Stages that start on schedule: all but the announcement, which starts when the API
         /// has taken the results and the names are revealed, whenever that is.
         var scheduledStages: Set<Int> = []
-        var stageEnds: [Int64] = []
-        var stageBidders: [Int?] = []
         var lagRecorded: Set<Int> = []
         var lastDelivery: [Int: Int64] = [:]
         var bidIdByNumber: [Int: String] = [:]
         var status = "scheduled"
-        /// The last state a bidder parsed whole (by its seq): an auction's bidders all get the
-        /// same state, so JSONSerialization runs once for them, not once each (`peak`: a third of
-        /// all messages reach bidders).
+        /// The stages of the last state a bidder read (by its seq): an auction's bidders all get
+        /// the same state, so they are scanned once for all of them.
         var parsedSeq: Int64 = -1
-        var stages: [[String: Any]] = []
-        var currentStage = -1
-        var active = false
+        var stages: [MessageScan.Stage] = []
 
         init(planned: PlannedAuction) { self.planned = planned }
     }
@@ -102,6 +99,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     // Measurements (service thread only).
     var bidAnswers = LatencyHistogram()
     var acceptedAnswers = LatencyHistogram()
+    var toScript = LatencyHistogram()
+    var fromScript = LatencyHistogram()
     var deliveries = LatencyHistogram()
     var connectLatency = LatencyHistogram()
     var stageSwitchLag = LatencyHistogram()
@@ -276,7 +275,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let firstAfterConnect = connection.expectingConnectState || seq <= connection.lastSeq
         connection.expectingConnectState = false
         connection.lastSeq = max(seq, connection.lastSeq)
-        if connection.bidderIndex != nil { bidderState(message, seq: seq, connection, id, track) }
+        if connection.bidderIndex != nil { bidderState(message, seq: seq, current: Int(stage), status: status, connection, id, track) }
         if !firstAfterConnect {
             // A broadcast: from the server's stamp to this connection's receipt.
             let latency = now - serverTime * 1000
@@ -307,33 +306,28 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         }
     }
 
-    /// A bidder reads the whole state: whose turn it is, its own price, the schedule.
-    private func bidderState(_ message: UnsafeRawBufferPointer, seq: Int64, _ connection: Connection, _ id: Int, _ track: AuctionTrack) {
+    /// A bidder reads the stages: whose turn it is, its own price, the schedule.
+    private func bidderState(
+        _ message: UnsafeRawBufferPointer, seq: Int64, current: Int, status: Substring, _ connection: Connection, _ id: Int, _ track: AuctionTrack
+    ) {
         if track.parsedSeq != seq {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(message)) as? [String: Any],
-                let auction = object["auction"] as? [String: Any], let stages = auction["stages"] as? [[String: Any]],
-                let current = auction["currentStage"] as? Int
-            else { return }
+            guard let stages = MessageScan.stages(in: message) else { return note("a state whose stages cannot be read") }
             track.parsedSeq = seq
             track.stages = stages
-            track.currentStage = current
-            track.active = auction["status"] as? String == "active"
-            track.stageStarts = stages.map { ($0["start"] as? NSNumber)?.int64Value ?? 0 }
-            track.scheduledStages = Set(stages.indices.filter { stages[$0]["type"] as? String != "announcement" })
-            track.stageEnds = stages.map { ($0["end"] as? NSNumber)?.int64Value ?? 0 }
-            track.stageBidders = stages.map { $0["bidder"] as? Int }
+            track.stageStarts = stages.map(\.start)
+            track.scheduledStages = Set(stages.indices.filter { stages[$0].type != "announcement" })
         }
-        let stages = track.stages, current = track.currentStage
-        guard let number = connection.number, track.active, stages.indices.contains(current) else { return }
+        let stages = track.stages
+        guard let number = connection.number, status == "active", stages.indices.contains(current) else { return }
         // Own price: the amount of this bidder's last finished turn, else its initial bid.
         var price = track.planned.bidders[connection.bidderIndex!].initialKopiyky
-        for (index, stage) in stages.enumerated() where index < current && stage["type"] as? String == "bids" && stage["bidder"] as? Int == number {
-            if let text = stage["amount"] as? String, let amount = ScriptedBidder.kopiyky(text) { price = amount }
+        for (index, stage) in stages.enumerated() where index < current && stage.type == "bids" && stage.bidder == number {
+            if let text = stage.amount, let amount = ScriptedBidder.kopiyky(String(text)) { price = amount }
         }
         connection.price = price
         let step = track.planned.stepKopiyky * (track.planned.rising ? 1 : -1)
         let stage = stages[current]
-        let ownTurn = stage["type"] as? String == "bids" && stage["bidder"] as? Int == number
+        let ownTurn = stage.type == "bids" && stage.bidder == number
 
         if profile.stormBidsPerSecond > 0 {
             if !connection.stormActive {
@@ -342,7 +336,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             }
             return
         }
-        let end = (stage["end"] as? NSNumber)?.int64Value ?? 0
+        let end = stage.end
         // A state that arrives after its stage's scheduled end (the service fell behind) is stale:
         // the bid script judges by Redis time, so what a bid from it gets depends on how late it
         // is. Those bids are counted, not judged; `staleStates` says how many there were.
@@ -351,7 +345,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         if ownTurn, !connection.played.contains(current) {
             connection.played.insert(current)
             playTurn(connection, id, stage: current, price: price, step: step, end: end, stale: stale)
-        } else if !ownTurn, stage["type"] as? String == "bids", stage["bidder"] as? Int != nil, !connection.probed.contains(current) {
+        } else if !ownTurn, stage.type == "bids", stage.bidder != nil, !connection.probed.contains(current) {
             connection.probed.insert(current)
             // Right after its own turn a bidder hears `turn_over`; later, `not_your_turn`.
             if random.chance(profile.behaviour.outOfTurn) {
@@ -415,7 +409,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         connection.requests += 1
         let requestId = "c\(id)-\(connection.requests)"
         let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
-        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, expectation: expect, text: text)
+        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, sentWall: wallMicroseconds(), expectation: expect, text: text)
         connection.lastRequestId = requestId
         bidsSent += 1
         pool.send(text: text, on: id)
@@ -445,6 +439,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let serverTime = MessageScan.integer("serverTime", in: message) ?? 0
         if type == "bidAccepted" {
             acceptedAnswers.record(microseconds: latency)
+            // serverTime is whole milliseconds: either part may read up to 1 ms short (never < 0).
+            toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
+            fromScript.record(microseconds: max(0, wallMicroseconds() - serverTime * 1000))
             acknowledgements.append(Acknowledgement(
                 auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
                 kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))

@@ -26,7 +26,8 @@ enum Report {
         }
         page += "</table><h2>Latency (ms)</h2><table><tr><th>what</th><th>count</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
         let rows: [(String, LatencySummary)] = [
-            ("bid → bidAccepted", s.latency.bidAcknowledgement), ("bid → any answer", s.latency.bidAnswer),
+            ("bid → bidAccepted", s.latency.bidAcknowledgement), ("… bid → the script's clock", s.latency.bidToScript),
+            ("… the script's clock → bidAccepted", s.latency.scriptToAcknowledgement), ("bid → any answer", s.latency.bidAnswer),
             ("broadcast: server stamp → receipt", s.latency.broadcastDelivery), ("turn end → last receiver", s.latency.turnEndToLastReceiver),
             ("stage switch behind schedule", s.latency.stageSwitchLag), ("connect → welcome", s.latency.connect),
         ]

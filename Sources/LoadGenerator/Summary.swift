@@ -26,6 +26,11 @@ public struct ClientFigures: Codable, Sendable {
 public struct LatencyFigures: Codable, Sendable {
     /// Bid sent → bidAccepted received (the bid is durable when it is sent).
     public var bidAcknowledgement = LatencySummary()
+    /// The acknowledgement in two, at the bid script's clock (Redis `TIME` on this host, the
+    /// bidAccepted's serverTime, in whole milliseconds): sent → the script ran, and the script
+    /// ran → bidAccepted received (the AOF's fsync, the reply, the write and the read).
+    public var bidToScript = LatencySummary()
+    public var scriptToAcknowledgement = LatencySummary()
     /// Bid sent → any answer (accepted, cancelled, rejected).
     public var bidAnswer = LatencySummary()
     /// The server's stamp on a broadcast state → this connection received it (same host clock).
@@ -189,7 +194,8 @@ extension Fleet {
             }
         }
         let latency = LatencyFigures(
-            bidAcknowledgement: acceptedAnswers.summary, bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary,
+            bidAcknowledgement: acceptedAnswers.summary, bidToScript: toScript.summary, scriptToAcknowledgement: fromScript.summary,
+            bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary,
             turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: connectLatency.summary)
         return Figures(client: client, latency: latency, acknowledgements: acknowledgements, averageStateBytes: stateCount > 0 ? stateBytes / stateCount : 0)
     }

@@ -58,6 +58,8 @@ struct Run: ParsableCommand {
         }
         var lines = ["", "Load test \(s.profile): \(s.auctions) auctions × (\(s.biddersPerAuction) bidders + \(s.observersPerAuction) observers)"]
         lines.append(row("bid → bidAccepted", l.bidAcknowledgement))
+        lines.append(row("  bid → the script's clock", l.bidToScript))
+        lines.append(row("  the script's clock → bidAccepted", l.scriptToAcknowledgement))
         lines.append(row("broadcast (server stamp → receipt)", l.broadcastDelivery))
         lines.append(row("turn end → last receiver", l.turnEndToLastReceiver))
         lines.append(row("stage switch behind schedule", l.stageSwitchLag))
