@@ -14,21 +14,40 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Parses the protocol's text form: an optional minus, digits, and at most two decimals
     /// ("480", "480.5", "480.50", "-1"). No spaces, no plus sign, no exponent, no comma.
     public init(parsing text: String) throws(MoneyError) {
-        var digits = Substring(text)
-        let negative = digits.first == "-"
-        if negative { digits = digits.dropFirst() }
-        let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        let whole = parts[0]
-        let fraction = parts.count == 2 ? String(parts[1]) : ""
-        guard !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit),
-            parts.count == 1 || !fraction.isEmpty
-        else { throw .notANumber(text) }
-        guard fraction.count <= 2 else { throw .tooManyDecimals(text) }
-        // 15 whole digits would already exceed the maximum; reject before Int64 could overflow.
-        let significantWhole = whole.drop { $0 == "0" }
-        guard significantWhole.count <= 13, let units = Int64(whole) else { throw .tooLarge(text) }
-        let cents = Int64(fraction + String(repeating: "0", count: 2 - fraction.count))!
-        let magnitude = units * 100 + cents
+        // One pass over the UTF-8 bytes (every bid's amount is read here): ASCII digits, a leading
+        // "-" and one "."; any other byte, a combining mark's included, makes it not a number.
+        var negative = false, sawPoint = false, valid = true, atStart = true
+        var units: Int64 = 0, wholeDigits = 0, significantWholeDigits = 0
+        var cents: Int64 = 0, fractionDigits = 0
+        for byte in text.utf8 {
+            defer { atStart = false }
+            if atStart, byte == UInt8(ascii: "-") {
+                negative = true
+                continue
+            }
+            if byte == UInt8(ascii: "."), !sawPoint {
+                sawPoint = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                valid = false
+                break
+            }
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            if sawPoint {
+                fractionDigits += 1
+                if fractionDigits <= 2 { cents = cents * 10 + digit }
+            } else {
+                wholeDigits += 1
+                if significantWholeDigits > 0 || digit != 0 { significantWholeDigits += 1 }
+                // 14 whole digits would already exceed the maximum: stop before Int64 could overflow.
+                if significantWholeDigits <= 13 { units = units * 10 + digit }
+            }
+        }
+        guard valid, wholeDigits > 0, !sawPoint || fractionDigits > 0 else { throw .notANumber(text) }
+        guard fractionDigits <= 2 else { throw .tooManyDecimals(text) }
+        guard significantWholeDigits <= 13 else { throw .tooLarge(text) }
+        let magnitude = units * 100 + (fractionDigits == 1 ? cents * 10 : cents)
         guard magnitude <= Money.maximum.kopiyky else { throw .tooLarge(text) }
         kopiyky = negative ? -magnitude : magnitude
     }

@@ -217,7 +217,9 @@ public final class AuctionStore {
     private static func verdict(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> BidVerdict {
         if case .error(let message) = reply { throw .redis(message) }
         guard let text = reply.string else { throw .redis("bid script answered \(reply)") }
-        let parts = text.split(separator: "|").map(String.init)
+        // Split on the UTF-8 view: the reply is ASCII, and a Character split was 2.5 % of auctiond's
+        // CPU under `storm` (one per bid).
+        let parts = text.utf8.split(separator: UInt8(ascii: "|")).map { String(Substring($0)) }
         func int(_ i: Int) -> Int64? { i < parts.count ? Int64(parts[i]) : nil }
         switch parts.first {
         case "accepted":

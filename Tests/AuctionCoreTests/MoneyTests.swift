@@ -67,6 +67,41 @@ import Testing
         }
     }
 
+    /// The byte parser against the Character-based one it replaced (kept here as the reference):
+    /// the same amount or the same error for random texts over digits, signs, points, a
+    /// combining mark, fullwidth and Arabic-Indic digits and spaces.
+    @Test func theByteParserAnswersAsTheCharacterParserDid() {
+        func reference(_ text: String) throws(MoneyError) -> Money {
+            var digits = Substring(text)
+            let negative = digits.first == "-"
+            if negative { digits = digits.dropFirst() }
+            let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            let whole = parts[0]
+            let fraction = parts.count == 2 ? String(parts[1]) : ""
+            guard !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit), parts.count == 1 || !fraction.isEmpty
+            else { throw .notANumber(text) }
+            guard fraction.count <= 2 else { throw .tooManyDecimals(text) }
+            let significantWhole = whole.drop { $0 == "0" }
+            guard significantWhole.count <= 13, let units = Int64(whole) else { throw .tooLarge(text) }
+            let magnitude = units * 100 + Int64(fraction + String(repeating: "0", count: 2 - fraction.count))!
+            guard magnitude <= Money.maximum.kopiyky else { throw .tooLarge(text) }
+            return Money(kopiyky: negative ? -magnitude : magnitude)
+        }
+        func outcome(_ parse: (String) throws(MoneyError) -> Money, _ text: String) -> Result<Money, MoneyError> {
+            do throws(MoneyError) { return .success(try parse(text)) } catch { return .failure(error) }
+        }
+        let alphabet: [String] = ["0", "1", "5", "9", "0", "7", ".", "-", "+", " ", "e", "\u{301}", "１", "٣", ","]
+        var generator = SeededGenerator(seed: 11)
+        var texts = ["000000000000001.00", "1000000000000.00", "1000000000000.01", "9999999999999.99", "99999999999999", "-0.5", "-", ".", "-.", "0.", "00"]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...16, using: &generator)
+            texts.append((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }.joined())
+        }
+        for text in texts {
+            #expect(outcome({ (t: String) throws(MoneyError) -> Money in try Money(parsing: t) }, text) == outcome(reference, text), "\(text)")
+        }
+    }
+
     @Test func errorsReadAsSentences() {
         #expect("\(MoneyError.tooManyDecimals("1.005"))" == "'1.005' has more than two decimals")
     }
