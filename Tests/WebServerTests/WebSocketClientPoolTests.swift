@@ -21,14 +21,27 @@ final class RecordingClients: WebSocketClientDelegate {
     }
 }
 
+/// An echo server, a started pool beside it and what the pool reports; the pool stops with it.
+final class PoolFixture {
+    let server: ServerFixture
+    let recorder = RecordingClients()
+    let pool: WebSocketClientPool
+    var target: WebSocketTarget { WebSocketTarget(port: server.server.port, path: "/ws/pool") }
+
+    init() throws {
+        server = try ServerFixture()
+        pool = WebSocketClientPool(delegate: recorder)
+        try pool.start()
+    }
+
+    deinit { pool.stop() }
+}
+
 @Suite struct WebSocketClientPoolTests {
     @Test func manyClientsExchangeMessagesOnOneThread() throws {
-        let fixture = try ServerFixture()
-        let recorder = RecordingClients()
-        let pool = WebSocketClientPool(delegate: recorder)
-        try pool.start()
-        defer { pool.stop() }
-        for id in 0..<200 { pool.connect(id, to: WebSocketTarget(port: fixture.server.port, path: "/ws/pool")) }
+        let fixture = try PoolFixture()
+        let (pool, recorder) = (fixture.pool, fixture.recorder)
+        for id in 0..<200 { pool.connect(id, to: fixture.target) }
         #expect(waitUntil { recorder.opened.withLock { $0.count } == 200 })
         for id in 0..<200 { pool.send(text: "hello \(id)", on: id) }
         #expect(waitUntil { recorder.messages.withLock { $0.values.reduce(0) { $0 + $1.count } } == 200 })
@@ -45,12 +58,8 @@ final class RecordingClients: WebSocketClientDelegate {
     /// than the socket takes queues behind lws's partial write, and a send made before the
     /// handshake has ended waits for it. Everything comes back (the server echoes) whole, in order.
     @Test func burstsAndSendsBeforeTheHandshakeArriveWholeAndInOrder() throws {
-        let fixture = try ServerFixture()
-        let recorder = RecordingClients()
-        let pool = WebSocketClientPool(delegate: recorder)
-        try pool.start()
-        defer { pool.stop() }
-        let target = WebSocketTarget(port: fixture.server.port, path: "/ws/pool")
+        let fixture = try PoolFixture()
+        let (pool, recorder, target) = (fixture.pool, fixture.recorder, fixture.target)
         pool.run {
             pool.connect(1, to: target)
             pool.send(text: "before the handshake", on: 1)
@@ -63,17 +72,13 @@ final class RecordingClients: WebSocketClientDelegate {
     }
 
     @Test func closesReconnectsAndRunsTimedWork() throws {
-        let fixture = try ServerFixture()
-        let recorder = RecordingClients()
-        let pool = WebSocketClientPool(delegate: recorder)
-        try pool.start()
-        defer { pool.stop() }
-        let target = WebSocketTarget(port: fixture.server.port, path: "/ws/pool")
+        let fixture = try PoolFixture()
+        let (pool, recorder, target) = (fixture.pool, fixture.recorder, fixture.target)
         pool.connect(1, to: target)
         #expect(waitUntil { recorder.opened.withLock { $0.contains(1) } })
         pool.close(1)
         #expect(waitUntil { recorder.closed.withLock { $0.keys.contains(1) } })
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.isEmpty } })
+        #expect(waitUntil { fixture.server.delegate.sockets.withLock { $0.isEmpty } })
         pool.connect(1, to: target)
         #expect(waitUntil { recorder.opened.withLock { $0.contains(1) } })
 
