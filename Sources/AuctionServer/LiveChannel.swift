@@ -163,7 +163,8 @@ extension AuctionService {
             case .bidCancelled(_, let bidder, let at):
                 return (.text(ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds)), bidderSockets(bidder))
             default:
-                return (.state(seq: auction.replica.seq, auction.replica.state), auction.sockets.compactMap { contents.sessions[$0]?.socket })
+                let sessions = auction.sockets.compactMap { contents.sessions[$0] }
+                return (.state(seq: auction.replica.seq, auction.replica.state), biddersFirst(sessions) { $0.role.bidderNumber != nil }.map(\.socket))
             }
         }
         guard let outgoing, !targets.isEmpty else { return }

@@ -102,6 +102,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     var toScript = LatencyHistogram()
     var fromScript = LatencyHistogram()
     var deliveries = LatencyHistogram()
+    var bidderDeliveries = LatencyHistogram()
     var connectLatency = LatencyHistogram()
     var stageSwitchLag = LatencyHistogram()
     var second = ClientSecond()
@@ -280,6 +281,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // A broadcast: from the server's stamp to this connection's receipt.
             let latency = now - serverTime * 1000
             deliveries.record(microseconds: latency)
+            if connection.bidderIndex != nil { bidderDeliveries.record(microseconds: latency) }
             second.deliveries.record(microseconds: latency)
         }
         let index = Int(stage)

@@ -28,7 +28,8 @@ enum Report {
         let rows: [(String, LatencySummary)] = [
             ("bid → bidAccepted", s.latency.bidAcknowledgement), ("… bid → the script's clock", s.latency.bidToScript),
             ("… the script's clock → bidAccepted", s.latency.scriptToAcknowledgement), ("bid → any answer", s.latency.bidAnswer),
-            ("broadcast: server stamp → receipt", s.latency.broadcastDelivery), ("turn end → last receiver", s.latency.turnEndToLastReceiver),
+            ("broadcast: server stamp → receipt", s.latency.broadcastDelivery),
+            ("… to bidders only", s.latency.broadcastToBidders), ("turn end → last receiver", s.latency.turnEndToLastReceiver),
             ("stage switch behind schedule", s.latency.stageSwitchLag), ("connect → welcome", s.latency.connect),
         ]
         for (name, l) in rows {

@@ -35,6 +35,8 @@ public struct LatencyFigures: Codable, Sendable {
     public var bidAnswer = LatencySummary()
     /// The server's stamp on a broadcast state → this connection received it (same host clock).
     public var broadcastDelivery = LatencySummary()
+    /// The same, for bidders' connections only (the server writes to them first).
+    public var broadcastToBidders = LatencySummary()
     /// A stage's scheduled start (the end of the turn before it) → the last connection received it.
     public var turnEndToLastReceiver = LatencySummary()
     /// A stage's scheduled start → the server's stamp on the state that announced it.
@@ -195,7 +197,7 @@ extension Fleet {
         }
         let latency = LatencyFigures(
             bidAcknowledgement: acceptedAnswers.summary, bidToScript: toScript.summary, scriptToAcknowledgement: fromScript.summary,
-            bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary,
+            bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary, broadcastToBidders: bidderDeliveries.summary,
             turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: connectLatency.summary)
         return Figures(client: client, latency: latency, acknowledgements: acknowledgements, averageStateBytes: stateCount > 0 ? stateBytes / stateCount : 0)
     }

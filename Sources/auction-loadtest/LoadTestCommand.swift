@@ -61,6 +61,7 @@ struct Run: ParsableCommand {
         lines.append(row("  bid → the script's clock", l.bidToScript))
         lines.append(row("  the script's clock → bidAccepted", l.scriptToAcknowledgement))
         lines.append(row("broadcast (server stamp → receipt)", l.broadcastDelivery))
+        lines.append(row("  to bidders only", l.broadcastToBidders))
         lines.append(row("turn end → last receiver", l.turnEndToLastReceiver))
         lines.append(row("stage switch behind schedule", l.stageSwitchLag))
         lines.append(row("connect → welcome", l.connect))
