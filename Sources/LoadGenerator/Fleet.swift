@@ -1,7 +1,8 @@
 // The simulated people: B bidders and O observers per auction, all on one lws client thread.
 // Bidders read every state's stages (they must know whose turn it is, and their own price);
-// observers only scan the few fields the measurements need. Every answer is matched by requestId with what the script
-// expected, and every acknowledgement is kept for the reconciliation with Redis and the API.
+// observers only scan the few fields the measurements need. Every answer is matched by requestId
+// with what the script expected, and every acknowledgement is kept for the reconciliation with
+// Redis and the API.
 import AuctionCore
 import AuctionTesting
 import Foundation
@@ -73,10 +74,6 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     final class AuctionTrack: @unchecked Sendable {
         let planned: PlannedAuction
-        var stageStarts: [Int64] = []
-        /// Stages that start on schedule: all but the announcement, which starts when the API
-        /// has taken the results and the names are revealed, whenever that is.
-        var scheduledStages: Set<Int> = []
         var lagRecorded: Set<Int> = []
         var lastDelivery: [Int: Int64] = [:]
         var bidIdByNumber: [Int: String] = [:]
@@ -87,6 +84,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         var stages: [MessageScan.Stage] = []
 
         init(planned: PlannedAuction) { self.planned = planned }
+
+        /// The planned start of stage `index` (Redis ms) if it starts on schedule: every stage but
+        /// the announcement, which starts when the API has taken the results and the names are
+        /// revealed, whenever that is.
+        func scheduledStart(_ index: Int) -> Int64? {
+            stages.indices.contains(index) && stages[index].type != "announcement" ? stages[index].start : nil
+        }
     }
 
     let profile: Profile
@@ -290,9 +294,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // late as the connection.
             if !firstAfterConnect {
                 track.lastDelivery[index] = max(track.lastDelivery[index] ?? 0, now)
-                if !track.lagRecorded.contains(index), track.scheduledStages.contains(index), track.stageStarts.indices.contains(index) {
+                if !track.lagRecorded.contains(index), let start = track.scheduledStart(index) {
                     track.lagRecorded.insert(index)
-                    stageSwitchLag.record(microseconds: (serverTime - track.stageStarts[index]) * 1000)
+                    stageSwitchLag.record(microseconds: (serverTime - start) * 1000)
                 }
             }
             connection.lastStage = index
@@ -316,8 +320,6 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             guard let stages = MessageScan.stages(in: message) else { return note("a state whose stages cannot be read") }
             track.parsedSeq = seq
             track.stages = stages
-            track.stageStarts = stages.map(\.start)
-            track.scheduledStages = Set(stages.indices.filter { stages[$0].type != "announcement" })
         }
         let stages = track.stages
         guard let number = connection.number, status == "active", stages.indices.contains(current) else { return }

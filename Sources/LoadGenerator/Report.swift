@@ -25,14 +25,7 @@ enum Report {
             page += "<tr><td>\(escape(check.name))</td><td>\(escape(check.target))</td><td>\(escape(check.measured))</td><td class=\"\(check.met ? "met" : "missed")\">\(check.met ? "met" : "missed")</td></tr>"
         }
         page += "</table><h2>Latency (ms)</h2><table><tr><th>what</th><th>count</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
-        let rows: [(String, LatencySummary)] = [
-            ("bid → bidAccepted", s.latency.bidAcknowledgement), ("… bid → the script's clock", s.latency.bidToScript),
-            ("… the script's clock → bidAccepted", s.latency.scriptToAcknowledgement), ("bid → any answer", s.latency.bidAnswer),
-            ("broadcast: server stamp → receipt", s.latency.broadcastDelivery),
-            ("… to bidders only", s.latency.broadcastToBidders), ("turn end → last receiver", s.latency.turnEndToLastReceiver),
-            ("stage switch behind schedule", s.latency.stageSwitchLag), ("connect → welcome", s.latency.connect),
-        ]
-        for (name, l) in rows {
+        for (name, l) in s.latency.rows {
             page += "<tr><td>\(name)</td><td>\(l.count)</td><td>\(l.p50)</td><td>\(l.p99)</td><td>\(l.p999)</td><td>\(l.max)</td></tr>"
         }
         page += "</table>"

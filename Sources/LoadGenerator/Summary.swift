@@ -43,6 +43,18 @@ public struct LatencyFigures: Codable, Sendable {
     public var stageSwitchLag = LatencySummary()
     /// Connect → welcome.
     public var connect = LatencySummary()
+
+    /// The rows a person reads, in order, for the report and the digest alike ("…" marks a part
+    /// of the row above).
+    public var rows: [(name: String, latency: LatencySummary)] {
+        [
+            ("bid → bidAccepted", bidAcknowledgement), ("… bid → the script's clock", bidToScript),
+            ("… the script's clock → bidAccepted", scriptToAcknowledgement), ("bid → any answer", bidAnswer),
+            ("broadcast: server stamp → receipt", broadcastDelivery), ("… to bidders only", broadcastToBidders),
+            ("turn end → last receiver", turnEndToLastReceiver), ("stage switch behind schedule", stageSwitchLag),
+            ("connect → welcome", connect),
+        ]
+    }
 }
 
 public struct ProcessFigures: Codable, Sendable {
@@ -191,8 +203,8 @@ extension Fleet {
         client.largestStateBytes = largestState
         var turnEnd = LatencyHistogram()
         for track in auctions {
-            for (stage, received) in track.lastDelivery where track.scheduledStages.contains(stage) && track.stageStarts.indices.contains(stage) {
-                turnEnd.record(microseconds: received - track.stageStarts[stage] * 1000)
+            for (stage, received) in track.lastDelivery {
+                if let start = track.scheduledStart(stage) { turnEnd.record(microseconds: received - start * 1000) }
             }
         }
         let latency = LatencyFigures(

@@ -52,19 +52,11 @@ struct Run: ParsableCommand {
 
     /// The lines a person reads first; the rest is in the report.
     static func digest(_ s: Summary) -> String {
-        let l = s.latency
         func row(_ name: String, _ v: LatencySummary) -> String {
             "  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(v.count)  p50 \(v.p50)  p99 \(v.p99)  p99.9 \(v.p999)  max \(v.max) ms"
         }
         var lines = ["", "Load test \(s.profile): \(s.auctions) auctions × (\(s.biddersPerAuction) bidders + \(s.observersPerAuction) observers)"]
-        lines.append(row("bid → bidAccepted", l.bidAcknowledgement))
-        lines.append(row("  bid → the script's clock", l.bidToScript))
-        lines.append(row("  the script's clock → bidAccepted", l.scriptToAcknowledgement))
-        lines.append(row("broadcast (server stamp → receipt)", l.broadcastDelivery))
-        lines.append(row("  to bidders only", l.broadcastToBidders))
-        lines.append(row("turn end → last receiver", l.turnEndToLastReceiver))
-        lines.append(row("stage switch behind schedule", l.stageSwitchLag))
-        lines.append(row("connect → welcome", l.connect))
+        for (name, latency) in s.latency.rows { lines.append(row(name, latency)) }
         for (name, h) in s.serverMetrics?.rows ?? [] {
             lines.append("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))")
         }
