@@ -1,4 +1,7 @@
-// The simulated people: B bidders and O observers per auction, all on one lws client thread.
+// The simulated people: B bidders and O observers per auction. The bidders are one fleet and the
+// observers another, each on its own lws client thread, as they would be on their own machines:
+// with one thread for all, a bidder's acknowledgement waited behind the observers' copies of every
+// state that switched in the same moment, and the test measured its own queue.
 // Bidders read every state's stages (they must know whose turn it is, and their own price);
 // observers only scan the few fields the measurements need. Every answer is matched by requestId
 // with what the script expected, and every acknowledgement is kept for the reconciliation with
@@ -26,6 +29,9 @@ struct Acknowledgement: Sendable {
 }
 
 final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
+    /// Which of an auction's people a fleet holds.
+    enum Crowd: Sendable { case bidders, observers }
+
     enum Expectation: Equatable {
         case accepted, cancelled, acceptedOrTurnOver, anything
         case rejected(Set<String>)
@@ -74,12 +80,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     final class AuctionTrack: @unchecked Sendable {
         let planned: PlannedAuction
-        var lagRecorded: Set<Int> = []
+        /// Stage → the server's stamp (ms) on the first broadcast that announced it.
+        var switchStamps: [Int: Int64] = [:]
+        /// Stage → when the last of this fleet's connections received it (wall µs).
         var lastDelivery: [Int: Int64] = [:]
         var bidIdByNumber: [Int: String] = [:]
-        var status = "scheduled"
-        /// The stages of the last state a bidder read (by its seq): an auction's bidders all get
-        /// the same state, so they are scanned once for all of them.
+        /// The stages of the last state read (by its seq): an auction's connections all get the
+        /// same state, so they are scanned once for all of them.
         var parsedSeq: Int64 = -1
         var stages: [MessageScan.Stage] = []
 
@@ -88,7 +95,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         /// The planned start of stage `index` (Redis ms) if it starts on schedule: every stage but
         /// the announcement, which starts when the API has taken the results and the names are
         /// revealed, whenever that is.
-        func scheduledStart(_ index: Int) -> Int64? {
+        static func scheduledStart(_ index: Int, in stages: [MessageScan.Stage]) -> Int64? {
             stages.indices.contains(index) && stages[index].type != "announcement" ? stages[index].start : nil
         }
     }
@@ -100,40 +107,16 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     var random: SeededGenerator
     let runStart = ContinuousClock.now
 
-    // Measurements (service thread only).
-    var bidAnswers = LatencyHistogram()
-    var acceptedAnswers = LatencyHistogram()
-    var toScript = LatencyHistogram()
-    var fromScript = LatencyHistogram()
-    var deliveries = LatencyHistogram()
-    var bidderDeliveries = LatencyHistogram()
-    var connectLatency = LatencyHistogram()
-    var stageSwitchLag = LatencyHistogram()
+    /// What this fleet counted and timed (its thread only; copied out at the end).
+    var tally = FleetTally()
     var second = ClientSecond()
-    var totalMessages = 0
-    var totalBytes = 0
     var openCount = 0
-    var everOpened = 0
-    var codes: [String: Int] = [:]
-    var connectionErrors: [String: Int] = [:]
-    var unexpected: [String] = []
-    var unexpectedCount = 0
-    var replays = 0
-    var replayMismatches = 0
-    /// States that arrived after their stage had ended (bids sent from them are not judged).
-    var staleStates = 0
-    var seqWentBack = 0
-    var unexpectedCloses = 0
-    var acknowledgements: [Acknowledgement] = []
     var sent: [String: SentRequest] = [:]
-    var bidsSent = 0
-    var largestState = 0
-    var stateBytes = 0
-    var stateCount = 0
 
-    init(profile: Profile, auctions planned: [PlannedAuction], webSocketPorts: [Int]) throws {
+    init(_ crowd: Crowd, profile: Profile, auctions planned: [PlannedAuction], webSocketPorts: [Int]) throws {
         self.profile = profile
-        random = SeededGenerator(seed: profile.seed)
+        // Each fleet its own sequence, both from the profile's seed.
+        random = SeededGenerator(seed: profile.seed &+ (crowd == .bidders ? 0 : 1))
         var portIndex = 0
         func target(_ url: String, query: Bool) throws -> WebSocketTarget {
             guard let parts = URLComponents(string: url), let port = parts.port, let id = parts.path.split(separator: "/").last else {
@@ -149,12 +132,12 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         }
         for (index, auction) in planned.enumerated() {
             auctions.append(AuctionTrack(planned: auction))
-            for (bidder, plannedBidder) in auction.bidders.enumerated() {
+            for (bidder, plannedBidder) in auction.bidders.enumerated() where crowd == .bidders {
                 let connection = Connection(auction: index, bidderIndex: bidder, target: try target(plannedBidder.participationURL, query: true))
                 connection.price = plannedBidder.initialKopiyky
                 connections.append(connection)
             }
-            for _ in 0..<profile.observersPerAuction {
+            for _ in 0..<(crowd == .observers ? profile.observersPerAuction : 0) {
                 connections.append(Connection(auction: index, bidderIndex: nil, target: try target(auction.auctionURL, query: false)))
             }
         }
@@ -163,12 +146,12 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     // MARK: - Joining
 
-    /// Opens every connection: all at once, or `connectRate` a second.
-    func connectAll() {
+    /// Opens every connection: all at once (rate 0), or `rate` a second.
+    func connectAll(rate: Double) {
         let now = ContinuousClock.now
         for id in connections.indices {
-            if profile.connectRate > 0 {
-                let at = now + .microseconds(Int64(1_000_000 * Double(id) / Double(profile.connectRate)))
+            if rate > 0 {
+                let at = now + .microseconds(Int64(1_000_000 * Double(id) / rate))
                 pool.run(at: at) { [self] in open(id) }
             } else {
                 pool.run { [self] in open(id) }
@@ -189,19 +172,19 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     func connected(_ id: Int) {
         connections[id].open = true
         openCount += 1
-        everOpened += 1
+        tally.everOpened += 1
     }
 
     func disconnected(_ id: Int, reason: String?) {
         let connection = connections[id]
         if connection.open { openCount -= 1 }
         connection.open = false
-        if let reason { connectionErrors[reason, default: 0] += 1 }
+        if let reason { tally.connectionErrors[reason, default: 0] += 1 }
         guard !connection.done, !stopping else { return }
         if connection.dropPlanned {
             connection.dropPlanned = false
         } else {
-            unexpectedCloses += 1
+            tally.unexpectedCloses += 1
         }
         // Come back as the page does, after a short pause.
         pool.run(at: ContinuousClock.now + .milliseconds(Int64(200 + random.next() % 600))) { [self] in open(id) }
@@ -211,8 +194,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     func received(_ message: UnsafeRawBufferPointer, on id: Int) {
         let now = wallMicroseconds()
-        totalMessages += 1
-        totalBytes += message.count
+        tally.totalMessages += 1
+        tally.totalBytes += message.count
         second.messages += 1
         second.bytes += message.count
         let connection = connections[id]
@@ -226,7 +209,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             answer(type, message, connection)
         case "error":
             let code = MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?"
-            codes["error:" + code, default: 0] += 1
+            tally.codes["error:" + code, default: 0] += 1
         case "pong", "pendingBid":
             break
         default:
@@ -237,14 +220,14 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     private func welcome(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int) {
         connection.welcomes += 1
         connection.expectingConnectState = true
-        if connection.welcomes == 1 { connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds) }
+        if connection.welcomes == 1 { tally.connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds) }
         if let bidderIndex = connection.bidderIndex {
             guard let number = MessageScan.integer("number", in: message) else { return note("a participation link made an observer (auction \(connection.auction))") }
             connection.number = Int(number)
             auctions[connection.auction].bidIdByNumber[Int(number)] = auctions[connection.auction].planned.bidders[bidderIndex].bidId
             // After a reconnect, the last request again: the first answer must come back unchanged.
             if connection.welcomes > 1, let last = connection.lastRequestId, let request = sent[last] {
-                replays += 1
+                tally.replays += 1
                 pool.send(text: request.text, on: id)
             }
         }
@@ -272,20 +255,25 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // `status` follows `stages`, the bulk of a state: found from the end.
             let status = MessageScan.string(after: "\"status\":\"", in: message, fromEnd: true)
         else { return note("a state without seq, currentStage, serverTime or status") }
-        stateCount += 1
-        stateBytes += message.count
-        largestState = max(largestState, message.count)
+        tally.stateCount += 1
+        tally.stateBytes += message.count
+        tally.largestState = max(tally.largestState, message.count)
         let track = auctions[connection.auction]
-        if seq < connection.lastSeq { seqWentBack += 1 }
+        if seq < connection.lastSeq { tally.seqWentBack += 1 }
         let firstAfterConnect = connection.expectingConnectState || seq <= connection.lastSeq
         connection.expectingConnectState = false
         connection.lastSeq = max(seq, connection.lastSeq)
-        if connection.bidderIndex != nil { bidderState(message, seq: seq, current: Int(stage), status: status, connection, id, track) }
+        if track.parsedSeq != seq {
+            guard let stages = MessageScan.stages(in: message) else { return note("a state whose stages cannot be read") }
+            track.parsedSeq = seq
+            track.stages = stages
+        }
+        if connection.bidderIndex != nil { bidderState(current: Int(stage), status: status, connection, id, track) }
         if !firstAfterConnect {
             // A broadcast: from the server's stamp to this connection's receipt.
             let latency = now - serverTime * 1000
-            deliveries.record(microseconds: latency)
-            if connection.bidderIndex != nil { bidderDeliveries.record(microseconds: latency) }
+            tally.deliveries.record(microseconds: latency)
+            if connection.bidderIndex != nil { tally.bidderDeliveries.record(microseconds: latency) }
             second.deliveries.record(microseconds: latency)
         }
         let index = Int(stage)
@@ -294,33 +282,18 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // late as the connection.
             if !firstAfterConnect {
                 track.lastDelivery[index] = max(track.lastDelivery[index] ?? 0, now)
-                if !track.lagRecorded.contains(index), let start = track.scheduledStart(index) {
-                    track.lagRecorded.insert(index)
-                    stageSwitchLag.record(microseconds: (serverTime - start) * 1000)
-                }
+                if track.switchStamps[index] == nil { track.switchStamps[index] = serverTime }
             }
             connection.lastStage = index
         }
         if ["finished", "announced", "cancelled", "rescheduled"].contains(status) {
-            track.status = String(status)
-            if !connection.done {
-                connection.done = true
-                connection.stormActive = false
-            }
-        } else if status == "active" {
-            track.status = "active"
+            connection.done = true
+            connection.stormActive = false
         }
     }
 
     /// A bidder reads the stages: whose turn it is, its own price, the schedule.
-    private func bidderState(
-        _ message: UnsafeRawBufferPointer, seq: Int64, current: Int, status: Substring, _ connection: Connection, _ id: Int, _ track: AuctionTrack
-    ) {
-        if track.parsedSeq != seq {
-            guard let stages = MessageScan.stages(in: message) else { return note("a state whose stages cannot be read") }
-            track.parsedSeq = seq
-            track.stages = stages
-        }
+    private func bidderState(current: Int, status: Substring, _ connection: Connection, _ id: Int, _ track: AuctionTrack) {
         let stages = track.stages
         guard let number = connection.number, status == "active", stages.indices.contains(current) else { return }
         // Own price: the amount of this bidder's last finished turn, else its initial bid.
@@ -345,7 +318,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         // the bid script judges by Redis time, so what a bid from it gets depends on how late it
         // is. Those bids are counted, not judged; `staleStates` says how many there were.
         let stale = end > 0 && wallMicroseconds() >= end * 1000
-        if stale { staleStates += 1 }
+        if stale { tally.staleStates += 1 }
         if ownTurn, !connection.played.contains(current) {
             connection.played.insert(current)
             playTurn(connection, id, stage: current, price: price, step: step, end: end, stale: stale)
@@ -415,7 +388,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
         sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, sentWall: wallMicroseconds(), expectation: expect, text: text)
         connection.lastRequestId = requestId
-        bidsSent += 1
+        tally.bidsSent += 1
         pool.send(text: text, on: id)
     }
 
@@ -429,7 +402,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         if let first = request.firstAnswer {
             // A replay after a reconnect: idempotent means the very same answer.
             if first != fingerprint {
-                replayMismatches += 1
+                tally.replayMismatches += 1
                 note("request \(requestId) answered \(first) first and \(fingerprint) on replay")
             }
             return
@@ -437,20 +410,20 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         request.firstAnswer = fingerprint
         sent[requestId] = request
         let latency = (ContinuousClock.now - request.sentAt).wholeMicroseconds
-        bidAnswers.record(microseconds: latency)
+        tally.bidAnswers.record(microseconds: latency)
         second.bidAnswers.record(microseconds: latency)
-        codes[code, default: 0] += 1
+        tally.codes[code, default: 0] += 1
         let serverTime = MessageScan.integer("serverTime", in: message) ?? 0
         if type == "bidAccepted" {
-            acceptedAnswers.record(microseconds: latency)
+            tally.acceptedAnswers.record(microseconds: latency)
             // serverTime is whole milliseconds: either part may read up to 1 ms short (never < 0).
-            toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
-            fromScript.record(microseconds: max(0, wallMicroseconds() - serverTime * 1000))
-            acknowledgements.append(Acknowledgement(
+            tally.toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
+            tally.fromScript.record(microseconds: max(0, wallMicroseconds() - serverTime * 1000))
+            tally.acknowledgements.append(Acknowledgement(
                 auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
                 kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
         } else if type == "bidCancelled" {
-            acknowledgements.append(Acknowledgement(auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime))
+            tally.acknowledgements.append(Acknowledgement(auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime))
         }
         let fits: Bool =
             switch request.expectation {
@@ -464,7 +437,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     }
 
     private func note(_ problem: String) {
-        unexpectedCount += 1
-        if unexpected.count < 50 { unexpected.append(problem) }
+        tally.unexpectedCount += 1
+        if tally.unexpected.count < 50 { tally.unexpected.append(problem) }
     }
 }

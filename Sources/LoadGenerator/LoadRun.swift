@@ -54,10 +54,10 @@ public struct LoadRun {
         summary.phases["planSeconds"] = (ContinuousClock.now - began).inSeconds
         log("all \(planned.count) auctions planned in \(String(format: "%.1f", summary.phases["planSeconds"]!)) s")
 
-        let fleet = try Fleet(profile: profile, auctions: planned, webSocketPorts: settings.webSocketPorts)
-        try fleet.pool.start()
-        defer { fleet.pool.stop() }
-        let sampler = Sampler(fleet: fleet, probes: settings.probes, redis: settings.redis)
+        let fleets = try Fleets(profile: profile, auctions: planned, webSocketPorts: settings.webSocketPorts)
+        try fleets.start()
+        defer { fleets.stop() }
+        let sampler = Sampler(fleets: fleets, probes: settings.probes, redis: settings.redis)
         sampler.start()
         defer { sampler.stop() }
 
@@ -65,11 +65,11 @@ public struct LoadRun {
         Thread.sleep(forTimeInterval: 1)
         let rssBefore = settings.probes.map { ($0.name, $0.residentBytes ?? 0) }
         began = ContinuousClock.now
-        fleet.connectAll()
-        let total = fleet.connections.count
-        let connected = waitUntil(deadline: deadline) { onPool(fleet) { $0.welcomedCount } >= total }
+        fleets.connectAll()
+        let total = fleets.connectionCount
+        let connected = waitUntil(deadline: deadline) { fleets.welcomed >= total }
         summary.phases["connectSeconds"] = (ContinuousClock.now - began).inSeconds
-        let welcomed = onPool(fleet) { $0.welcomedCount }
+        let welcomed = fleets.welcomed
         summary.connectionsWelcomed = welcomed
         log("\(welcomed) of \(total) connections welcomed in \(String(format: "%.1f", summary.phases["connectSeconds"]!)) s")
         if !connected { log("not every connection was welcomed; going on with \(welcomed)") }
@@ -83,12 +83,12 @@ public struct LoadRun {
 
         // The auctions: until every connection has seen its auction end.
         let cpuBefore = settings.probes.map { ($0.name, $0.cpuSeconds ?? 0) }
-        let messagesBefore = onPool(fleet) { $0.totalMessages }
+        let messagesBefore = fleets.messages
         began = ContinuousClock.now
-        if profile.stormBidsPerSecond > 0 { scheduleStorm(fleet) }
+        if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
         var lastReport = ContinuousClock.now
         let ended = waitUntil(deadline: deadline, poll: 0.2) {
-            let (done, held) = onPool(fleet) { ($0.doneCount, $0.openCount) }
+            let (done, held) = (fleets.done, fleets.open)
             if ContinuousClock.now - lastReport > .seconds(10) {
                 lastReport = ContinuousClock.now
                 log("\(done) of \(total) connections saw their auction end; \(held) open")
@@ -97,7 +97,7 @@ public struct LoadRun {
         }
         summary.phases["auctionSeconds"] = (ContinuousClock.now - began).inSeconds
         let live = (ContinuousClock.now - began).inSeconds
-        let messagesLive = onPool(fleet) { $0.totalMessages } - messagesBefore
+        let messagesLive = fleets.messages - messagesBefore
         for (name, before) in cpuBefore {
             let seconds = (settings.probes.first { $0.name == name }?.cpuSeconds ?? before) - before
             summary.server[name, default: ProcessFigures()].cpuSecondsDuringAuctions = seconds
@@ -111,10 +111,10 @@ public struct LoadRun {
             ids.allSatisfy { sandbox.status(resource: profile.resource, tenderId: $0) != "active.auction" }
         }
         if !reported { log("some results did not reach the API in 60 s") }
-        onPool(fleet) { $0.stopping = true }
+        fleets.stopping()
         sampler.stop()
 
-        let figures = onPool(fleet) { fleet in fleet.figures() }
+        let figures = fleets.figures()
         summary.client = figures.client
         summary.latency = figures.latency
         summary.fanOut.deliveries = messagesLive
@@ -129,12 +129,12 @@ public struct LoadRun {
         }
 
         log("reconciling \(figures.acknowledgements.count) acknowledgements with Redis and the API")
-        let tracks = onPool(fleet) { $0.auctions }
+        let tracks = fleets.tracksForReconciliation
         summary.correctness = try Reconciler(redis: settings.redis, sandbox: sandbox).check(tracks, acknowledgements: figures.acknowledgements)
 
         // Close the connections before the references run on the same machine.
-        onPool(fleet) { fleet in for id in fleet.connections.indices { fleet.pool.close(id) } }
-        _ = waitUntil(deadline: ContinuousClock.now + .seconds(10)) { onPool(fleet) { $0.openCount } == 0 }
+        fleets.closeAll()
+        _ = waitUntil(deadline: ContinuousClock.now + .seconds(10)) { fleets.open == 0 }
 
         if profile.compareWithMirror {
             let clients = min(max(figures.client.connectionsPlanned, 100), 10_000)
@@ -170,7 +170,7 @@ public struct LoadRun {
     }
 }
 
-/// Runs `body` on the pool's thread, where the fleet's state lives, and waits for its value.
+/// Runs `body` on the fleet's pool thread, where the fleet's state lives, and waits for its value.
 func onPool<T>(_ fleet: Fleet, _ body: @escaping (Fleet) -> T) -> T {
     let box = UncheckedBox<T?>(nil)
     let done = DispatchSemaphore(value: 0)

@@ -1,5 +1,5 @@
-// What the load test measures, in HdrHistograms (µs) and per-second series. Owned by the client
-// pool's thread; the sampler reads it through `WebSocketClientPool.run`.
+// What the load test measures, in HdrHistograms (µs) and per-second series. Each fleet owns its
+// own on its pool's thread; the sampler and the report read them through `WebSocketClientPool.run`.
 import Foundation
 import Histogram
 
@@ -41,6 +41,13 @@ struct ClientSecond {
     var deliveries = LatencyHistogram()
     var messages = 0
     var bytes = 0
+
+    mutating func add(_ other: ClientSecond) {
+        bidAnswers.add(other.bidAnswers)
+        deliveries.add(other.deliveries)
+        messages += other.messages
+        bytes += other.bytes
+    }
 }
 
 /// One point of the time series: the client's second plus what the sampler read from /proc and
@@ -87,5 +94,50 @@ public struct ProcessProbe: Sendable {
             let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
         return kib * 1024
+    }
+}
+
+/// Everything one fleet counts and times, on its own thread. The fleets' tallies add up to the
+/// run's client figures.
+struct FleetTally: Sendable {
+    var bidAnswers = LatencyHistogram()
+    var acceptedAnswers = LatencyHistogram()
+    var toScript = LatencyHistogram()
+    var fromScript = LatencyHistogram()
+    var deliveries = LatencyHistogram()
+    var bidderDeliveries = LatencyHistogram()
+    var connectLatency = LatencyHistogram()
+    var totalMessages = 0
+    var totalBytes = 0
+    var everOpened = 0
+    var codes: [String: Int] = [:]
+    var connectionErrors: [String: Int] = [:]
+    var unexpected: [String] = []
+    var unexpectedCount = 0
+    var replays = 0
+    var replayMismatches = 0
+    /// States that arrived after their stage had ended (bids sent from them are not judged).
+    var staleStates = 0
+    var seqWentBack = 0
+    var unexpectedCloses = 0
+    var acknowledgements: [Acknowledgement] = []
+    var bidsSent = 0
+    var largestState = 0
+    var stateBytes = 0
+    var stateCount = 0
+
+    mutating func add(_ other: FleetTally) {
+        for path in [\FleetTally.bidAnswers, \.acceptedAnswers, \.toScript, \.fromScript, \.deliveries, \.bidderDeliveries, \.connectLatency] {
+            self[keyPath: path].add(other[keyPath: path])
+        }
+        for path in [\FleetTally.totalMessages, \.totalBytes, \.everOpened, \.unexpectedCount, \.replays, \.replayMismatches,
+                     \.staleStates, \.seqWentBack, \.unexpectedCloses, \.bidsSent, \.stateBytes, \.stateCount] {
+            self[keyPath: path] += other[keyPath: path]
+        }
+        codes.merge(other.codes, uniquingKeysWith: +)
+        connectionErrors.merge(other.connectionErrors, uniquingKeysWith: +)
+        unexpected = Array((unexpected + other.unexpected).prefix(50))
+        acknowledgements += other.acknowledgements
+        largestState = max(largestState, other.largestState)
     }
 }

@@ -30,7 +30,7 @@ enum Report {
         }
         page += "</table>"
         if let m = s.serverMetrics {
-            page += "<p>auctiond's own part, from its <code>/metrics</code> (bucket bounds; the load generator reads on one thread beside it):</p><table><tr><th>what</th><th>count</th><th>mean</th><th>p50</th><th>p99</th></tr>"
+            page += "<p>auctiond's own part, from its <code>/metrics</code> (bucket bounds; the load generator shares the machine):</p><table><tr><th>what</th><th>count</th><th>mean</th><th>p50</th><th>p99</th></tr>"
             for (name, h) in m.rows {
                 page += "<tr><td>\(name)</td><td>\(h.count)</td><td>\(String(format: "%.2f", h.meanMilliseconds))</td><td>\(escape(ServerHistogram.bound(h.p50AtMostMilliseconds)))</td><td>\(escape(ServerHistogram.bound(h.p99AtMostMilliseconds)))</td></tr>"
             }

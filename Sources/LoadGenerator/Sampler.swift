@@ -1,11 +1,11 @@
-// Once a second: the client's counters for that second (read on the pool thread), and the
+// Once a second: the clients' counters for that second (read on each fleet's thread), and the
 // servers' CPU and memory from /proc, and Redis's command count from INFO.
 import Foundation
 import RedisClient
 import Synchronization
 
 final class Sampler: @unchecked Sendable {
-    private let fleet: Fleet
+    private let fleets: Fleets
     private let probes: [ProcessProbe]
     private let redis: RedisEndpoint
     private let running = Atomic<Bool>(false)
@@ -13,8 +13,8 @@ final class Sampler: @unchecked Sendable {
     let samples = Mutex<[Sample]>([])
     let peakRSS = Mutex<[String: Int]>([:])
 
-    init(fleet: Fleet, probes: [ProcessProbe], redis: RedisEndpoint) {
-        self.fleet = fleet
+    init(fleets: Fleets, probes: [ProcessProbe], redis: RedisEndpoint) {
+        self.fleets = fleets
         self.probes = probes
         self.redis = redis
     }
@@ -31,7 +31,7 @@ final class Sampler: @unchecked Sendable {
                 let now = ContinuousClock.now
                 let elapsed = (now - last).inSeconds
                 last = now
-                let second = clientSecond()
+                let (second, connections) = fleets.takeSecond()
                 var cpu: [String: Double] = [:]
                 var rss: [String: Double] = [:]
                 for probe in probes {
@@ -47,7 +47,7 @@ final class Sampler: @unchecked Sendable {
                 let bids = second.bidAnswers.summary, deliveries = second.deliveries.summary
                 samples.withLock {
                     $0.append(Sample(
-                        t: ((now - began).inSeconds * 10).rounded() / 10, connections: second.connections,
+                        t: ((now - began).inSeconds * 10).rounded() / 10, connections: connections,
                         messagesPerSecond: Int(Double(second.messages) / elapsed), bidAnswers: Int(Double(bids.count) / elapsed),
                         bidP50: bids.p50, bidP99: bids.p99, deliveryP50: deliveries.p50, deliveryP99: deliveries.p99,
                         cpu: cpu, rssMiB: rss, redisOpsPerSecond: Int(Double(max(0, commands - lastCommands)) / elapsed)))
@@ -61,19 +61,6 @@ final class Sampler: @unchecked Sendable {
     func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         finished.wait()
-    }
-
-    private func clientSecond() -> (bidAnswers: LatencyHistogram, deliveries: LatencyHistogram, messages: Int, connections: Int) {
-        let result = Mutex<(LatencyHistogram, LatencyHistogram, Int, Int)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        fleet.pool.run { [fleet] in
-            result.withLock { $0 = (fleet.second.bidAnswers, fleet.second.deliveries, fleet.second.messages, fleet.openCount) }
-            fleet.second = ClientSecond()
-            done.signal()
-        }
-        done.wait()
-        let value = result.withLock { $0 }!
-        return (value.0, value.1, value.2, value.3)
     }
 
     private var connection: RedisConnection?

@@ -1,6 +1,6 @@
 // What auctiond says of itself at `/metrics` once the auctions are over: the server's own part of
 // the latencies the load generator measures from outside. The load generator shares the machine
-// and reads every message on one thread, so a latency seen by it can be mostly its own queueing;
+// and reads every message on two threads (bidders, observers), so a latency seen by it can be mostly its own queueing;
 // these say how much of it the server spent.
 import AuctionTesting
 import Foundation

@@ -175,7 +175,7 @@ public struct Summary: Codable, Sendable {
     }
 }
 
-extension Fleet {
+extension Fleets {
     struct Figures {
         var client: ClientFigures
         var latency: LatencyFigures
@@ -183,34 +183,58 @@ extension Fleet {
         var averageStateBytes: Int
     }
 
-    /// Everything measured on the client side (call on the pool thread).
+    /// Everything measured on the client side, added up over the fleets.
     func figures() -> Figures {
+        var tally = FleetTally()
+        var planned = 0
+        // Per auction: the first stamp of each stage's switch and its last receipt over both
+        // fleets, and the stages as either fleet read them.
+        var switchStamps = [[Int: Int64]](repeating: [:], count: auctionCount)
+        var lastDelivery = [[Int: Int64]](repeating: [:], count: auctionCount)
+        var stages = [[MessageScan.Stage]](repeating: [], count: auctionCount)
+        for fleet in all {
+            let (fleetTally, count, readings) = onPool(fleet) { fleet in
+                (fleet.tally, fleet.connections.count, fleet.auctions.map { ($0.switchStamps, $0.lastDelivery, $0.stages) })
+            }
+            tally.add(fleetTally)
+            planned += count
+            for (index, reading) in readings.enumerated() {
+                switchStamps[index].merge(reading.0, uniquingKeysWith: min)
+                lastDelivery[index].merge(reading.1, uniquingKeysWith: max)
+                if stages[index].isEmpty { stages[index] = reading.2 }
+            }
+        }
         var client = ClientFigures()
-        client.connectionsPlanned = connections.count
-        client.connectionsOpened = everOpened
-        client.bidsSent = bidsSent
-        client.messagesReceived = totalMessages
-        client.bytesReceived = totalBytes
-        client.answersByCode = codes
-        client.connectionErrors = connectionErrors
-        client.unexpectedCloses = unexpectedCloses
-        client.unexpectedCount = unexpectedCount
-        client.unexpected = unexpected
-        client.replays = replays
-        client.replayMismatches = replayMismatches
-        client.seqWentBack = seqWentBack
-        client.staleStates = staleStates
-        client.largestStateBytes = largestState
-        var turnEnd = LatencyHistogram()
-        for track in auctions {
-            for (stage, received) in track.lastDelivery {
-                if let start = track.scheduledStart(stage) { turnEnd.record(microseconds: received - start * 1000) }
+        client.connectionsPlanned = planned
+        client.connectionsOpened = tally.everOpened
+        client.bidsSent = tally.bidsSent
+        client.messagesReceived = tally.totalMessages
+        client.bytesReceived = tally.totalBytes
+        client.answersByCode = tally.codes
+        client.connectionErrors = tally.connectionErrors
+        client.unexpectedCloses = tally.unexpectedCloses
+        client.unexpectedCount = tally.unexpectedCount
+        client.unexpected = tally.unexpected
+        client.replays = tally.replays
+        client.replayMismatches = tally.replayMismatches
+        client.seqWentBack = tally.seqWentBack
+        client.staleStates = tally.staleStates
+        client.largestStateBytes = tally.largestState
+        var turnEnd = LatencyHistogram(), stageSwitchLag = LatencyHistogram()
+        for index in 0..<auctionCount {
+            for (stage, received) in lastDelivery[index] {
+                if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) { turnEnd.record(microseconds: received - start * 1000) }
+            }
+            for (stage, stamp) in switchStamps[index] {
+                if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) { stageSwitchLag.record(microseconds: (stamp - start) * 1000) }
             }
         }
         let latency = LatencyFigures(
-            bidAcknowledgement: acceptedAnswers.summary, bidToScript: toScript.summary, scriptToAcknowledgement: fromScript.summary,
-            bidAnswer: bidAnswers.summary, broadcastDelivery: deliveries.summary, broadcastToBidders: bidderDeliveries.summary,
-            turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: connectLatency.summary)
-        return Figures(client: client, latency: latency, acknowledgements: acknowledgements, averageStateBytes: stateCount > 0 ? stateBytes / stateCount : 0)
+            bidAcknowledgement: tally.acceptedAnswers.summary, bidToScript: tally.toScript.summary, scriptToAcknowledgement: tally.fromScript.summary,
+            bidAnswer: tally.bidAnswers.summary, broadcastDelivery: tally.deliveries.summary, broadcastToBidders: tally.bidderDeliveries.summary,
+            turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: tally.connectLatency.summary)
+        return Figures(
+            client: client, latency: latency, acknowledgements: tally.acknowledgements,
+            averageStateBytes: tally.stateCount > 0 ? tally.stateBytes / tally.stateCount : 0)
     }
 }
