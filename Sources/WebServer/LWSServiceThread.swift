@@ -4,6 +4,11 @@
 // lws's own loop, the fallback, `lws_cancel_service` wakes it and the owner calls `drain` on
 // LWS_CALLBACK_EVENT_WAIT_CANCELLED.)
 //
+// Two lanes: commands marked `ahead` (an answer to one client's own request) run before the
+// others, and one drain runs the others for about `drainBudget` before the loop serves its sockets
+// again. In the `peak` load test a stage switch of 50 auctions at once kept the thread writing
+// states for over 10 ms while bids waited unread, and their answers waited behind the states.
+//
 // The loop is libev's (epoll), made here and handed to lws as a foreign loop. lws's own loop is
 // poll(), which walks every socket on each wake-up: with 15,000 connections that was 70 % of
 // auctiond's CPU in the `peak` load test (docs/PERFORMANCE.md). libev, not libuv: lws closes
@@ -17,7 +22,16 @@ import Synchronization
 
 final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let name: String
-    private let commands = Mutex<[Command]>([])
+    private let lanes = Mutex<Lanes>(Lanes())
+    /// How long one drain runs queued work before the loop serves its sockets again.
+    static var drainBudget: Duration { .milliseconds(1) }
+
+    private struct Lanes {
+        /// Answers: run first, and between the others.
+        var ahead: [Command] = []
+        var queue: [Command] = []
+        var isEmpty: Bool { ahead.isEmpty && queue.isEmpty }
+    }
     private let stopRequested = Atomic<Bool>(false)
     private let threadID = Atomic<UInt>(0)
     /// How other threads wake the loop (the only loop call they make).
@@ -124,31 +138,53 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         stopped.wait()
     }
 
-    /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
+    /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws;
+    /// `ahead` puts it before the commands queued without it.
     /// Only the command that finds the queue empty wakes it: the ones queued behind it are run by
     /// the same `drain`: a wake-up is a write, a loop round and (on the poll() fallback) a walk
     /// over every socket, once for a burst of broadcasts rather than once for each.
-    func perform(_ command: Command) {
+    func perform(_ command: Command, ahead: Bool = false) {
         if threadID.load(ordering: .acquiring) == UInt(pthread_self()) {
             execute?(command)
         } else {
-            let first = commands.withLock { queue in
-                queue.append(command)
-                return queue.count == 1
+            let first = lanes.withLock { lanes in
+                defer { if ahead { lanes.ahead.append(command) } else { lanes.queue.append(command) } }
+                return lanes.isEmpty
             }
             if first { wake() }
         }
     }
 
     /// Runs the queued commands: on the libev wake-up, and from the owner's
-    /// LWS_CALLBACK_EVENT_WAIT_CANCELLED on the poll() fallback.
+    /// LWS_CALLBACK_EVENT_WAIT_CANCELLED on the poll() fallback. The answers first and between
+    /// the others; after `drainBudget`, what is left goes back to the front of the queue and the
+    /// loop is woken again, so it reads its sockets before it goes on.
     func drain() {
-        let pending = commands.withLock { queue -> [Command] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
-        }
         guard let execute else { return }
-        pending.forEach(execute)
+        let began = ContinuousClock.now
+        let pending = lanes.withLock { lanes -> [Command] in
+            defer { lanes.queue.removeAll(keepingCapacity: true) }
+            return lanes.queue
+        }
+        runAnswers(execute)
+        for index in pending.indices {
+            if index > 0, ContinuousClock.now - began >= Self.drainBudget {
+                lanes.withLock { $0.queue.insert(contentsOf: pending[index...], at: 0) }
+                wake()
+                return
+            }
+            execute(pending[index])
+            runAnswers(execute)
+        }
+    }
+
+    private func runAnswers(_ execute: (Command) -> Void) {
+        let answers = lanes.withLock { lanes -> [Command] in
+            guard !lanes.ahead.isEmpty else { return [] }
+            defer { lanes.ahead.removeAll(keepingCapacity: true) }
+            return lanes.ahead
+        }
+        answers.forEach(execute)
     }
 
     private func wake() {

@@ -55,18 +55,21 @@ public final class WebSocket: Sendable, Hashable {
         self.server = server
     }
 
-    public func send(_ frame: OutgoingFrame) { server.perform(.send(frame, [id], handedOver: nil)) }
+    /// A frame to this one connection is an answer to its client: it goes ahead of the broadcasts
+    /// still queued for the service thread (so it can reach the client before a state queued
+    /// earlier; frames sent this way keep their order among themselves).
+    public func send(_ frame: OutgoingFrame) { server.perform(.send(frame, [id], handedOver: nil), ahead: true) }
     public func send(text: String) { send(OutgoingFrame(text: text)) }
     /// Sends what is queued, then closes with `code` and `reason` (at most 123 bytes).
     public func close(_ code: CloseCode, reason: String) { server.perform(.close(id, code, reason)) }
 
-    /// One frame to many connections of one server in one hand-over to the service thread: one
-    /// wake-up of lws for a broadcast, not one per connection. `handedOver` runs on the service
-    /// thread once the frame is in every socket (or queued behind what a slow reader has not
-    /// taken yet): how long a broadcast takes on the server, whatever the receivers do.
+    /// One frame to many connections of one server: one wake-up of lws for a broadcast, not one
+    /// per connection. `handedOver` runs on the service thread once the frame is in every socket
+    /// (or queued behind what a slow reader has not taken yet): how long a broadcast takes on the
+    /// server, whatever the receivers do. The connections are written in the order given.
     public static func send(_ frame: OutgoingFrame, to sockets: [WebSocket], handedOver: (@Sendable () -> Void)? = nil) {
         guard let server = sockets.first?.server else { return }
-        server.perform(.send(frame, sockets.map(\.id), handedOver: handedOver))
+        server.broadcast(frame, to: sockets.map(\.id), handedOver: handedOver)
     }
 
     public static func == (a: WebSocket, b: WebSocket) -> Bool { a.id == b.id }
@@ -86,7 +89,7 @@ public final class HTTPResponder: Sendable {
 
     public func respond(_ response: HTTPResponse) {
         guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        server.perform(.respond(transaction, response))
+        server.perform(.respond(transaction, response), ahead: true)
     }
 }
 
@@ -156,14 +159,19 @@ public final class WebServer: @unchecked Sendable {
         startKeepAliveTicker()
     }
 
-    /// Keep-alive in one sweep a second rather than lws's validity timer per connection: with
+    /// Keep-alive in a sweep every 100 ms rather than lws's validity timer per connection: with
     /// 10,000 connections those timers woke the loop a thousand times a second, and each wake-up
-    /// of lws's poll() loop walks every socket (measured by the `hot` load test).
+    /// of lws's poll() loop walks every socket (measured by the `hot` load test). Ten sweeps a
+    /// second, not one: each connection is pinged when its own time comes, so connections opened
+    /// over a few seconds are pinged over as many. With one sweep a second, `peak` pinged about
+    /// 2,000 quiet observers at once every second, and bids waited up to 70 ms behind the pings.
+    static let keepAliveSweepSeconds = 0.1
+
     private func startKeepAliveTicker() {
         let ticker = Thread { [weak self] in
             while let server = self, !server.service.isStopRequested {
                 server.perform(.keepAliveSweep)
-                Thread.sleep(forTimeInterval: 1)
+                Thread.sleep(forTimeInterval: Self.keepAliveSweepSeconds)
             }
         }
         ticker.name = "lws-keepalive"
@@ -178,11 +186,22 @@ public final class WebServer: @unchecked Sendable {
 
     /// Sends one frame to many connections: the broadcast path.
     public func send(_ frame: OutgoingFrame, to socketIDs: [UInt64]) {
-        perform(.send(frame, socketIDs, handedOver: nil))
+        broadcast(frame, to: socketIDs, handedOver: nil)
     }
 
-    /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws.
-    func perform(_ command: Command) { service.perform(command) }
+    /// Queued in slices of `broadcastSlice` connections, so that the service thread can stop
+    /// between them to read its sockets (10,000 deliveries are over 100 ms of writing).
+    func broadcast(_ frame: OutgoingFrame, to socketIDs: [UInt64], handedOver: (@Sendable () -> Void)?) {
+        let slice = max(1, configuration.broadcastSlice)
+        for start in stride(from: 0, to: socketIDs.count, by: slice) {
+            let end = min(start + slice, socketIDs.count)
+            perform(.send(frame, Array(socketIDs[start..<end]), handedOver: end == socketIDs.count ? handedOver : nil))
+        }
+    }
+
+    /// Runs `command` now when called on the service thread, otherwise queues it and wakes lws
+    /// (`ahead`: before the broadcasts queued; see LWSServiceThread).
+    func perform(_ command: Command, ahead: Bool = false) { service.perform(command, ahead: ahead) }
 
     // MARK: - Service thread
 
@@ -237,6 +256,8 @@ public final class WebServer: @unchecked Sendable {
                     lws_callback_on_writable(socket.wsi)
                 } else if quiet >= pingAfter, now - socket.lastPinged >= pingAfter {
                     socket.lastPinged = now
+                    // Written in the WRITEABLE callback. Written at once outside it, as frames
+                    // are, lws 4.1 ended up spinning in its timer list in a `peak` run.
                     socket.pingDue = true
                     lws_callback_on_writable(socket.wsi)
                 }

@@ -35,6 +35,9 @@ public struct WebServerConfiguration: Sendable {
     /// Frames queued for one WebSocket beyond this close it (1008): a client that does not read
     /// must not grow the server's memory.
     public var maxQueuedFrames: Int
+    /// A broadcast is handed to the service thread in slices of this many connections, and the
+    /// thread may read its sockets between two slices.
+    public var broadcastSlice: Int
     /// Seconds of silence before the server pings, and before it hangs up.
     public var pingAfterSeconds: UInt16
     public var hangUpAfterSeconds: UInt16
@@ -46,7 +49,7 @@ public struct WebServerConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 0, staticFolders: [StaticFolder] = [],
-        maxMessageBytes: Int = 64 * 1024, maxRequestBodyBytes: Int = 1 << 20, maxQueuedFrames: Int = 1024,
+        maxMessageBytes: Int = 64 * 1024, maxRequestBodyBytes: Int = 1 << 20, maxQueuedFrames: Int = 1024, broadcastSlice: Int = 128,
         pingAfterSeconds: UInt16 = 10, hangUpAfterSeconds: UInt16 = 30, shareListeningPort: Bool = false,
         securityHeaders: Bool = true, tls: TLS? = nil
     ) {
@@ -56,6 +59,7 @@ public struct WebServerConfiguration: Sendable {
         self.maxMessageBytes = maxMessageBytes
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.maxQueuedFrames = maxQueuedFrames
+        self.broadcastSlice = broadcastSlice
         self.pingAfterSeconds = pingAfterSeconds
         self.hangUpAfterSeconds = hangUpAfterSeconds
         self.shareListeningPort = shareListeningPort

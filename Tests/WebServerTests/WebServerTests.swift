@@ -8,6 +8,10 @@ import WebServer
 final class EchoDelegate: WebServerDelegate {
     let sockets = Mutex<[WebSocket]>([])
     let closedCount = Atomic<Int>(0)
+    /// "hold" blocks the service thread until `release` is signalled, so a test can queue work
+    /// behind it.
+    let holding = Atomic<Bool>(false)
+    let release = DispatchSemaphore(value: 0)
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         // Answer from another thread, as the service does after a Redis call.
@@ -32,7 +36,11 @@ final class EchoDelegate: WebServerDelegate {
     func opened(_ socket: WebSocket) { sockets.withLock { $0.append(socket) } }
 
     func received(_ text: String, from socket: WebSocket) {
-        if text == "query" {
+        if text == "hold" {
+            holding.store(true, ordering: .releasing)
+            release.wait()
+            holding.store(false, ordering: .releasing)
+        } else if text == "query" {
             socket.send(text: socket.request.queryValue("key") ?? "none")
         } else {
             socket.send(text: text)
@@ -53,13 +61,14 @@ final class ServerFixture {
     let server: WebServer
     let folder = makeTemporaryDirectory("web")
 
-    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20) throws {
+    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20, broadcastSlice: Int = 128) throws {
         try "hello from disk".write(toFile: folder + "/hello.txt", atomically: true, encoding: .utf8)
         try "<!doctype html><title>t</title>".write(toFile: folder + "/index.html", atomically: true, encoding: .utf8)
         server = WebServer(
             configuration: WebServerConfiguration(
                 port: 0, staticFolders: [.init(urlPrefix: "/static", directory: folder)],
-                maxMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxBody, maxQueuedFrames: maxQueuedFrames),
+                maxMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxBody, maxQueuedFrames: maxQueuedFrames,
+                broadcastSlice: broadcastSlice),
             delegate: delegate)
         try server.start()
     }
@@ -206,6 +215,61 @@ final class ServerFixture {
         }
     }
 
+    /// A broadcast goes to the service thread in slices; every connection still gets every frame
+    /// in order, and the hand-over is reported once, after the last slice.
+    @Test func aBroadcastInSlicesReachesEveryConnectionOnce() throws {
+        let fixture = try ServerFixture(broadcastSlice: 3)
+        let clients = try (0..<10).map { _ in try fixture.connect() }
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 10 })
+        let sockets = fixture.delegate.sockets.withLock { $0 }
+        let handedOver = Atomic<Int>(0)
+        for seq in 1...2 {
+            WebSocket.send(OutgoingFrame(text: "state \(seq)"), to: sockets) { handedOver.add(1, ordering: .relaxed) }
+        }
+        for client in clients {
+            #expect(try client.receive() == .text("state 1"))
+            #expect(try client.receive() == .text("state 2"))
+        }
+        #expect(waitUntil { handedOver.load(ordering: .relaxed) == 2 })
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(handedOver.load(ordering: .relaxed) == 2)
+    }
+
+    /// An answer to one connection goes ahead of the broadcasts queued before it.
+    @Test func anAnswerGoesAheadOfQueuedBroadcasts() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        let socket = fixture.delegate.sockets.withLock { $0[0] }
+        try client.send(text: "hold")
+        #expect(waitUntil { fixture.delegate.holding.load(ordering: .acquiring) })
+        for n in 0..<50 { fixture.server.send(OutgoingFrame(text: "broadcast \(n)"), to: [socket.id]) }
+        socket.send(text: "answer")
+        fixture.delegate.release.signal()
+        #expect(try client.receive() == .text("answer"))
+        for n in 0..<50 { #expect(try client.receive() == .text("broadcast \(n)")) }
+    }
+
+    /// A long queue of broadcasts does not keep a client's message unread until its end: the
+    /// service thread reads its sockets between about a millisecond's worth of them.
+    @Test func messagesAreReadWhileALongQueueOfBroadcastsIsWritten() throws {
+        let fixture = try ServerFixture(maxQueuedFrames: 100_000)
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let count = 3000
+        try client.send(text: "hold")
+        #expect(waitUntil { fixture.delegate.holding.load(ordering: .acquiring) })
+        for n in 0..<count { fixture.server.send(OutgoingFrame(text: "broadcast \(n) " + String(repeating: "x", count: 100)), to: [id]) }
+        fixture.delegate.release.signal()
+        try client.send(text: "echo")
+        var before = 0
+        while case .text(let text) = try client.receive(), text != "echo" { before += 1 }
+        // Without a budget the echo comes after all 3,000 (several milliseconds of writes).
+        #expect(before < count)
+        for _ in before..<count { _ = try client.receive() }
+    }
+
     /// A frame is written at once when nothing waits before it; one the kernel takes only in part
     /// is finished by lws, and the frames after it wait in the outbox. A client that pauses
     /// reading must still get every frame whole and in order.
@@ -277,7 +341,9 @@ final class ServerFixture {
         let server = WebServer(configuration: WebServerConfiguration(port: 0, pingAfterSeconds: 1, hangUpAfterSeconds: 3), delegate: delegate)
         try server.start()
         defer { server.stop() }
-        let answering = try TestWebSocketClient(port: server.port, path: "/ws/alive", timeout: .seconds(1))
+        // A receive answers pings and goes on waiting, so its time-out must be shorter than the
+        // pings' interval for the loop below to end.
+        let answering = try TestWebSocketClient(port: server.port, path: "/ws/alive", timeout: .milliseconds(300))
         let silent = try TestWebSocketClient(port: server.port, path: "/ws/silent", timeout: .seconds(1))
         #expect(waitUntil { delegate.sockets.withLock { $0.count } == 2 })
         // Reading answers the server's pings; the silent client never reads.
