@@ -23,8 +23,16 @@ import Synchronization
 final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let name: String
     private let lanes = Mutex<Lanes>(Lanes())
-    /// How long one drain runs queued work before the loop serves its sockets again.
+    /// How long one drain runs queued work before the loop serves its sockets again, and up to
+    /// how many waiting commands it may leave for the next drain.
     static var drainBudget: Duration { .milliseconds(1) }
+    static var deferLimit: Int { 1024 }
+    /// What a drain took from the queue and has not run yet, from `carriedNext` on (service
+    /// thread only).
+    private var carried: [Command] = []
+    private var carriedNext = 0
+    private var lastDrainEnded = ContinuousClock.now
+    private var lastDrainStoppedEarly = false
 
     private struct Lanes {
         /// Answers: run first, and between the others.
@@ -157,25 +165,44 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     /// Runs the queued commands: on the libev wake-up, and from the owner's
     /// LWS_CALLBACK_EVENT_WAIT_CANCELLED on the poll() fallback. The answers first and between
-    /// the others; after `drainBudget`, what is left goes back to the front of the queue and the
-    /// loop is woken again, so it reads its sockets before it goes on.
+    /// the others. After `drainBudget` (or, after a drain that stopped early, as long as the loop
+    /// was away, if that was longer), while
+    /// no more than `deferLimit` commands wait, what is left
+    /// waits for the next drain and the loop is woken again, so it reads its sockets before it
+    /// goes on. A longer backlog is run straight through: a loop that spends its rounds reading
+    /// must not let the queue grow without bound (in `storm` it did, to 1 GB).
     func drain() {
         guard let execute else { return }
         let began = ContinuousClock.now
-        let pending = lanes.withLock { lanes -> [Command] in
-            defer { lanes.queue.removeAll(keepingCapacity: true) }
-            return lanes.queue
+        defer { lastDrainEnded = ContinuousClock.now }
+        // After a drain that stopped early, the loop did not sleep (it was woken at once), so the
+        // time since then was spent reading: write for at least as long, so that a loop whose
+        // rounds are long with reading still gives half its time to writing.
+        let budget = lastDrainStoppedEarly ? max(Self.drainBudget, began - lastDrainEnded) : Self.drainBudget
+        lastDrainStoppedEarly = false
+        if carriedNext == carried.count {
+            carried.removeAll(keepingCapacity: true)
+            carriedNext = 0
+            lanes.withLock { lanes in swap(&carried, &lanes.queue) }
         }
         runAnswers(execute)
-        for index in pending.indices {
-            if index > 0, ContinuousClock.now - began >= Self.drainBudget {
-                lanes.withLock { $0.queue.insert(contentsOf: pending[index...], at: 0) }
+        var ranOne = false
+        while carriedNext < carried.count {
+            if ranOne, carried.count - carriedNext <= Self.deferLimit, ContinuousClock.now - began >= budget {
+                lastDrainStoppedEarly = true
                 wake()
                 return
             }
-            execute(pending[index])
+            let command = carried[carriedNext]
+            carriedNext += 1
+            execute(command)
+            ranOne = true
             runAnswers(execute)
         }
+        // A command queued while a drain ran the leftovers of the one before found the queue
+        // empty and woke the loop, but that wake-up may have been this drain: wake again, or it
+        // waits for the next command that happens to find the queue empty.
+        if lanes.withLock({ !$0.isEmpty }) { wake() }
     }
 
     private func runAnswers(_ execute: (Command) -> Void) {

@@ -270,6 +270,27 @@ final class ServerFixture {
         for _ in before..<count { _ = try client.receive() }
     }
 
+    /// Sends from another thread while drains stop and resume: none may be left in the queue
+    /// without a wake-up (a lost one left the load generator waiting forever in `storm`).
+    @Test func aSteadyStreamOfSendsFromAnotherThreadAllArrive() throws {
+        let fixture = try ServerFixture(maxQueuedFrames: 100_000)
+        let client = try fixture.connect()
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
+        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let count = 30_000
+        let server = fixture.server
+        let sender = Thread {
+            for n in 0..<count { server.send(OutgoingFrame(text: "\(n) " + String(repeating: "y", count: 200)), to: [id]) }
+        }
+        sender.start()
+        for n in 0..<count {
+            guard case .text(let text) = try client.receive(), text.hasPrefix("\(n) ") else {
+                Issue.record("frame \(n) missing or out of order")
+                return
+            }
+        }
+    }
+
     /// A frame is written at once when nothing waits before it; one the kernel takes only in part
     /// is finished by lws, and the frames after it wait in the outbox. A client that pauses
     /// reading must still get every frame whole and in order.
