@@ -55,6 +55,10 @@ final class EchoDelegate: WebServerDelegate {
     }
 }
 
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// A server on a kernel-chosen port with a static folder holding hello.txt and index.html.
 final class ServerFixture {
     let delegate = EchoDelegate()
@@ -77,6 +81,13 @@ final class ServerFixture {
 
     func connect(_ path: String = "/ws/test") throws -> TestWebSocketClient {
         try TestWebSocketClient(port: server.port, path: path)
+    }
+
+    /// One client, and the server's side of its connection once it is open.
+    func connectOne() throws -> (TestWebSocketClient, WebSocket) {
+        let client = try connect()
+        guard waitUntil({ delegate.sockets.withLock { $0.count } == 1 }) else { throw FixtureError(description: "the connection did not open") }
+        return (client, delegate.sockets.withLock { $0[0] })
     }
 
     deinit {
@@ -238,9 +249,7 @@ final class ServerFixture {
     /// An answer to one connection goes ahead of the broadcasts queued before it.
     @Test func anAnswerGoesAheadOfQueuedBroadcasts() throws {
         let fixture = try ServerFixture()
-        let client = try fixture.connect()
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
-        let socket = fixture.delegate.sockets.withLock { $0[0] }
+        let (client, socket) = try fixture.connectOne()
         try client.send(text: "hold")
         #expect(waitUntil { fixture.delegate.holding.load(ordering: .acquiring) })
         for n in 0..<50 { fixture.server.send(OutgoingFrame(text: "broadcast \(n)"), to: [socket.id]) }
@@ -254,9 +263,8 @@ final class ServerFixture {
     /// service thread reads its sockets between about a millisecond's worth of them.
     @Test func messagesAreReadWhileALongQueueOfBroadcastsIsWritten() throws {
         let fixture = try ServerFixture(maxQueuedFrames: 100_000)
-        let client = try fixture.connect()
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
-        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let (client, socket) = try fixture.connectOne()
+        let id = socket.id
         let count = 3000
         try client.send(text: "hold")
         #expect(waitUntil { fixture.delegate.holding.load(ordering: .acquiring) })
@@ -274,9 +282,8 @@ final class ServerFixture {
     /// without a wake-up (a lost one left the load generator waiting forever in `storm`).
     @Test func aSteadyStreamOfSendsFromAnotherThreadAllArrive() throws {
         let fixture = try ServerFixture(maxQueuedFrames: 100_000)
-        let client = try fixture.connect()
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
-        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let (client, socket) = try fixture.connectOne()
+        let id = socket.id
         let count = 30_000
         let server = fixture.server
         let sender = Thread {
@@ -296,9 +303,8 @@ final class ServerFixture {
     /// reading must still get every frame whole and in order.
     @Test func framesSentWhileTheClientPausesArriveWholeAndInOrder() throws {
         let fixture = try ServerFixture(maxQueuedFrames: 64)
-        let client = try fixture.connect()
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
-        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let (client, socket) = try fixture.connectOne()
+        let id = socket.id
         // 20 × 300 KiB: more than the loopback socket buffers hold, so writes come back short.
         let texts = (0..<20).map { n in "\(n):" + String(repeating: Character(UnicodeScalar(UInt8(97 + n))), count: 300 * 1024) }
         for text in texts { fixture.server.send(OutgoingFrame(text: text), to: [id]) }
@@ -312,9 +318,8 @@ final class ServerFixture {
 
     @Test func closesAConnectionThatDoesNotRead() throws {
         let fixture = try ServerFixture(maxQueuedFrames: 4)
-        let client = try fixture.connect()
-        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
-        let id = fixture.delegate.sockets.withLock { $0[0].id }
+        let (client, socket) = try fixture.connectOne()
+        let id = socket.id
         // 1 MiB frames fill the socket buffers at once; the client reads nothing meanwhile, so
         // they pile up in the server's queue until it overflows.
         let frame = OutgoingFrame(text: String(repeating: "z", count: 1 << 20))
