@@ -6,8 +6,8 @@
 //
 // Two lanes: commands marked `ahead` (an answer to one client's own request) run before the
 // others, and one drain runs the others for about `drainBudget` before the loop serves its sockets
-// again. In the `peak` load test a stage switch of 50 auctions at once kept the thread writing
-// states for over 10 ms while bids waited unread, and their answers waited behind the states.
+// again (see `drain`). In the `hot` load test a bid waited unread behind a broadcast to 10,000
+// connections, and its answer behind the next one: bid p99 187 ms before, 42 ms after.
 //
 // The loop is libev's (epoll), made here and handed to lws as a foreign loop. lws's own loop is
 // poll(), which walks every socket on each wake-up: with 15,000 connections that was 70 % of
