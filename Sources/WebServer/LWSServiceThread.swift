@@ -166,8 +166,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     /// Runs the queued commands: on the libev wake-up, and from the owner's
     /// LWS_CALLBACK_EVENT_WAIT_CANCELLED on the poll() fallback. The answers first and between
     /// the others. After `drainBudget` (or, after a drain that stopped early, as long as the loop
-    /// was away, if that was longer), while
-    /// no more than `deferLimit` commands wait, what is left
+    /// was away, if that was longer), while no more than `deferLimit` commands wait, what is left
     /// waits for the next drain and the loop is woken again, so it reads its sockets before it
     /// goes on. A longer backlog is run straight through: a loop that spends its rounds reading
     /// must not let the queue grow without bound (in `storm` it did, to 1 GB).

@@ -231,17 +231,13 @@ public final class WebServer: @unchecked Sendable {
             for id in ids {
                 guard let socket = sockets[id], socket.pendingClose == nil else { continue }
                 if socket.outbox.count >= configuration.maxQueuedFrames {
-                    socket.outbox.removeAll()
-                    socket.pendingClose = (.policyViolation, "too slow: outgoing queue full")
-                    // A client that reads nothing never takes the close frame: drop it regardless.
-                    lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
+                    hangUp(socket, .policyViolation, "too slow: outgoing queue full")
                 } else if socket.outbox.isEmpty, !socket.pingDue, lws_partial_buffered(socket.wsi) == 0 {
                     writeNow(frame, to: socket)
-                    continue
                 } else {
                     socket.outbox.append(frame)
+                    lws_callback_on_writable(socket.wsi)
                 }
-                lws_callback_on_writable(socket.wsi)
             }
         case .close(let id, let code, let reason):
             guard let socket = sockets[id], socket.pendingClose == nil else { return }
@@ -269,13 +265,7 @@ public final class WebServer: @unchecked Sendable {
         let pingAfter = Duration.seconds(Int(configuration.pingAfterSeconds))
         let hangUpAfter = Duration.seconds(Int(configuration.hangUpAfterSeconds))
         let quiet = now - socket.lastHeard
-        if quiet >= hangUpAfter {
-            socket.outbox.removeAll()
-            socket.pendingClose = (.goingAway, "no answer to pings")
-            lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
-            lws_callback_on_writable(socket.wsi)
-            return
-        }
+        if quiet >= hangUpAfter { return hangUp(socket, .goingAway, "no answer to pings") }
         if quiet >= pingAfter, now - socket.lastPinged >= pingAfter {
             socket.lastPinged = now
             // Written in the WRITEABLE callback. Written at once outside it, as frames are, lws
@@ -284,6 +274,15 @@ public final class WebServer: @unchecked Sendable {
             lws_callback_on_writable(socket.wsi)
         }
         scheduleKeepAlive(id, at: min(socket.lastHeard + hangUpAfter, max(socket.lastHeard, socket.lastPinged) + pingAfter))
+    }
+
+    /// Drops what is queued for `socket` and closes it with `code`. A client that reads nothing
+    /// never takes the close frame, so lws drops it regardless after `slowClientGraceSeconds`.
+    private func hangUp(_ socket: SocketState, _ code: CloseCode, _ reason: String) {
+        socket.outbox.removeAll()
+        socket.pendingClose = (code, reason)
+        lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
+        lws_callback_on_writable(socket.wsi)
     }
 
     /// The keep-alive slot (a sweep's worth of time since the server was made) `instant` falls in.
