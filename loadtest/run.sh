@@ -38,6 +38,13 @@ for n in $(seq "$processes"); do
     start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$n.log"
   measured+=(--process "auctiond-$n=$last_pid")
 done
+# The first process answers /healthz for all of them: count the listeners, so that a process that
+# could not share the port fails the run instead of leaving the others to carry it.
+all_listening() { test "$(listeners "$service_port")" -ge "$processes"; }
+if ! wait_until all_listening; then
+  echo "only $(listeners "$service_port") of $processes auctiond processes listen on $service_port; see $report/auctiond-*.log" >&2
+  exit 1
+fi
 
 echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port; report in $report"
 status=0

@@ -33,6 +33,13 @@ wait_until() {
   return 1
 }
 
+# How many sockets listen on TCP port $1 (from /proc, so that no tool beyond the shell is needed).
+listeners() {
+  local hex
+  hex=$(printf ':%04X' "$1")
+  awk -v port="$hex" 'substr($2, length($2) - 4) == port && $4 == "0A"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l
+}
+
 # start_redis PORT DIRECTORY LOG
 start_redis() {
   redis-server Config/redis.conf --port "$1" --dir "$2" >"$3" 2>&1 &

@@ -1,13 +1,20 @@
+#define _GNU_SOURCE  // accept4
 #include "CShims.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ev.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 size_t cshim_lws_pre(void) { return LWS_PRE; }
 
 uint64_t cshim_option_validate_utf8(void) { return LWS_SERVER_OPTION_VALIDATE_UTF8; }
-uint64_t cshim_option_listen_share(void) { return LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE; }
 uint64_t cshim_option_security_headers(void) { return LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE; }
 uint64_t cshim_option_disable_ipv6(void) { return LWS_SERVER_OPTION_DISABLE_IPV6; }
 uint64_t cshim_option_ssl_global_init(void) { return LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; }
@@ -82,4 +89,64 @@ int cshim_lll_notice(void) { return LLL_NOTICE; }
 int cshim_add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end) {
     return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
                                        (int)strlen(value), p, end);
+}
+
+int cshim_listen(const char *host, int port, int share, int *bound_port, char *error, size_t error_size) {
+    struct addrinfo hints = {0}, *found = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    int status = getaddrinfo(host, service, &hints, &found);
+    if (status != 0) {
+        snprintf(error, error_size, "%s", gai_strerror(status));
+        return -1;
+    }
+    int fd = -1, one = 1;
+    const char *failed = "no address";
+    for (struct addrinfo *address = found; address; address = address->ai_next) {
+        fd = socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address->ai_protocol);
+        if (fd < 0) { failed = strerror(errno); continue; }
+        // SO_REUSEADDR: a restart may bind while old connections sit in TIME_WAIT.
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+            failed = strerror(errno);
+        } else if (bind(fd, address->ai_addr, address->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+            failed = strerror(errno);
+        } else {
+            break;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(found);
+    if (fd < 0) {
+        snprintf(error, error_size, "%s", failed);
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t length = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &length);
+    *bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+}
+
+int cshim_accept_into(int listener, struct lws_vhost *vhost, int limit) {
+    int accepted = 0, one = 1;
+    while (accepted < limit) {
+        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;  // EAGAIN: none left; anything else: the next readiness tries again
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        lws_adopt_socket_vhost(vhost, fd);  // closes fd itself when it cannot adopt it
+        accepted++;
+    }
+    return accepted;
+}
+
+struct lws *cshim_adopt_listener(struct lws_vhost *vhost, int listener, const char *protocol) {
+    lws_sock_file_fd_type descriptor;
+    descriptor.filefd = listener;
+    return lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, protocol, NULL);
 }

@@ -110,6 +110,8 @@ public final class WebServer: @unchecked Sendable {
     private let service = LWSServiceThread<Command>(name: "lws-service")
     private let boundPort = Atomic<Int>(0)
     private var started = false
+    /// The listening socket (cshim_listen), made in `start`; lws watches it once the context exists.
+    private var listener: Int32 = -1
 
     // Owned by the service thread.
     private var nextID: UInt64 = 0
@@ -125,6 +127,8 @@ public final class WebServer: @unchecked Sendable {
     /// thread, one write at a time, so one buffer serves every response.
     private let httpWriteBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: cshim_lws_pre() + WebServer.httpChunkSize)
     private static let httpChunkSize = 16 * 1024
+    /// Connections accepted in one go before the loop serves the others again.
+    private static let acceptsPerWakeUp: Int32 = 256
     /// An lws retry policy with validity pings and hang-ups off (shared by every context).
     nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
         let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
@@ -144,13 +148,23 @@ public final class WebServer: @unchecked Sendable {
     /// The kernel interface the event loop waits on: "epoll" (libev), or "poll" if libev failed.
     public var eventLoop: String { service.eventLoopName }
 
-    /// Binds and starts the service thread; throws if lws cannot create the context (port taken,
-    /// bad certificate).
+    /// Binds and starts the service thread; throws if the address cannot be bound (port taken,
+    /// no such address) or lws cannot create the context (bad certificate).
     public func start() throws(WebServerError) {
+        var port: Int32 = 0
+        var error = [CChar](repeating: 0, count: 256)
+        listener = cshim_listen(configuration.host, Int32(configuration.port), configuration.shareListeningPort ? 1 : 0, &port, &error, error.count)
+        guard listener >= 0 else {
+            throw WebServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(String(cString: error))")
+        }
+        boundPort.store(Int(port), ordering: .releasing)
         let created = service.start(
             createContext: { [unowned self] in
                 guard let context = createContext() else { return nil }
-                boundPort.store(Int(lws_get_vhost_listen_port(lws_get_vhost_by_name(context, "default"))), ordering: .releasing)
+                guard cshim_adopt_listener(lws_get_vhost_by_name(context, "default"), listener, "http") != nil else {
+                    lws_context_destroy(context)
+                    return nil
+                }
                 return context
             },
             execute: { [unowned self] command in execute(command) },
@@ -159,7 +173,10 @@ public final class WebServer: @unchecked Sendable {
                 sockets.removeAll()
                 transactions.removeAll()
             })
-        guard created else { throw WebServerError(description: "cannot listen on \(configuration.host):\(configuration.port)") }
+        guard created else {
+            close(listener)
+            throw WebServerError(description: "cannot start the server on \(configuration.host):\(configuration.port) (see lws's log above)")
+        }
         started = true
         startKeepAliveTicker()
     }
@@ -303,6 +320,10 @@ public final class WebServer: @unchecked Sendable {
         switch reason {
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             service.drain()
+            return 0
+        case LWS_CALLBACK_RAW_RX_FILE:
+            // The listening socket: connections wait (see cshim_listen for why it is ours).
+            _ = cshim_accept_into(lws_get_socket_fd(wsi), lws_get_vhost(wsi), Self.acceptsPerWakeUp)
             return 0
 
         case LWS_CALLBACK_HTTP:
@@ -615,14 +636,13 @@ public final class WebServer: @unchecked Sendable {
         lifetime.keep(protocols)
 
         var info = lws_context_creation_info()
-        info.port = Int32(configuration.port)
-        info.iface = lifetime.keep(configuration.host)
+        // lws listens on nothing itself; `start` made the listening socket.
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER
         info.protocols = UnsafePointer(protocols)
         info.mounts = makeMounts()
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.timeout_secs = 20
         var options = cshim_option_validate_utf8()
-        if configuration.shareListeningPort { options |= cshim_option_listen_share() }
         if configuration.securityHeaders { options |= cshim_option_http_headers_security_best_practices_enforce() }
         if let tls = configuration.tls {
             options |= cshim_option_ssl_global_init()

@@ -156,6 +156,35 @@ final class ServerFixture {
             configuration: WebServerConfiguration(port: first.server.port), delegate: EchoDelegate())
         #expect(throws: WebServerError.self) { try second.start() }
     }
+
+    @Test func listensOnlyOnTheAddressItWasGiven() async throws {
+        let fixture = try ServerFixture()
+        #expect(try await httpRequest("GET", "http://127.0.0.1:\(fixture.server.port)/echo").status == 200)
+        // All of 127/8 is loopback: a socket bound to every interface (lws 4.1 bound "127.0.0.1"
+        // as "::") answers on 127.0.0.2 too, and so on the machine's public address.
+        await #expect(throws: (any Error).self) { try await httpRequest("GET", "http://127.0.0.2:\(fixture.server.port)/echo") }
+    }
+
+    @Test func aStoppedServerGivesItsPortBack() throws {
+        let first = WebServer(configuration: WebServerConfiguration(port: 0), delegate: EchoDelegate())
+        try first.start()
+        let port = first.port
+        first.stop()
+        let second = WebServer(configuration: WebServerConfiguration(port: port), delegate: EchoDelegate())
+        try second.start()
+        second.stop()
+    }
+
+    @Test func serversAskedToShareAPortBothListenOnIt() async throws {
+        let first = WebServer(configuration: WebServerConfiguration(port: 0, shareListeningPort: true), delegate: EchoDelegate())
+        try first.start()
+        defer { first.stop() }
+        let second = WebServer(configuration: WebServerConfiguration(port: first.port, shareListeningPort: true), delegate: EchoDelegate())
+        try second.start()
+        defer { second.stop() }
+        #expect(second.port == first.port)
+        #expect(try await httpRequest("GET", "http://127.0.0.1:\(first.port)/echo").status == 200)
+    }
 }
 
 @Suite struct WebServerWebSocketTests {

@@ -13,7 +13,6 @@ size_t cshim_lws_pre(void);
 
 /// Server option bits (64-bit composite macros in lws-context-vhost.h).
 uint64_t cshim_option_validate_utf8(void);
-uint64_t cshim_option_listen_share(void);
 uint64_t cshim_option_security_headers(void);
 uint64_t cshim_option_disable_ipv6(void);
 uint64_t cshim_option_ssl_global_init(void);
@@ -39,6 +38,20 @@ void cshim_ev_wake_free(void *loop, void *wake);
 /// loop is run here, not through lws_service: on libev, lws 4.1's lws_service runs it until
 /// ev_break. With `seconds` > 0 it returns within that time even when nothing happens.
 void cshim_ev_run_once(void *loop, double seconds);
+
+/// The server's listening socket, made here rather than by lws 4.1, which gets two things wrong:
+/// with IPv6 built in it binds an IPv4 address such as 127.0.0.1 as "::" (every interface), and
+/// it sets SO_REUSEPORT only for a context with several service threads, so processes cannot
+/// share a port. Binds `host` (a numeric IPv4 or IPv6 address, or a name) and `port` (0: the
+/// kernel chooses), with SO_REUSEPORT when `share`. Returns the non-blocking descriptor and puts
+/// the bound port in `bound_port`; on failure returns -1 and writes why into `error`.
+int cshim_listen(const char *host, int port, int share, int *bound_port, char *error, size_t error_size);
+/// Accepts what waits on `listener` (up to `limit` connections) and hands each to `vhost` as if
+/// its own listener had accepted it (TCP_NODELAY, non-blocking). Returns how many it accepted.
+int cshim_accept_into(int listener, struct lws_vhost *vhost, int limit);
+/// Puts `listener` on `vhost`'s loop as a raw descriptor of `protocol`: lws then calls that
+/// protocol with LWS_CALLBACK_RAW_RX_FILE when connections wait. NULL if lws refuses it.
+struct lws *cshim_adopt_listener(struct lws_vhost *vhost, int listener, const char *protocol);
 
 /// Route lws's own log lines (levels: LLL_ERR | LLL_WARN ...) to stderr with a prefix.
 void cshim_lws_set_log_level(int level);
