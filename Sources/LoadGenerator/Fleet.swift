@@ -29,8 +29,12 @@ struct Acknowledgement: Sendable {
 }
 
 final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
-    /// Which of an auction's people a fleet holds.
-    enum Crowd: Sendable { case bidders, observers }
+    /// Which of an auction's people a fleet holds: its bidders, or every `of`-th of its observers
+    /// from the `share`-th on.
+    enum Crowd: Sendable, Equatable {
+        case bidders
+        case observers(share: Int, of: Int)
+    }
 
     enum Expectation: Equatable {
         case accepted, cancelled, acceptedOrTurnOver, anything
@@ -116,7 +120,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     init(_ crowd: Crowd, profile: Profile, auctions planned: [PlannedAuction], webSocketPorts: [Int]) throws {
         self.profile = profile
         // Each fleet its own sequence, both from the profile's seed.
-        random = SeededGenerator(seed: profile.seed &+ (crowd == .bidders ? 0 : 1))
+        var observerShare: (share: Int, of: Int)?
+        if case .observers(let share, let of) = crowd { observerShare = (share, of) }
+        random = SeededGenerator(seed: profile.seed &+ UInt64(observerShare.map { $0.share + 1 } ?? 0))
         var portIndex = 0
         func target(_ url: String, query: Bool) throws -> WebSocketTarget {
             guard let parts = URLComponents(string: url), let port = parts.port, let id = parts.path.split(separator: "/").last else {
@@ -137,7 +143,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
                 connection.price = plannedBidder.initialKopiyky
                 connections.append(connection)
             }
-            for _ in 0..<(crowd == .observers ? profile.observersPerAuction : 0) {
+            for _ in observerShare.map({ Array(stride(from: $0.share, to: profile.observersPerAuction, by: $0.of)) }) ?? [] {
                 connections.append(Connection(auction: index, bidderIndex: nil, target: try target(auction.auctionURL, query: false)))
             }
         }

@@ -1,19 +1,21 @@
-// The run's two fleets: the bidders and the observers, each on its own lws client thread. What
-// the run asks of "the clients" is asked of both here, and their counts are added up.
+// The run's fleets: the bidders, and the observers in the profile's `observerThreads` shares,
+// each on its own lws client thread. What the run asks of "the clients" is asked of all of them
+// here, and their counts are added up.
 import Foundation
 
 final class Fleets: Sendable {
     let bidders: Fleet
-    let observers: Fleet
-    var all: [Fleet] { [bidders, observers] }
+    let observers: [Fleet]
+    var all: [Fleet] { [bidders] + observers }
     let auctionCount: Int
     let connectionCount: Int
 
     init(profile: Profile, auctions: [PlannedAuction], webSocketPorts: [Int]) throws {
         bidders = try Fleet(.bidders, profile: profile, auctions: auctions, webSocketPorts: webSocketPorts)
-        observers = try Fleet(.observers, profile: profile, auctions: auctions, webSocketPorts: webSocketPorts)
+        let shares = profile.observerThreads
+        observers = try (0..<shares).map { try Fleet(.observers(share: $0, of: shares), profile: profile, auctions: auctions, webSocketPorts: webSocketPorts) }
         auctionCount = auctions.count
-        connectionCount = bidders.connections.count + observers.connections.count
+        connectionCount = bidders.connections.count + observers.reduce(0) { $0 + $1.connections.count }
     }
 
     func start() throws {

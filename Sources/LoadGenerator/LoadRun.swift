@@ -63,7 +63,7 @@ public struct LoadRun {
 
         // Memory before and after the connections open, while they are idle observers.
         Thread.sleep(forTimeInterval: 1)
-        let rssBefore = settings.probes.map { ($0.name, $0.residentBytes ?? 0) }
+        let before = settings.probes.map { (name: $0.name, rss: $0.residentBytes ?? 0, sockets: $0.socketCount ?? 0) }
         began = ContinuousClock.now
         fleets.connectAll()
         let total = fleets.connectionCount
@@ -74,11 +74,14 @@ public struct LoadRun {
         log("\(welcomed) of \(total) connections welcomed in \(String(format: "%.1f", summary.phases["connectSeconds"]!)) s")
         if !connected { log("not every connection was welcomed; going on with \(welcomed)") }
         Thread.sleep(forTimeInterval: 2)
-        for (name, before) in rssBefore {
+        for (name, rssBefore, socketsBefore) in before {
             guard let probe = settings.probes.first(where: { $0.name == name }), let after = probe.residentBytes, welcomed > 0 else { continue }
-            summary.server[name, default: ProcessFigures()].rssBeforeConnectionsMiB = Double(before) / 1_048_576
+            // A process that took on no connections (Redis, the sandbox) is divided by all of them.
+            let held = max(0, (probe.socketCount ?? 0) - socketsBefore)
+            summary.server[name, default: ProcessFigures()].rssBeforeConnectionsMiB = Double(rssBefore) / 1_048_576
             summary.server[name, default: ProcessFigures()].rssWithConnectionsMiB = Double(after) / 1_048_576
-            summary.server[name, default: ProcessFigures()].rssPerConnectionBytes = (after - before) / welcomed
+            summary.server[name, default: ProcessFigures()].connectionsHeld = held
+            summary.server[name, default: ProcessFigures()].rssPerConnectionBytes = (after - rssBefore) / (held > 0 ? held : welcomed)
         }
 
         // The auctions: until every connection has seen its auction end.

@@ -87,6 +87,15 @@ public struct ProcessProbe: Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// How many sockets the process has open (entries of /proc/PID/fd that are sockets).
+    public var socketCount: Int? {
+        let folder = "/proc/\(pid)/fd"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        return entries.reduce(0) { count, entry in
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + entry))?.hasPrefix("socket:") ?? false) ? count + 1 : count
+        }
+    }
+
     /// VmRSS in bytes.
     public var residentBytes: Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),

@@ -34,6 +34,9 @@ public struct Profile: Decodable, Sendable {
     public var compareWithRedisBenchmark = false
     /// auctiond processes sharing the port (loadtest/run.sh starts them).
     public var auctiondProcesses = 1
+    /// Threads (lws client contexts) the observers are spread over, as if on that many machines;
+    /// the bidders always have one of their own.
+    public var observerThreads = 1
     /// Seconds the whole run may take before it gives up.
     public var timeoutSeconds = 600
     /// Seed of the behaviour's random choices: the same profile plays the same script.
@@ -85,6 +88,7 @@ public struct Profile: Decodable, Sendable {
         case name, description, auctions, resource, biddersPerAuction, observersPerAuction, accelerator
         case startAfterSeconds, startSpreadSeconds, connectRate, behaviour, stormBidsPerSecond, holdIdleSeconds
         case compareWithMirror, compareWithRedisBenchmark, timeoutSeconds, seed, auctiondProcesses
+        case observerThreads
     }
 
     public init(from decoder: any Decoder) throws {
@@ -108,6 +112,7 @@ public struct Profile: Decodable, Sendable {
         timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds) ?? defaults.timeoutSeconds
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         auctiondProcesses = try c.decodeIfPresent(Int.self, forKey: .auctiondProcesses) ?? 1
+        observerThreads = try c.decodeIfPresent(Int.self, forKey: .observerThreads) ?? 1
         try validate()
     }
 
@@ -138,6 +143,7 @@ public struct Profile: Decodable, Sendable {
         guard accelerator >= 1 else { throw LoadTestError("accelerator must be at least 1") }
         guard startAfterSeconds >= 1 else { throw LoadTestError("startAfterSeconds must be at least 1") }
         guard (1...4).contains(auctiondProcesses) else { throw LoadTestError("auctiondProcesses must be 1…4") }
+        guard (1...8).contains(observerThreads) else { throw LoadTestError("observerThreads must be 1…8") }
         guard stormBidsPerSecond >= 0, stormBidsPerSecond <= 20 else {
             throw LoadTestError("stormBidsPerSecond must be 0…20 (the service allows 20 messages a second per connection)")
         }

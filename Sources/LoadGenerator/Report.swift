@@ -59,9 +59,9 @@ enum Report {
         for (reason, count) in s.client.connectionErrors.sorted(by: { $0.key < $1.key }) { page += "<tr><td>connection: \(escape(reason))</td><td>\(count)</td></tr>" }
         page += "<tr><td>connections closed unexpectedly</td><td>\(s.client.unexpectedCloses)</td></tr></table>"
 
-        page += "<h2>Servers</h2><table><tr><th>process</th><th>CPU s (auctions)</th><th>cores</th><th>peak RSS MiB</th><th>RSS before → with connections</th><th>bytes per connection</th></tr>"
+        page += "<h2>Servers</h2><table><tr><th>process</th><th>CPU s (auctions)</th><th>cores</th><th>peak RSS MiB</th><th>RSS before → with connections</th><th>bytes per connection (connections held)</th></tr>"
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
-            page += "<tr><td>\(escape(name))</td><td>\(String(format: "%.1f", p.cpuSecondsDuringAuctions))</td><td>\(String(format: "%.2f", p.cpuCoresDuringAuctions))</td><td>\(String(format: "%.1f", p.peakRSSMiB))</td><td>\(String(format: "%.1f → %.1f", p.rssBeforeConnectionsMiB, p.rssWithConnectionsMiB))</td><td>\(p.rssPerConnectionBytes)</td></tr>"
+            page += "<tr><td>\(escape(name))</td><td>\(String(format: "%.1f", p.cpuSecondsDuringAuctions))</td><td>\(String(format: "%.2f", p.cpuCoresDuringAuctions))</td><td>\(String(format: "%.1f", p.peakRSSMiB))</td><td>\(String(format: "%.1f → %.1f", p.rssBeforeConnectionsMiB, p.rssWithConnectionsMiB))</td><td>\(p.rssPerConnectionBytes) (\(p.connectionsHeld))</td></tr>"
         }
         page += "</table><h2>Throughput and references</h2><table>"
         page += "<tr><td>connections planned / opened</td><td>\(s.client.connectionsPlanned) / \(s.client.connectionsOpened)</td></tr>"

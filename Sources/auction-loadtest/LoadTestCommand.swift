@@ -65,7 +65,7 @@ struct Run: ParsableCommand {
         }
         lines.append("  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection")
+            lines.append("  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection (\(p.connectionsHeld) held)")
         }
         let c = s.correctness
         lines.append("  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount); stale states \(s.client.staleStates)")

@@ -39,6 +39,7 @@ import Testing
             ("behaviour:\n  cancel: 2\n", "a share between 0 and 1"),
             ("auctions: many\n", "auctions"),
             ("obsevers: 3\n", "unknown key 'obsevers'"),
+            ("observerThreads: 0\n", "observerThreads must be 1…8"),
         ]
         for (text, expected) in cases {
             #expect { try Profile.load(path: write(text)) } throws: { "\($0)".contains(expected) }

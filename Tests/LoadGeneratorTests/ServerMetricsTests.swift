@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import LoadGenerator
@@ -35,5 +36,17 @@ import Testing
     @Test func anEmptyHistogramHasNoPercentiles() {
         let metrics = ServerMetrics.parse("auctiond_bid_latency_seconds_bucket{le=\"+Inf\"} 0\nauctiond_bid_latency_seconds_sum 0.0\nauctiond_bid_latency_seconds_count 0\n")
         #expect(metrics.bidVerdict == ServerHistogram(count: 0, meanMilliseconds: 0, p50AtMostMilliseconds: nil, p99AtMostMilliseconds: nil))
+    }
+}
+
+@Suite struct ProcessProbeTests {
+    /// With several auctiond processes, each one's memory is divided by the sockets it holds.
+    @Test func countsTheSocketsAProcessHolds() throws {
+        let probe = ProcessProbe(name: "self", pid: getpid())
+        let before = try #require(probe.socketCount)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        #expect(probe.socketCount == before + 1)
+        #expect(ProcessProbe(name: "gone", pid: Int32.max).socketCount == nil)
     }
 }
