@@ -14,7 +14,7 @@ public struct Configuration: Sendable {
         ("apiUrl", "http://127.0.0.1:6543/api/2.5"), ("apiToken", "auction"), ("apiResources", "tenders,auctions"),
         ("apiTimeoutSeconds", "10"), ("apiRetrySeconds", "10"),
         ("hashSecrets", "change-me"), ("adminToken", ""), ("feed", "off"), ("feedIntervalMilliseconds", "2000"), ("syncIntervalMilliseconds", "500"), ("webDir", "Web"), ("logLevel", "info"),
-        ("shareListeningPort", "true"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
+        ("shareListeningPort", "true"), ("webThreads", "1"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
         ("limits.maxMessageBytes", "4096"), ("limits.messagesPerSecond", "20"), ("limits.violationsBeforeClose", "3"),
         ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxRequestBodyBytes", "1048576"),
         ("limits.maxQueuedFrames", "1024"), ("limits.maxQueuedBids", "1000"), ("limits.pingAfterSeconds", "10"), ("limits.hangUpAfterSeconds", "30"),

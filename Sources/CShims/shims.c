@@ -133,16 +133,10 @@ int cshim_listen(const char *host, int port, int share, int *bound_port, char *e
     return fd;
 }
 
-int cshim_accept_into(int listener, struct lws_vhost *vhost, int limit) {
-    int accepted = 0, one = 1;
-    while (accepted < limit) {
-        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;  // EAGAIN: none left; anything else: the next readiness tries again
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        lws_adopt_socket_vhost(vhost, fd);  // closes fd itself when it cannot adopt it
-        accepted++;
-    }
-    return accepted;
+int cshim_accept(int listener) {
+    int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
 }
 
 struct lws *cshim_adopt_listener(struct lws_vhost *vhost, int listener, const char *protocol) {

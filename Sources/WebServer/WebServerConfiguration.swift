@@ -43,6 +43,9 @@ public struct WebServerConfiguration: Sendable {
     public var hangUpAfterSeconds: UInt16
     /// Share the port with other processes (SO_REUSEPORT): several auctiond processes, one port.
     public var shareListeningPort: Bool
+    /// lws contexts, each on its own thread with its share of the connections: a broadcast to
+    /// many connections is written by all of them at once.
+    public var serviceThreads: Int
     /// lws's strict security headers (CSP and friends) on every response.
     public var securityHeaders: Bool
     public var tls: TLS?
@@ -51,7 +54,7 @@ public struct WebServerConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 0, staticFolders: [StaticFolder] = [],
         maxMessageBytes: Int = 64 * 1024, maxRequestBodyBytes: Int = 1 << 20, maxQueuedFrames: Int = 1024, broadcastSlice: Int = 128,
         pingAfterSeconds: UInt16 = 10, hangUpAfterSeconds: UInt16 = 30, shareListeningPort: Bool = false,
-        securityHeaders: Bool = true, tls: TLS? = nil
+        serviceThreads: Int = 1, securityHeaders: Bool = true, tls: TLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -63,6 +66,7 @@ public struct WebServerConfiguration: Sendable {
         self.pingAfterSeconds = pingAfterSeconds
         self.hangUpAfterSeconds = hangUpAfterSeconds
         self.shareListeningPort = shareListeningPort
+        self.serviceThreads = serviceThreads
         self.securityHeaders = securityHeaders
         self.tls = tls
     }

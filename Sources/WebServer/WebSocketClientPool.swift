@@ -131,7 +131,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.protocol = target.subprotocol.map(keep)
         info.local_protocol_name = keep("client")
         info.ietf_version_or_minus_one = -1
-        info.retry_and_idle_policy = UnsafePointer(WebServer.noValidityTimers)
+        info.retry_and_idle_policy = UnsafePointer(WebServerThread.noValidityTimers)
         // The connection's id is the user pointer itself (never dereferenced, never freed by lws).
         info.userdata = UnsafeMutableRawPointer(bitPattern: id + 1)
         guard let opened = lws_client_connect_via_info(&info) else {
@@ -230,8 +230,8 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.timeout_secs = 30
         info.options = cshim_option_disable_ipv6()
-        // No per-connection validity timers (see WebServer.noValidityTimers).
-        info.retry_and_idle_policy = UnsafePointer(WebServer.noValidityTimers)
+        // No per-connection validity timers (see WebServerThread.noValidityTimers).
+        info.retry_and_idle_policy = UnsafePointer(WebServerThread.noValidityTimers)
         service.useEventLoop(&info)
         return lws_create_context(&info)
     }

@@ -188,6 +188,7 @@ struct Wiring {
             pingAfterSeconds: UInt16(try config.integer("limits.pingAfterSeconds", in: 1...3600)),
             hangUpAfterSeconds: UInt16(try config.integer("limits.hangUpAfterSeconds", in: 2...7200)),
             shareListeningPort: try config.flag("shareListeningPort"),
+            serviceThreads: try config.integer("webThreads", in: 1...64),
             tls: certificate.isEmpty || key.isEmpty ? nil : .init(certificatePath: certificate, privateKeyPath: key))
         var clock = ClockSettings()
         clock.leaseTTL = .milliseconds(try config.integer("clock.leaseTtlMilliseconds", in: 100...600_000))

@@ -7,10 +7,11 @@ import Testing
 
 @Suite struct LiveAuctionTests {
     /// An observer and two bidders run a whole accelerated auction over real WebSockets against a
-    /// real auctiond and Redis; every message has the protocol's shape.
-    @Test func biddersAndAnObserverRunAWholeAuction() throws {
+    /// real auctiond and Redis; every message has the protocol's shape. With three web threads the
+    /// three connections are served by three threads.
+    @Test(arguments: ["1", "3"]) func biddersAndAnObserverRunAWholeAuction(webThreads: String) throws {
         // Turns long enough for a loaded CI machine: a bidder must see its turn and bid within it.
-        let fixture = try LiveFixture(offset: 3000, firstPause: 500, pause: 500, turn: 1000)
+        let fixture = try LiveFixture(offset: 3000, firstPause: 500, pause: 500, turn: 1000, environment: ["AUCTIOND_WEB_THREADS": webThreads])
         let observer = try fixture.observer()
         let welcome = try observer.receiveJSON()
         #expect(welcome["type"] as? String == "welcome")

@@ -65,14 +65,14 @@ final class ServerFixture {
     let server: WebServer
     let folder = makeTemporaryDirectory("web")
 
-    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20, broadcastSlice: Int = 128) throws {
+    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20, broadcastSlice: Int = 128, serviceThreads: Int = 1) throws {
         try "hello from disk".write(toFile: folder + "/hello.txt", atomically: true, encoding: .utf8)
         try "<!doctype html><title>t</title>".write(toFile: folder + "/index.html", atomically: true, encoding: .utf8)
         server = WebServer(
             configuration: WebServerConfiguration(
                 port: 0, staticFolders: [.init(urlPrefix: "/static", directory: folder)],
                 maxMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxBody, maxQueuedFrames: maxQueuedFrames,
-                broadcastSlice: broadcastSlice),
+                broadcastSlice: broadcastSlice, serviceThreads: serviceThreads),
             delegate: delegate)
         try server.start()
     }
@@ -97,8 +97,8 @@ final class ServerFixture {
 }
 
 @Suite struct WebServerHTTPTests {
-    @Test func servesTheStaticFolder() async throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [1, 3]) func servesTheStaticFolder(serviceThreads: Int) async throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let file = try await httpRequest("GET", fixture.base + "/static/hello.txt")
         #expect(file.status == 200)
         #expect(file.text == "hello from disk")
@@ -109,8 +109,8 @@ final class ServerFixture {
         #expect(missing.status == 404)
     }
 
-    @Test func dynamicRoutesAnswerFromAnotherThread() async throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [1, 3]) func dynamicRoutesAnswerFromAnotherThread(serviceThreads: Int) async throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let result = try await httpRequest("GET", fixture.base + "/echo?a=1&key_for_bid=b%201")
         #expect(result.status == 200)
         #expect(result.text == "GET /echo ?a=1&key_for_bid=b 1 body=0")
@@ -188,8 +188,8 @@ final class ServerFixture {
 }
 
 @Suite struct WebServerWebSocketTests {
-    @Test func exchangesTextFrames() throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [1, 3]) func exchangesTextFrames(serviceThreads: Int) throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let client = try fixture.connect()
         try client.send(text: #"{"type":"ping"}"#)
         #expect(try client.receive() == .text(#"{"type":"ping"}"#))
@@ -244,8 +244,8 @@ final class ServerFixture {
         }
     }
 
-    @Test func broadcastsOneFrameToManyConnections() throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [1, 3]) func broadcastsOneFrameToManyConnections(serviceThreads: Int) throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let clients = try (0..<20).map { _ in try fixture.connect() }
         #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 20 })
         let ids = fixture.delegate.sockets.withLock { $0.map(\.id) }
@@ -255,10 +255,10 @@ final class ServerFixture {
         }
     }
 
-    /// A broadcast goes to the service thread in slices; every connection still gets every frame
-    /// in order, and the hand-over is reported once, after the last slice.
-    @Test func aBroadcastInSlicesReachesEveryConnectionOnce() throws {
-        let fixture = try ServerFixture(broadcastSlice: 3)
+    /// A broadcast goes to each service thread in slices; every connection still gets every frame
+    /// in order, and the hand-over is reported once, after the last slice of the last thread.
+    @Test(arguments: [1, 3]) func aBroadcastInSlicesReachesEveryConnectionOnce(serviceThreads: Int) throws {
+        let fixture = try ServerFixture(broadcastSlice: 3, serviceThreads: serviceThreads)
         let clients = try (0..<10).map { _ in try fixture.connect() }
         #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 10 })
         let sockets = fixture.delegate.sockets.withLock { $0 }
@@ -367,14 +367,28 @@ final class ServerFixture {
         #expect(frames < 40)
     }
 
-    @Test func stopClosesEveryConnectionWithGoingAway() throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [1, 3]) func stopClosesEveryConnectionWithGoingAway(serviceThreads: Int) throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let client = try fixture.connect()
         #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
         fixture.server.stop()
         guard case .close(let code, _) = try client.receive() else { Issue.record("expected close"); return }
         #expect(code == 1001)
         #expect(fixture.delegate.closedCount.load(ordering: .relaxed) == 1)
+    }
+
+    /// The first thread accepts and deals the connections round the threads, in turn: each thread
+    /// then writes its share of a broadcast.
+    @Test func connectionsAreDealtRoundTheServiceThreads() throws {
+        let fixture = try ServerFixture(serviceThreads: 3)
+        let clients = try (0..<6).map { _ in try fixture.connect() }
+        #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 6 })
+        let perThread = Dictionary(grouping: fixture.delegate.sockets.withLock { $0 }) { $0.id % 3 }.mapValues(\.count)
+        #expect(perThread == [0: 2, 1: 2, 2: 2])
+        for (n, client) in clients.enumerated() {
+            try client.send(text: "echo \(n)")
+            #expect(try client.receive() == .text("echo \(n)"))
+        }
     }
 
     @Test func closedConnectionsAreForgotten() throws {

@@ -46,9 +46,9 @@ void cshim_ev_run_once(void *loop, double seconds);
 /// kernel chooses), with SO_REUSEPORT when `share`. Returns the non-blocking descriptor and puts
 /// the bound port in `bound_port`; on failure returns -1 and writes why into `error`.
 int cshim_listen(const char *host, int port, int share, int *bound_port, char *error, size_t error_size);
-/// Accepts what waits on `listener` (up to `limit` connections) and hands each to `vhost` as if
-/// its own listener had accepted it (TCP_NODELAY, non-blocking). Returns how many it accepted.
-int cshim_accept_into(int listener, struct lws_vhost *vhost, int limit);
+/// One connection waiting on `listener`, non-blocking and with TCP_NODELAY (what lws's own
+/// listener sets), ready for lws_adopt_socket_vhost; -1 when none waits.
+int cshim_accept(int listener);
 /// Puts `listener` on `vhost`'s loop as a raw descriptor of `protocol`: lws then calls that
 /// protocol with LWS_CALLBACK_RAW_RX_FILE when connections wait. NULL if lws refuses it.
 struct lws *cshim_adopt_listener(struct lws_vhost *vhost, int listener, const char *protocol);
