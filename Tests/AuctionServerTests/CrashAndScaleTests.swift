@@ -81,6 +81,12 @@ import Testing
         let fixture = try LiveFixture(offset: 60_000)
         let shared = try AuctiondProcess(redisURL: fixture.redis.url, port: fixture.daemon.port)
         #expect(shared.get("/healthz")?.status == 200)
+        // The first process answers /healthz for both: the second must be listening itself. (It
+        // was not: lws 4.1 never set SO_REUSEPORT, the second exited with "cannot listen", and the
+        // rest of this test passed with one process.)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(shared.process.isRunning, "the second process did not stay up:\n\(shared.log)")
+        #expect(listenersOnPort(fixture.daemon.port) == 2)
         let holder = try fixture.redis.connect().execute("GET", AuctionKeys(fixture.auctionId).lease).string ?? ""
         let (stopping, staying) = holder.contains(":\(fixture.daemon.pid):") ? (fixture.daemon, shared) : (shared, fixture.daemon)
         stopping.stop()
@@ -89,5 +95,17 @@ import Testing
             (try? fixture.redis.connect().execute("GET", AuctionKeys(fixture.auctionId).lease).string)?.contains(":\(staying.pid):") == true
         })
         #expect(staying.get("/healthz")?.status == 200)
+    }
+}
+
+/// How many sockets listen on TCP `port` on this machine (from /proc/net/tcp and tcp6).
+func listenersOnPort(_ port: Int) -> Int {
+    let suffix = String(format: ":%04X", port)
+    return ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { count, path in
+        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+        return count + lines.filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1].hasSuffix(suffix) && fields[3] == "0A"
+        }.count
     }
 }
