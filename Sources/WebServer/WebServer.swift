@@ -147,7 +147,9 @@ public final class WebServer: @unchecked Sendable {
     public func start() throws(WebServerError) {
         var port: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
-        let listener = cshim_listen(configuration.host, Int32(configuration.port), configuration.shareListeningPort ? 1 : 0, &port, &error, error.count)
+        // An IPv6 address may come in brackets, as in a URL ("[::1]:8090").
+        let host = configuration.host.hasPrefix("[") && configuration.host.hasSuffix("]") ? String(configuration.host.dropFirst().dropLast()) : configuration.host
+        let listener = cshim_listen(host, Int32(configuration.port), configuration.shareListeningPort ? 1 : 0, &port, &error, error.count)
         guard listener >= 0 else {
             throw WebServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }

@@ -23,6 +23,8 @@ public struct WebServerConfiguration: Sendable {
         }
     }
 
+    /// The address to listen on, exactly: "127.0.0.1" is this machine only, "0.0.0.0" or "::"
+    /// every interface; an IPv6 address may be in brackets ("[::1]").
     public var host: String
     /// 0 lets the kernel choose; `WebServer.port` tells which.
     public var port: Int

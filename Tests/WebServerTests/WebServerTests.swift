@@ -165,6 +165,46 @@ final class ServerFixture {
         await #expect(throws: (any Error).self) { try await httpRequest("GET", "http://127.0.0.2:\(fixture.server.port)/echo") }
     }
 
+    /// Containers often have no IPv6 at all; there the test has nothing to check.
+    static let machineHasIPv6Loopback: Bool = {
+        let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        return descriptor >= 0 && withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+    }()
+
+    @Test(.enabled(if: machineHasIPv6Loopback), arguments: ["::1", "[::1]"])
+    func listensOnIPv6WhenGivenAnIPv6Address(host: String) async throws {
+        let server = WebServer(configuration: WebServerConfiguration(host: host, port: 0), delegate: EchoDelegate())
+        try server.start()
+        defer { server.stop() }
+        #expect(connectsOverIPv6(to: server.port))
+        await #expect(throws: (any Error).self) { try await httpRequest("GET", "http://127.0.0.1:\(server.port)/echo") }
+    }
+
+    /// Whether a TCP connection to [::1]:`port` is accepted (Foundation's URL loading on Linux
+    /// refuses a bracketed host).
+    private func connectsOverIPv6(to port: Int) -> Bool {
+        let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(port).bigEndian)
+        address.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+    }
+
+    @Test func anAddressThatIsNotThisMachinesIsAClearError() throws {
+        let server = WebServer(configuration: WebServerConfiguration(host: "192.0.2.254", port: 0), delegate: EchoDelegate())
+        #expect { try server.start() } throws: { "\($0)".contains("cannot listen on 192.0.2.254:0: Cannot assign requested address") }
+    }
+
     @Test func aStoppedServerGivesItsPortBack() throws {
         let first = WebServer(configuration: WebServerConfiguration(port: 0), delegate: EchoDelegate())
         try first.start()
