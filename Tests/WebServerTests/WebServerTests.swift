@@ -42,6 +42,8 @@ final class EchoDelegate: WebServerDelegate {
             holding.store(false, ordering: .releasing)
         } else if text == "query" {
             socket.send(text: socket.request.queryValue("key") ?? "none")
+        } else if text == "peer" {
+            socket.send(text: socket.request.peer)
         } else {
             socket.send(text: text)
         }
@@ -242,6 +244,17 @@ final class ServerFixture {
         let client = try fixture.connect("/ws/a1?key=bidder%20one&hash=abc")
         try client.send(text: "query")
         #expect(try client.receive() == .text("bidder one"))
+    }
+
+    /// The per-address connection limit counts by this: a connection lws was handed from our
+    /// listening socket must still know where it came from.
+    @Test(arguments: [1, 3]) func seesThePeerAddress(serviceThreads: Int) throws {
+        let fixture = try ServerFixture(serviceThreads: serviceThreads)
+        for _ in 0..<3 {
+            let client = try fixture.connect()
+            try client.send(text: "peer")
+            #expect(try client.receive() == .text("127.0.0.1"))
+        }
     }
 
     @Test func reassemblesFragmentsOfAMessageLargerThan64KiB() throws {
