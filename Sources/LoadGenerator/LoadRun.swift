@@ -78,10 +78,12 @@ public struct LoadRun {
             guard let probe = settings.probes.first(where: { $0.name == name }), let after = probe.residentBytes, welcomed > 0 else { continue }
             // A process that took on no connections (Redis, the sandbox) is divided by all of them.
             let held = max(0, (probe.socketCount ?? 0) - socketsBefore)
-            summary.server[name, default: ProcessFigures()].rssBeforeConnectionsMiB = Double(rssBefore) / 1_048_576
-            summary.server[name, default: ProcessFigures()].rssWithConnectionsMiB = Double(after) / 1_048_576
-            summary.server[name, default: ProcessFigures()].connectionsHeld = held
-            summary.server[name, default: ProcessFigures()].rssPerConnectionBytes = (after - rssBefore) / (held > 0 ? held : welcomed)
+            var figures = summary.server[name] ?? ProcessFigures()
+            figures.rssBeforeConnectionsMiB = Double(rssBefore) / 1_048_576
+            figures.rssWithConnectionsMiB = Double(after) / 1_048_576
+            figures.connectionsHeld = held
+            figures.rssPerConnectionBytes = (after - rssBefore) / (held > 0 ? held : welcomed)
+            summary.server[name] = figures
         }
 
         // The auctions: until every connection has seen its auction end.

@@ -76,16 +76,13 @@ public final class WebSocket: Sendable, Hashable {
     /// last: how long a broadcast takes on the server, whatever the receivers do. Each thread
     /// writes its connections in the order given, all threads at once.
     public static func send(_ frame: OutgoingFrame, to sockets: [WebSocket], handedOver: (@Sendable () -> Void)? = nil) {
-        var shares: [ObjectIdentifier: (server: WebServerThread, ids: [UInt64])] = [:]
-        for socket in sockets { shares[ObjectIdentifier(socket.server), default: (socket.server, [])].ids.append(socket.id) }
-        var finished: (@Sendable () -> Void)?
-        if let handedOver {
-            let count = HandOverCount(shares.count, then: handedOver)
-            finished = { count.oneFinished() }
+        guard let first = sockets.first?.server else { return }
+        var shares = [(thread: WebServerThread?, ids: [UInt64])](repeating: (nil, []), count: first.threadCount)
+        for socket in sockets {
+            shares[socket.server.index].thread = socket.server
+            shares[socket.server.index].ids.append(socket.id)
         }
-        for (index, share) in shares.values.enumerated() {
-            share.server.broadcast(index == 0 ? frame : frame.copy(), to: share.ids, handedOver: finished)
-        }
+        WebServerThread.broadcast(frame, shares.compactMap { share in share.thread.map { ($0, share.ids) } }, handedOver: handedOver)
     }
 
     public static func == (a: WebSocket, b: WebSocket) -> Bool { a.id == b.id }
@@ -106,21 +103,6 @@ public final class HTTPResponder: Sendable {
     public func respond(_ response: HTTPResponse) {
         guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
         server.perform(.respond(transaction, response), ahead: true)
-    }
-}
-
-/// Runs `then` when the last of `count` service threads has handed a broadcast over.
-final class HandOverCount: Sendable {
-    private let left: Atomic<Int>
-    private let then: @Sendable () -> Void
-
-    init(_ count: Int, then: @escaping @Sendable () -> Void) {
-        left = Atomic(count)
-        self.then = then
-    }
-
-    func oneFinished() {
-        if left.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { then() }
     }
 }
 
@@ -193,8 +175,6 @@ public final class WebServer: @unchecked Sendable {
     public func send(_ frame: OutgoingFrame, to socketIDs: [UInt64]) {
         var shares = [[UInt64]](repeating: [], count: threads.count)
         for id in socketIDs { shares[WebServerThread.index(of: id, among: threads.count)].append(id) }
-        for (index, (thread, ids)) in zip(threads, shares).enumerated() where !ids.isEmpty {
-            thread.broadcast(index == 0 ? frame : frame.copy(), to: ids, handedOver: nil)
-        }
+        WebServerThread.broadcast(frame, zip(threads, shares).filter { !$0.1.isEmpty }, handedOver: nil)
     }
 }

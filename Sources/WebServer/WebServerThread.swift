@@ -87,6 +87,8 @@ final class WebServerThread: @unchecked Sendable {
                 guard let context = createContext() else { return nil }
                 vhost = lws_get_vhost_by_name(context, "default")
                 if let listener, cshim_adopt_listener(vhost, listener.socket, "http") == nil {
+                    // lws may have closed the socket already: never close it twice.
+                    self.listener = nil
                     lws_context_destroy(context)
                     return nil
                 }
@@ -99,7 +101,7 @@ final class WebServerThread: @unchecked Sendable {
                 transactions.removeAll()
             })
         guard created else {
-            if let listener { close(listener.socket) }
+            if let listener = self.listener { close(listener.socket) }
             throw WebServerError(description: "cannot start the server on \(configuration.host):\(configuration.port) (see lws's log above)")
         }
         started = true
@@ -118,14 +120,13 @@ final class WebServerThread: @unchecked Sendable {
     static var keepAliveSweepSeconds: Double { 1 / Double(keepAliveSweepsPerSecond) }
 
     private func startKeepAliveTicker() {
-        let name = "lws-keepalive-\(index)"
         let ticker = Thread { [weak self] in
             while let server = self, !server.service.isStopRequested {
                 server.perform(.keepAliveSweep)
                 Thread.sleep(forTimeInterval: Self.keepAliveSweepSeconds)
             }
         }
-        ticker.name = name
+        ticker.name = "lws-keepalive-\(index)"
         ticker.start()
     }
 
@@ -141,6 +142,20 @@ final class WebServerThread: @unchecked Sendable {
 
     /// Queued in slices of `broadcastSlice` connections, so that the service thread can stop
     /// between them to read its sockets (10,000 deliveries are over 100 ms of writing).
+    /// One frame to each thread's share of the connections: every thread but the first gets its
+    /// own copy of the frame (lws writes the header into it), and `handedOver` runs when the last
+    /// thread has handed its share over.
+    static func broadcast(_ frame: OutgoingFrame, _ shares: [(WebServerThread, [UInt64])], handedOver: (@Sendable () -> Void)?) {
+        var finished: (@Sendable () -> Void)?
+        if let handedOver {
+            let count = HandOverCount(shares.count, then: handedOver)
+            finished = { count.oneFinished() }
+        }
+        for (index, (thread, ids)) in shares.enumerated() {
+            thread.broadcast(index == 0 ? frame : frame.copy(), to: ids, handedOver: finished)
+        }
+    }
+
     func broadcast(_ frame: OutgoingFrame, to socketIDs: [UInt64], handedOver: (@Sendable () -> Void)?) {
         let slice = max(1, configuration.broadcastSlice)
         for start in stride(from: 0, to: socketIDs.count, by: slice) {
@@ -631,6 +646,21 @@ final class WebServerThread: @unchecked Sendable {
             next = UnsafePointer(option)
         }
         return next
+    }
+}
+
+/// Runs `then` when the last of `count` service threads has handed a broadcast over.
+final class HandOverCount: Sendable {
+    private let left: Atomic<Int>
+    private let then: @Sendable () -> Void
+
+    init(_ count: Int, then: @escaping @Sendable () -> Void) {
+        left = Atomic(count)
+        self.then = then
+    }
+
+    func oneFinished() {
+        if left.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { then() }
     }
 }
 

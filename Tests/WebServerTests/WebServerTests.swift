@@ -168,16 +168,7 @@ final class ServerFixture {
     }
 
     /// Containers often have no IPv6 at all; there the test has nothing to check.
-    static let machineHasIPv6Loopback: Bool = {
-        let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in6()
-        address.sin6_family = sa_family_t(AF_INET6)
-        address.sin6_addr = in6addr_loopback
-        return descriptor >= 0 && withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
-        }
-    }()
+    static let machineHasIPv6Loopback = onIPv6Loopback(port: 0, bind)
 
     @Test(.enabled(if: machineHasIPv6Loopback), arguments: ["::1", "[::1]"])
     func listensOnIPv6WhenGivenAnIPv6Address(host: String) async throws {
@@ -190,15 +181,19 @@ final class ServerFixture {
 
     /// Whether a TCP connection to [::1]:`port` is accepted (Foundation's URL loading on Linux
     /// refuses a bracketed host).
-    private func connectsOverIPv6(to port: Int) -> Bool {
+    private func connectsOverIPv6(to port: Int) -> Bool { Self.onIPv6Loopback(port: port, connect) }
+
+    /// `call` (bind or connect) on a new TCP socket with [::1]:`port`; whether it succeeded.
+    private static func onIPv6Loopback(port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
         let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         var address = sockaddr_in6()
         address.sin6_family = sa_family_t(AF_INET6)
         address.sin6_port = in_port_t(UInt16(port).bigEndian)
         address.sin6_addr = in6addr_loopback
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
         }
     }
 
