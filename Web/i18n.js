@@ -21,7 +21,7 @@ const words = {
     err_too_high: "Занадто висока ціна: ставка має бути не більшою за вашу ціну мінус крок.",
     err_too_low: "Занадто низька ціна: ставка не відповідає кроку.",
     err_not_your_turn: "Зараз не ваш хід.", err_not_bidding_stage: "Зараз ставки не приймаються.",
-    err_turn_over: "Ваш хід уже закінчився.", err_invalid_amount: "Це не сума: введіть число з не більше ніж двома знаками після коми.",
+    err_turn_over: "Ваш хід уже закінчився.", err_request_id_reused: "Цей запит уже надсилали з іншою ставкою; нічого не змінено. Спробуйте ще раз.", err_invalid_amount: "Це не сума: введіть число з не більше ніж двома знаками після коми.",
     err_observer: "Спостерігач не може робити ставки.", err_unavailable: "Сервер тимчасово недоступний; спробуйте ще раз.",
   },
   en: {
@@ -45,7 +45,7 @@ const words = {
     err_too_high: "Too high: your bid must be at most your price less the step.",
     err_too_low: "Too low: your bid does not keep to the step.",
     err_not_your_turn: "It is not your turn.", err_not_bidding_stage: "Bids are not taken now.",
-    err_turn_over: "Your turn has ended.", err_invalid_amount: "That is not an amount: enter a number with at most two decimals.",
+    err_turn_over: "Your turn has ended.", err_request_id_reused: "That request was already sent with another bid; nothing changed. Try again.", err_invalid_amount: "That is not an amount: enter a number with at most two decimals.",
     err_observer: "An observer cannot bid.", err_unavailable: "The server is briefly unavailable; try again.",
   },
   ru: {
@@ -69,7 +69,7 @@ const words = {
     err_too_high: "Слишком высокая цена: ставка должна быть не больше вашей цены минус шаг.",
     err_too_low: "Слишком низкая цена: ставка не соответствует шагу.",
     err_not_your_turn: "Сейчас не ваш ход.", err_not_bidding_stage: "Сейчас ставки не принимаются.",
-    err_turn_over: "Ваш ход уже закончился.", err_invalid_amount: "Это не сумма: введите число не больше чем с двумя знаками после запятой.",
+    err_turn_over: "Ваш ход уже закончился.", err_request_id_reused: "Этот запрос уже отправляли с другой ставкой; ничего не изменено. Попробуйте ещё раз.", err_invalid_amount: "Это не сумма: введите число не больше чем с двумя знаками после запятой.",
     err_observer: "Наблюдатель не может делать ставки.", err_unavailable: "Сервер временно недоступен; попробуйте ещё раз.",
   },
 };

@@ -32,8 +32,10 @@ start_redis "$redis_port" "$PWD/$report" "$report/redis.log"
 measured=(--process "redis=$last_pid")
 start_sandbox "$bin/tender-sandbox" "127.0.0.1:$sandbox_port" "$report/sandbox.log"
 measured+=(--process "sandbox=$last_pid")
+# One secret for every process of the run: each must verify the links the others made.
+hash_secret=$(random_secret)
 for n in $(seq "$processes"); do
-  AUCTIOND_HASH_SECRETS=load-test-secret AUCTIOND_LOG_LEVEL=${LOG_LEVEL:-notice} AUCTIOND_WORKERS="${WORKERS:-4}" \
+  AUCTIOND_HASH_SECRETS=$hash_secret AUCTIOND_LOG_LEVEL=${LOG_LEVEL:-notice} AUCTIOND_WORKERS="${WORKERS:-4}" \
   AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP=30000 \
     start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$n.log"
   measured+=(--process "auctiond-$n=$last_pid")

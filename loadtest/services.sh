@@ -56,6 +56,9 @@ start_sandbox() {
   wait_until curl -fs "http://$listen/api/2.5/tenders"
 }
 
+# A participation secret for this run alone: auctiond refuses publicly known ones.
+random_secret() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
 # start_auctiond BINARY HOST:PORT REDIS_PORT API_URL LOG — following the sandbox's feed; any other
 # AUCTIOND_* variables come from the caller's environment.
 start_auctiond() {

@@ -22,8 +22,10 @@ public enum AuctionEvent: Codable, Sendable, Equatable {
     case namesRevealed(names: [String], at: Timestamp)
     case cancelled(at: Timestamp)
     case rescheduled(at: Timestamp)
-    /// The API moved `auctionPeriod.startDate` before the auction began: every stage moves with it
-    /// (same participants, same links).
+    /// The API gave the auction a new `auctionPeriod.startDate` before it began, or after it was
+    /// rescheduled: the planned timeline is laid out again from it (same participants, same links,
+    /// the initial bids), or from `at` when the new start is already up to the outage limit in the
+    /// past; more than the limit, the auction stays (or becomes) `rescheduled` (SPEC §3).
     case replanned(startDate: Timestamp, at: Timestamp)
 }
 
@@ -53,6 +55,9 @@ public struct AuctionState: Codable, Sendable, Equatable {
     /// Revealed names by bidder number − 1, once announced.
     public private(set) var names: [String]?
     public let maxOutageShiftMilliseconds: Int64
+    /// The timeline as planned from `input.startDate`, before any late start or outage moved it:
+    /// what a re-plan lays out again. Nil in plans stored before it was kept.
+    public private(set) var plannedStages: [Stage]?
 
     /// Participants in bidder-number order: Bidder 1 bids first in round 1.
     public var participants: [Participant] { input.participants }
@@ -60,7 +65,9 @@ public struct AuctionState: Codable, Sendable, Equatable {
 
     /// Plans an auction (SPEC §3). Participants are renumbered in round 1's order (worst first).
     /// With fewer than two participants, or `quick(mode:no-auction)`, there are no rounds: the
-    /// results are the initial bids, ready at `now`.
+    /// results are the initial bids, ready at `now`. An auction planned late is not run in the
+    /// past: up to the outage limit late, its whole timeline starts at `now` (no bidder loses turn
+    /// time); later than that it is `rescheduled` and waits for a new start from the API.
     public static func planned(_ input: AuctionInput, settings: ScheduleSettings = ScheduleSettings(), now: Timestamp)
         -> AuctionState
     {
@@ -80,9 +87,23 @@ public struct AuctionState: Codable, Sendable, Equatable {
         var state = AuctionState(
             input: input, status: .scheduled, currentStage: -1, stages: stages,
             prices: input.participants.map(\.initial), pendingBids: [], names: nil,
-            maxOutageShiftMilliseconds: settings.maxOutageShiftMilliseconds)
+            maxOutageShiftMilliseconds: settings.maxOutageShiftMilliseconds, plannedStages: hasRounds ? stages : nil)
+        if hasRounds { state.layOut(from: input.startDate, at: now) }
         state.assignTurns(round: 1)
         return state
+    }
+
+    /// Whether an admin or the tender API may still stop the auction: not once the last turn has
+    /// ended, because final results are always posted (SPEC §3).
+    public var isStoppable: Bool {
+        (status == .scheduled || status == .active) && !resultsAreFinal
+    }
+
+    /// Whether the API's `startDate` gives this auction a new timeline (`replanned`): one that has
+    /// not begun, or one that was rescheduled, with live rounds to lay out.
+    public func acceptsNewStart(_ startDate: Timestamp) -> Bool {
+        guard stages.first?.kind == .pause, startDate != input.startDate else { return false }
+        return status == .scheduled && currentStage == -1 || status == .rescheduled
     }
 
     // MARK: - Reading the clock
@@ -182,7 +203,8 @@ public struct AuctionState: Codable, Sendable, Equatable {
             pendingBids.removeAll { $0.stage == stage }
 
         case .outageRecovered(let from, let until):
-            guard status == .scheduled || status == .active, let first = stages.first else { return }
+            // After the last turn nothing is left to shift, and the results are final.
+            guard status == .scheduled || status == .active, !resultsAreFinal, let first = stages.first else { return }
             let missed = until.microseconds - max(from, first.start).microseconds
             guard missed > 0 else { return }  // the outage ended before the auction began
             if missed > maxOutageShiftMilliseconds * 1000 {
@@ -205,25 +227,48 @@ public struct AuctionState: Codable, Sendable, Equatable {
             stages[currentStage].start = at
 
         case .cancelled:
-            guard status == .scheduled || status == .active else { throw fail("cancel in status \(status)") }
+            guard isStoppable else { throw fail("cancel in status \(status)\(resultsAreFinal ? " after the last turn" : "")") }
             status = .cancelled
             pendingBids.removeAll()
 
         case .rescheduled:
-            guard status == .scheduled || status == .active else { throw fail("reschedule in status \(status)") }
+            guard isStoppable else { throw fail("reschedule in status \(status)\(resultsAreFinal ? " after the last turn" : "")") }
             status = .rescheduled
             pendingBids.removeAll()
 
-        case .replanned(let startDate, _):
-            guard status == .scheduled, currentStage == -1 else { throw fail("replan in status \(status)") }
+        case .replanned(let startDate, let at):
+            guard status == .scheduled && currentStage == -1 || status == .rescheduled else { throw fail("replan in status \(status)") }
             guard let first = stages.first, first.kind == .pause else { throw fail("an auction without rounds has no start to move") }
-            let delta = startDate.microseconds - first.start.microseconds
-            for index in stages.indices {
-                stages[index].start = stages[index].start.adding(microseconds: delta)
-                stages[index].end = stages[index].end?.adding(microseconds: delta)
-            }
             input.startDate = startDate
+            layOut(from: startDate, at: at)
         }
+    }
+
+    /// Lays the planned timeline out again from the start of the auction (the initial bids, no
+    /// stage begun): from `startDate`, or from `now` when that is up to the outage limit later;
+    /// more than the limit late, the auction is `rescheduled` and its stages stay at `startDate`.
+    private mutating func layOut(from startDate: Timestamp, at now: Timestamp) {
+        var timeline = plannedStages ?? stages.map { stage in
+            // A plan stored before `plannedStages`: its stages as they stand, without outcomes.
+            var fresh = Stage(kind: stage.kind, round: stage.round, start: stage.start, end: stage.end)
+            if stage.round == 1 { fresh.bidder = stage.bidder }
+            return fresh
+        }
+        let lateness = now.microseconds - startDate.microseconds
+        let late = lateness > maxOutageShiftMilliseconds * 1000
+        let start = lateness > 0 && !late ? now : startDate
+        let delta = start.microseconds - (timeline.first?.start.microseconds ?? start.microseconds)
+        for index in timeline.indices {
+            timeline[index].start = timeline[index].start.adding(microseconds: delta)
+            timeline[index].end = timeline[index].end?.adding(microseconds: delta)
+        }
+        stages = timeline
+        status = late ? .rescheduled : .scheduled
+        currentStage = -1
+        prices = input.participants.map(\.initial)
+        pendingBids.removeAll()
+        names = nil
+        assignTurns(round: 1)
     }
 
     /// Folds a log of events over this state.

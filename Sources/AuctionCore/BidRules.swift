@@ -7,6 +7,8 @@ public enum BidRejectionCode: String, Codable, Sendable, CaseIterable {
     case turnOver = "turn_over"
     case invalidAmount = "invalid_amount"
     case observer = "observer"
+    /// The `requestId` was used before for a different request; nothing changed (PROTOCOL.md).
+    case requestIdReused = "request_id_reused"
 }
 
 public struct BidRejection: Error, Equatable, Sendable, CustomStringConvertible {
@@ -30,6 +32,7 @@ public struct BidRejection: Error, Equatable, Sendable, CustomStringConvertible 
         case .turnOver: "Your turn is over"
         case .invalidAmount: "Invalid amount"
         case .observer: "Observers cannot bid"
+        case .requestIdReused: "This requestId was already used for a different request; nothing changed. Use a new requestId."
         }
     }
 }

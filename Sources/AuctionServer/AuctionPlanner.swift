@@ -5,6 +5,7 @@ import AuctionCore
 import AuctionStore
 import Foundation
 import Logging
+import Metrics
 import TenderAPI
 
 /// What planning needs besides the API and Redis.
@@ -25,6 +26,8 @@ public struct PlanningSettings: Sendable {
 /// What planning did to one auction.
 public enum PlanOutcome: Sendable, Equatable, CustomStringConvertible {
     case planned(auctionId: String, start: Timestamp)
+    /// Planned more than the outage limit after its start: not run, waiting for a new start.
+    case rescheduled(auctionId: String, start: Timestamp)
     /// The API moved the start before the auction began; the stages moved with it.
     case replanned(auctionId: String, start: Timestamp)
     case unchanged(auctionId: String, status: AuctionStatus)
@@ -33,13 +36,15 @@ public enum PlanOutcome: Sendable, Equatable, CustomStringConvertible {
 
     public var auctionId: String {
         switch self {
-        case .planned(let id, _), .replanned(let id, _), .unchanged(let id, _), .cancelled(let id): id
+        case .planned(let id, _), .rescheduled(let id, _), .replanned(let id, _), .unchanged(let id, _), .cancelled(let id): id
         }
     }
 
     public var description: String {
         switch self {
         case .planned(let id, let start): "\(id): planned, starts \(start.iso8601)"
+        case .rescheduled(let id, let start):
+            "\(id): rescheduled, not run: its start \(start.iso8601) is further in the past than the outage limit; a new start from the API plans it again"
         case .replanned(let id, let start): "\(id): start moved to \(start.iso8601)"
         case .unchanged(let id, let status): "\(id): already planned (\(status.rawValue))"
         case .cancelled(let id): "\(id): cancelled (no longer in active.auction)"
@@ -68,6 +73,7 @@ public enum PlanningError: Error, Sendable, CustomStringConvertible {
 }
 
 public struct AuctionPlanner {
+    let linksRefusedCounter = Counter(label: "auctiond_api_links_total", dimensions: [("outcome", "refused")])
     let api: TenderAPIClient
     let store: AuctionStore
     let tokens: ParticipationTokens
@@ -169,39 +175,45 @@ public struct AuctionPlanner {
         let id = input.auctionId
         let planned = AuctionState.planned(input, settings: settings.schedule, now: try store.now())
         if try store.create(planned) {
-            logger.notice("auction planned", metadata: ["auction": "\(id)", "start": "\(input.startDate)", "bidders": "\(input.participants.count)"])
+            let start = planned.stages.first?.start ?? input.startDate
+            if planned.status == .rescheduled {
+                logger.warning("auction planned too late to run: rescheduled", metadata: ["auction": "\(id)", "start": "\(input.startDate)"])
+            } else {
+                logger.notice("auction planned", metadata: ["auction": "\(id)", "start": "\(start)", "bidders": "\(input.participants.count)"])
+            }
+            // The links hold through a reschedule (they are deterministic), so they go out now.
             try store.queueLinks(id)
             stored(id)
             publishLinks(id, resource: resource, tender: view)
-            return .planned(auctionId: id, start: planned.stages.first?.start ?? input.startDate)
+            return planned.status == .rescheduled ? .rescheduled(auctionId: id, start: input.startDate) : .planned(auctionId: id, start: start)
         }
         return try moveStartIfChanged(id, to: input.startDate)
     }
 
-    /// Moves a planned auction that has not begun to the API's new `startDate` (SPEC §5: the
-    /// API may reschedule it; the links stay the same).
+    /// Lays a planned auction out again from the API's new `startDate` (SPEC §3, §5: the API
+    /// moves the start of one that has not begun, or gives a rescheduled one a new start; the links
+    /// stay the same). It is an event of the log, so `seq` goes on and every process follows.
     private func moveStartIfChanged(_ id: String, to start: Timestamp) throws(AuctionStoreError) -> PlanOutcome {
         let (state, event) = try store.appendDecided(id) { state, now in
-            guard state.status == .scheduled, state.currentStage == -1, state.stages.first?.kind == .pause, state.input.startDate != start else {
-                return nil
-            }
-            return .replanned(startDate: start, at: now)
+            state.acceptsNewStart(start) ? .replanned(startDate: start, at: now) : nil
         }
-        guard event != nil else { return .unchanged(auctionId: id, status: state.status) }
-        logger.notice("auction start moved", metadata: ["auction": "\(id)", "start": "\(start)"])
-        return .replanned(auctionId: id, start: start)
+        guard let event else { return .unchanged(auctionId: id, status: state.status) }
+        var next = state
+        try? next.apply(event)
+        if next.status == .rescheduled {
+            logger.warning("new start is too late to run: still rescheduled", metadata: ["auction": "\(id)", "start": "\(start)"])
+            return .rescheduled(auctionId: id, start: start)
+        }
+        logger.notice("auction planned again", metadata: ["auction": "\(id)", "start": "\(next.stages.first?.start ?? start)", "was": "\(state.status)"])
+        return .replanned(auctionId: id, start: next.stages.first?.start ?? start)
     }
 
-    /// Stops an auction whose tender (or lot) left `active.auction`, unless its turns are over
-    /// (then its results are on their way to the API and the tender left because of them) — or
-    /// `evenWithResults`, when the API has refused those results for good.
-    public func cancelIfRunning(_ id: String, reason: String, evenWithResults: Bool = false) throws(AuctionStoreError) -> PlanOutcome? {
+    /// Stops an auction whose tender (or lot) left `active.auction`, unless its turns are over:
+    /// then its results are final and are posted (SPEC §3), and the tender left because of them.
+    public func cancelIfRunning(_ id: String, reason: String) throws(AuctionStoreError) -> PlanOutcome? {
         let event: AuctionEvent?
         do {
-            event = try store.appendDecided(id) { state, now in
-                guard state.status == .scheduled || state.status == .active, evenWithResults || !state.resultsAreFinal else { return nil }
-                return .cancelled(at: now)
-            }.event
+            event = try store.appendDecided(id) { state, now in state.isStoppable ? .cancelled(at: now) : nil }.event
         } catch .unknownAuction {
             return nil
         }
@@ -218,8 +230,9 @@ public struct AuctionPlanner {
     }
 
     /// PATCHes the links of a planned auction (SPEC §5.2). On success it leaves the links outbox;
-    /// otherwise it stays there for `retryLinks`. A tender that left `active.auction` has no use
-    /// for links: they are dropped.
+    /// otherwise it stays there for `retryLinks`. Refused for good (403, 404: the tender left
+    /// `active.auction`) it leaves the outbox too: done if the tender shows our `auctionUrl` (a
+    /// PATCH whose answer was lost), an error logged and counted if not.
     @discardableResult
     func publishLinks(_ auctionId: String, resource: TenderResource, tender view: TenderDocument) -> Bool {
         do {
@@ -230,29 +243,54 @@ public struct AuctionPlanner {
             logger.info("links published", metadata: ["auction": "\(auctionId)"])
             return true
         } catch let error as TenderAPIError where error.status == 403 || error.status == 404 {
-            logger.warning("links dropped: the API no longer takes them", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
-            try? store.linksPublished(auctionId)
+            linksRefused(auctionId, error)
         } catch {
             logger.warning("links not published yet", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
         }
         return false
     }
 
-    /// Retries every auction whose links the API has not accepted yet.
-    func retryLinks(until stopping: () -> Bool) {
-        guard let waiting = try? store.waitingLinks() else { return }
-        for id in waiting where !stopping() {
+    /// Retries the auctions whose links the API has not accepted yet and that `isDue`; returns
+    /// those that failed again (the caller backs them off).
+    func retryLinks(isDue: (String) -> Bool, until stopping: () -> Bool) -> [String] {
+        guard let waiting = try? store.waitingLinks() else { return [] }
+        var failed: [String] = []
+        for id in waiting where isDue(id) && !stopping() {
             do {
                 let replica = try store.load(id)
                 let resource = TenderResource(rawValue: replica.state.input.resource ?? "") ?? .tenders
                 let view = try api.auctionView(resource, id: replica.state.input.tenderId)
-                publishLinks(id, resource: resource, tender: view)
+                if !publishLinks(id, resource: resource, tender: view), (try? store.waitingLinks().contains(id)) == true { failed.append(id) }
             } catch AuctionStoreError.unknownAuction {
                 try? store.linksPublished(id)
+            } catch let error as TenderAPIError where error.status == 403 || error.status == 404 {
+                // The real API serves the private view only in active.auction.
+                linksRefused(id, error)
             } catch {
                 logger.warning("links not published yet", metadata: ["auction": "\(id)", "error": "\(error)"])
+                failed.append(id)
             }
         }
+        return failed
+    }
+
+    /// The API will not take these links again: they leave the outbox. The public tender says
+    /// whether they were taken (an earlier PATCH whose answer was lost).
+    private func linksRefused(_ auctionId: String, _ error: TenderAPIError) {
+        defer { try? store.linksPublished(auctionId) }
+        guard let replica = try? store.load(auctionId) else { return }
+        let input = replica.state.input
+        let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+        let url = auctionURL(auctionId, resource: input.resource)
+        if let tender = try? api.tender(resource, id: input.tenderId) {
+            let shown = input.lotId.map { lot in tender.lots?.first { $0.id == lot }?.auctionUrl } ?? tender.auctionUrl
+            if shown == url {
+                logger.notice("links already on the tender (an earlier PATCH's answer was lost)", metadata: ["auction": "\(auctionId)"])
+                return
+            }
+        }
+        linksRefusedCounter.increment()
+        logger.error("links refused by the API and not on the tender: not sent again", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
     }
 
     /// The PATCH body: one entry per tender bid in tender order; a participant carries its link

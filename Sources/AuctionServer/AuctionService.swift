@@ -50,9 +50,9 @@ public final class AuctionService: WebServerDelegate {
             let answer: @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void
         }
 
-        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000) {
+        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000, outageThreshold: Duration = .seconds(3)) {
             queue = DispatchQueue(label: name)
-            store = AuctionStore(endpoint: endpoint)
+            store = AuctionStore(endpoint: endpoint, outageThreshold: outageThreshold)
             self.bidLimit = bidLimit
         }
 
@@ -100,7 +100,7 @@ public final class AuctionService: WebServerDelegate {
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map {
-            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids)
+            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids, outageThreshold: settings.outageThreshold)
         }
         healthWorker = Worker("auctiond.health", endpoint: settings.redis)
         planningWorker = Worker("auctiond.planning", endpoint: settings.redis)
@@ -246,7 +246,9 @@ public final class AuctionService: WebServerDelegate {
 
     private func health(_ store: AuctionStore) -> HTTPResponse {
         if store.ping() {
-            return jsonResponse(["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": currentMilliseconds()])
+            var body: [String: Any] = ["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": currentMilliseconds()]
+            if settings.durabilityRelaxed { body["durability"] = "relaxed" }
+            return jsonResponse(body)
         }
         metrics.redisErrors.increment()
         logger.warning("health check failed: Redis does not answer")
@@ -332,11 +334,10 @@ public final class AuctionService: WebServerDelegate {
     /// Cancels an auction: appends `cancelled` (compare-and-set, retried if a bid came first).
     private func cancel(_ id: String, store: AuctionStore) -> HTTPResponse {
         do {
-            let (state, event) = try store.appendDecided(id) { state, now in
-                state.status == .scheduled || state.status == .active ? .cancelled(at: now) : nil
-            }
+            let (state, event) = try store.appendDecided(id) { state, now in state.isStoppable ? .cancelled(at: now) : nil }
             guard event != nil else {
-                return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(state.status.rawValue) and cannot be cancelled.").response
+                let why = state.resultsAreFinal && state.status == .active ? "past its last turn: its results are final and will be posted" : state.status.rawValue
+                return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(why) and cannot be cancelled.").response
             }
             logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
             return jsonResponse(["data": ["id": id, "status": "cancelled"]])

@@ -10,10 +10,10 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 public struct Configuration: Sendable {
     /// Every key with its default, in the file's order.
     public static let defaults: [(key: String, value: String)] = [
-        ("listen", "127.0.0.1:8090"), ("publicUrl", "http://127.0.0.1:8090"), ("redisUrl", "redis://127.0.0.1:6379/0"),
+        ("listen", "127.0.0.1:8090"), ("publicUrl", "http://127.0.0.1:8090"), ("redisUrl", "redis://127.0.0.1:6390/0"), ("redisDurability", "required"),
         ("apiUrl", "http://127.0.0.1:6543/api/2.5"), ("apiToken", "auction"), ("apiResources", "tenders,auctions"),
         ("apiTimeoutSeconds", "10"), ("apiRetrySeconds", "10"),
-        ("hashSecrets", "change-me"), ("adminToken", ""), ("feed", "off"), ("feedIntervalMilliseconds", "2000"), ("syncIntervalMilliseconds", "500"), ("webDir", "Web"), ("logLevel", "info"),
+        ("hashSecrets", ""), ("adminToken", ""), ("feed", "off"), ("feedIntervalMilliseconds", "2000"), ("syncIntervalMilliseconds", "500"), ("webDir", "Web"), ("logLevel", "info"),
         ("shareListeningPort", "true"), ("webThreads", "1"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
         ("limits.maxMessageBytes", "4096"), ("limits.messagesPerSecond", "20"), ("limits.violationsBeforeClose", "3"),
         ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxRequestBodyBytes", "1048576"),

@@ -113,6 +113,13 @@ extension AuctionService {
             case .success(.rejected(let code, _)):
                 self.metrics.bids(code.rawValue).increment()
                 self.send(ServerMessage.bidRejected(requestId: requestId, BidRejection(code)), to: socket)
+            case .failure(.outagePending):
+                self.metrics.bids("outage").increment()
+                self.send(
+                    ServerMessage.error(
+                        .unavailable, "The auction is recovering from an outage and its timeline is being moved; nothing was recorded. Send the bid again with the same requestId.",
+                        requestId: requestId),
+                    to: socket)
             case .failure(let error):
                 self.metrics.redisErrors.increment()
                 self.logger.error("bid not recorded", metadata: ["auction": "\(session.auctionId)", "bidder": "\(bidder)", "error": "\(error)"])

@@ -32,6 +32,25 @@ public struct ParticipationTokens: Sendable {
         "\(auctionURL)?key_for_bid=\(bidId)&hash=\(token(auctionId: auctionId, bidId: bidId))"
     }
 
+    /// Secrets printed in this project's files and docs: anyone can forge links made with them.
+    public static let publiclyKnownSecrets: Set<String> = [
+        "change-me", "changeme", "secret", "s3cret", "old", "my-secret", "demo-secret", "test-secret", "load-test-secret",
+    ]
+    /// Shorter secrets can be guessed; 16 characters is 128 bits of hex, or a pass phrase.
+    public static let minimumSecretLength = 16
+
+    /// Why `secrets` must not sign links (none, a publicly known one, a short one), or nil.
+    public static func refusal(of secrets: [String]) -> String? {
+        if secrets.isEmpty { return "no participation secret is configured" }
+        if let known = secrets.first(where: { publiclyKnownSecrets.contains($0.lowercased()) }) {
+            return "'\(known)' is a publicly known example, and links signed with it could be forged"
+        }
+        if secrets.contains(where: { $0.count < minimumSecretLength }) {
+            return "every secret needs at least \(minimumSecretLength) characters (e.g. `openssl rand -hex 32`)"
+        }
+        return nil
+    }
+
     private static func token(secret: String, auctionId: String, bidId: String) -> String {
         String(HMACSHA256.authenticate("\(auctionId):\(bidId)", key: secret).hexString.prefix(32))
     }

@@ -10,6 +10,11 @@ public struct AuctionServiceSettings: Sendable {
     public var publicURL: String
     /// The first signs participation links; all verify (SPEC §6).
     public var hashSecrets: [String]
+    /// No heartbeat for this long is an outage (`clock.outageThresholdMilliseconds`): bids wait
+    /// until it is applied to their auction.
+    public var outageThreshold: Duration = .seconds(3)
+    /// `relaxed`: Redis may lose acknowledged bids and the operator said so; `/healthz` shows it.
+    public var durabilityRelaxed: Bool = false
     /// Bearer token of the admin endpoints; nil turns them off.
     public var adminToken: String?
     public var limits: Limits
@@ -38,7 +43,7 @@ public struct AuctionServiceSettings: Sendable {
 
     public init(
         redis: RedisEndpoint, webDirectory: String, publicURL: String = "http://127.0.0.1:8090",
-        hashSecrets: [String] = ["change-me"], adminToken: String? = nil, limits: Limits = Limits(), workers: Int = 4,
+        hashSecrets: [String], adminToken: String? = nil, limits: Limits = Limits(), workers: Int = 4,
         indexRefreshMilliseconds: Int = 1000, tenderAPI: TenderAPISettings? = nil, planning: PlanningSettings? = nil
     ) {
         self.tenderAPI = tenderAPI

@@ -86,6 +86,8 @@ struct SyncWork {
 
     let reportsAccepted = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "accepted")])
     let reportsFailed = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "failed")])
+    /// Refused by the API for good and not on the tender: an operator must look (logged as an error).
+    let reportsRefused = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "refused")])
     let apiFailures = Counter(label: "auctiond_api_failures_total")
 
     init(planner: AuctionPlanner, settings: TenderSyncSettings, logger: Logger, isStopping: @escaping () -> Bool) {
@@ -100,7 +102,7 @@ struct SyncWork {
             followFeed()
             nextFeedRead = ContinuousClock.now + settings.feedInterval
         }
-        planner.retryLinks(until: isStopping)
+        for id in planner.retryLinks(isDue: { isDue("links:" + $0) }, until: isStopping) { later("links:" + id) }
         do {
             for id in try store.waitingReports() where isDue(id) {
                 if isStopping() { return }
@@ -196,16 +198,18 @@ struct SyncWork {
             }
             let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
             if let refusal = try post(resource, input, body) {
-                // Refused: done already if the tender shows these very results (a post whose
-                // answer was lost); otherwise the tender has left the auction for good.
-                let view = try api.auctionView(resource, id: input.tenderId)
-                if try Self.showsResults(view, report: body, lotId: input.lotId) {
-                    logger.notice("results already on the tender", metadata: ["auction": "\(id)"])
+                // Refused (403): the tender has left active.auction, or this lot has its results
+                // already. The tender decides: a post whose answer was lost left these very results
+                // on it. Otherwise they will never be taken: say so loudly, once, and stop.
+                if try tenderShowsResults(resource, input, body) {
+                    logger.notice("results already on the tender (an earlier post's answer was lost)", metadata: ["auction": "\(id)"])
                 } else {
-                    reportsFailed.increment()
-                    logger.error("results refused: the tender is no longer in active.auction", metadata: ["auction": "\(id)", "error": "\(refusal)"])
-                    _ = try planner.cancelIfRunning(id, reason: "the API refused the results", evenWithResults: true)
-                    return try store.removeReport(id)
+                    reportsRefused.increment()
+                    logger.error(
+                        "results refused by the API and not on the tender: not posted again",
+                        metadata: ["auction": "\(id)", "tender": "\(input.tenderId)", "error": "\(refusal)"])
+                    retryAt[id] = nil
+                    return try store.refuseReport(id)
                 }
             } else {
                 logger.notice("results accepted by the API", metadata: ["auction": "\(id)"])
@@ -219,6 +223,15 @@ struct SyncWork {
             logger.warning("results not posted yet", metadata: ["auction": "\(id)", "error": "\(error)"])
             later(id)
         }
+    }
+
+    /// Whether the tender carries the reported prices. The public tender shows the bids' values
+    /// once the auction is over; while the tender is still in `active.auction` (another lot runs)
+    /// it hides them, and the private view, which the API serves only then, shows them.
+    private func tenderShowsResults(_ resource: TenderResource, _ input: AuctionInput, _ body: Data) throws -> Bool {
+        let tender = try api.tender(resource, id: input.tenderId)
+        if tender.status != "active.auction" { return try Self.showsResults(tender, report: body, lotId: input.lotId) }
+        return try Self.showsResults(api.auctionView(resource, id: input.tenderId), report: body, lotId: input.lotId)
     }
 
     /// Posts the results: nil when accepted, the error when the API refused them (403); other

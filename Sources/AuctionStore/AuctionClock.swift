@@ -86,7 +86,7 @@ public final class AuctionClock: Sendable {
     // MARK: - The loop
 
     private func run() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), outageThreshold: settings.outageThreshold)
         // The first heartbeat comes before the first pass, so that pass applies any outage.
         beat(store)
         var loop = Loop(
@@ -101,7 +101,7 @@ public final class AuctionClock: Sendable {
     }
 
     private func runHeartbeat() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), outageThreshold: settings.outageThreshold)
         while !heartbeatThread.isStopping {
             let next = ContinuousClock.now + settings.heartbeatInterval
             pause(next - ContinuousClock.now, unless: heartbeatThread)
@@ -288,6 +288,9 @@ private struct Loop {
                     behind.append(id)
                 case .success(.early(let redisTime)):
                     redisOffset = redisTime.microseconds - Self.localMicroseconds()
+                    settled.insert(id)
+                case .success(.outagePending):
+                    // The heartbeat records the outage, and the next pass applies it first.
                     settled.insert(id)
                 case .success(.notLeaseHolder):
                     held.removeValue(forKey: id)

@@ -21,7 +21,8 @@ public struct AuctionKeys: Sendable, Equatable {
     public var log: String { prefix + ":log" }
     /// Hash: stage index → the pending bid of that turn (`bidder amount at`).
     public var pending: String { prefix + ":pending" }
-    /// Hash: `{bidder}:{requestId}` → the first answer to that request, for idempotent retries.
+    /// Hash: `{bidder}:{requestId}` → `action amount stage`, a tab, and the first answer to that
+    /// request: a retry of the same request gets it, a different one `request_id_reused`.
     public var requests: String { prefix + ":requests" }
     /// Hash: bid id → bidder number (the participation-token index).
     public var bidders: String { prefix + ":bidders" }
@@ -29,11 +30,14 @@ public struct AuctionKeys: Sendable, Equatable {
     public var lease: String { prefix + ":lease" }
     /// String: the results report's JSON body, until the API accepts it.
     public var report: String { prefix + ":report" }
+    /// String: a results report the API refused for good and the tender does not show; kept as
+    /// the record of what was not accepted, never retried.
+    public var refusedReport: String { prefix + ":reportRefused" }
     /// Pub/sub channel of this auction's events.
     public var channel: String { prefix + ":events" }
 
     /// Every key, for deleting an auction.
-    var all: [String] { [plan, live, log, pending, requests, bidders, lease, report] }
+    var all: [String] { [plan, live, log, pending, requests, bidders, lease, report, refusedReport] }
 }
 
 /// Keys that span auctions. They are indexes, not the truth: each auction's own keys are, and

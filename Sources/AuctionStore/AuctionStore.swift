@@ -45,6 +45,15 @@ public struct BidSubmission: Sendable, Equatable {
     }
 }
 
+/// Whether Redis would keep an acknowledged bid through a crash (`AuctionStore.durability`).
+public enum RedisDurability: Sendable, Equatable {
+    case durable
+    /// `setting` is `value`, where `needed` keeps every acknowledged write.
+    case lossy(setting: String, value: String, needed: String)
+    /// Redis did not say (managed services rename or forbid `CONFIG`).
+    case unverifiable(reason: String)
+}
+
 /// What became of an attempt to append an event.
 public enum AppendOutcome: Sendable, Equatable {
     /// Appended as `seq`; `at` is the Redis time, which replaced any `redisTimePlaceholder`.
@@ -53,6 +62,9 @@ public enum AppendOutcome: Sendable, Equatable {
     case conflict(seq: Int64)
     /// Redis time is still before `notBefore`.
     case early(now: Timestamp)
+    /// A stage switch waits: an outage is pending for the auction (Redis or every process was down
+    /// and the heartbeat has not recorded it, or the clock has not applied it yet).
+    case outagePending
     /// The lease is not (or no longer) this owner's.
     case notLeaseHolder
 }
@@ -82,19 +94,23 @@ public struct AppendRequest: Sendable {
 public final class AuctionStore {
     public let endpoint: RedisEndpoint
     public let retry: RetryPolicy
+    /// No heartbeat for longer than this is an outage (`ClockSettings.outageThreshold`): bids and
+    /// stage switches wait until it is applied.
+    public let outageThreshold: Duration
     private var connection: RedisConnection?
     private var scriptHashes: [String: String] = [:]
 
     /// Does not connect yet: the first call does, so a process can start while Redis is down.
-    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy()) {
+    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), outageThreshold: Duration = .seconds(3)) {
         self.endpoint = endpoint
         self.retry = retry
+        self.outageThreshold = outageThreshold
     }
 
     // MARK: - Planning and loading
 
-    /// Stores a planned auction unless it exists already (a `rescheduled` one is replaced).
-    /// Returns whether it was written.
+    /// Stores a planned auction unless it exists already (a new start for an existing one is a
+    /// `replanned` event). Returns whether it was written.
     @discardableResult
     public func create(_ planned: AuctionState) throws(AuctionStoreError) -> Bool {
         let id = planned.input.auctionId
@@ -209,7 +225,7 @@ public final class AuctionStore {
     /// `requestId`.
     public func placeBids(_ bids: [BidSubmission]) throws(AuctionStoreError) -> [Result<BidVerdict, AuctionStoreError>] {
         guard !bids.isEmpty else { return [] }
-        let calls = bids.map { Self.bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId) }
+        let calls = bids.map { bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId) }
         let replies = try evaluateBatch(Scripts.bid, calls: calls)
         return zip(bids, replies).map { bid, reply in Result { () throws(AuctionStoreError) in try Self.verdict(reply, auctionId: bid.auctionId) } }
     }
@@ -233,13 +249,15 @@ public final class AuctionStore {
             return .rejected(code, at: Timestamp(microseconds: at))
         case "missing":
             throw .unknownAuction(auctionId)
+        case "outage":
+            throw .outagePending(auctionId: auctionId)
         default:
             break
         }
         throw .redis("bid script answered \(text)")
     }
 
-    private static func bidCall(auctionId: String, bidder: Int, request: BidRequest, requestId: String) -> (keys: [String], arguments: [String]) {
+    private func bidCall(auctionId: String, bidder: Int, request: BidRequest, requestId: String) -> (keys: [String], arguments: [String]) {
         let keys = AuctionKeys(auctionId)
         let (action, amount): (String, String) =
             switch request {
@@ -247,14 +265,17 @@ public final class AuctionStore {
             case .cancel: ("cancel", "")
             case .invalid: ("invalid", "")
             }
-        return ([keys.live, keys.log, keys.pending, keys.requests], [String(bidder), action, amount, requestId, keys.channel])
+        return (
+            [keys.live, keys.log, keys.pending, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages],
+            [String(bidder), action, amount, requestId, keys.channel, String(outageThreshold.wholeMicroseconds)]
+        )
     }
 
     /// The `EVALSHA` command `placeBid` sends, word by word, after loading the script: so that
     /// redis-benchmark can run the very same script beside the service (auction-loadtest).
     public func bidScriptCommand(auctionId: String, bidder: Int, amount: Money, requestId: String) throws(AuctionStoreError) -> [String] {
         let hash = try run { connection in try connection.execute("SCRIPT", "LOAD", Scripts.bid.source).string ?? "" }
-        let call = Self.bidCall(auctionId: auctionId, bidder: bidder, request: .place(amount), requestId: requestId)
+        let call = bidCall(auctionId: auctionId, bidder: bidder, request: .place(amount), requestId: requestId)
         return ["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments
     }
 
@@ -277,7 +298,7 @@ public final class AuctionStore {
     /// own outcome or error; the index follows the appended ones in one more round trip.
     public func append(_ requests: [AppendRequest]) throws(AuctionStoreError) -> [Result<AppendOutcome, AuctionStoreError>] {
         guard !requests.isEmpty else { return [] }
-        let replies = try evaluateBatch(Scripts.append, calls: requests.map(Self.appendCall))
+        let replies = try evaluateBatch(Scripts.append, calls: requests.map(appendCall))
         let outcomes = zip(requests, replies).map { request, reply in
             Result { () throws(AuctionStoreError) in try Self.appendOutcome(reply, auctionId: request.replica.auctionId) }
         }
@@ -292,7 +313,7 @@ public final class AuctionStore {
         return outcomes
     }
 
-    private static func appendCall(_ request: AppendRequest) -> (keys: [String], arguments: [String]) {
+    private func appendCall(_ request: AppendRequest) -> (keys: [String], arguments: [String]) {
         let (event, replica, next) = (request.event, request.replica, request.next)
         let keys = AuctionKeys(replica.auctionId)
         let clearPending: String =
@@ -300,6 +321,7 @@ public final class AuctionStore {
             case .stageStarted(let index, _) where index > 0 && replica.state.stages[index - 1].kind == .bids: String(index - 1)
             case .cancelled, .rescheduled: "all"
             case .outageRecovered where next.status == .rescheduled: "all"
+            case .replanned: "reset"
             default: ""
             }
         let mirror = LiveMirror.fields(of: next)
@@ -309,8 +331,8 @@ public final class AuctionStore {
             request.leaseOwner ?? "", String(replica.seq), request.notBefore.map { String($0.microseconds) } ?? "", keys.channel,
             clearPending, String(mirror.count),
         ]
-        arguments += mirror.flatMap { [$0.0, $0.1] } + fields.flatMap { [$0.0, $0.1] }
-        return ([keys.live, keys.log, keys.pending, keys.lease], arguments)
+        arguments += mirror.flatMap { [$0.0, $0.1] } + [String(outageThreshold.wholeMicroseconds)] + fields.flatMap { [$0.0, $0.1] }
+        return ([keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages], arguments)
     }
 
     private static func appendOutcome(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> AppendOutcome {
@@ -321,6 +343,7 @@ public final class AuctionStore {
         case "appended": if let seq = int(1), let at = int(2) { return .appended(seq: seq, at: Timestamp(microseconds: at)) }
         case "conflict": if let seq = int(1) { return .conflict(seq: seq) }
         case "early": if let now = int(1) { return .early(now: Timestamp(microseconds: now)) }
+        case "outage": return .outagePending
         case "lease": return .notLeaseHolder
         case "missing": throw .unknownAuction(auctionId)
         default: break
@@ -397,6 +420,22 @@ public final class AuctionStore {
         return Timestamp(microseconds: seconds * 1_000_000 + micro)
     }
 
+    /// Whether Redis keeps an acknowledged write through a crash: `appendonly yes` and
+    /// `appendfsync always` (SPEC §7). A Redis that refuses `CONFIG GET` cannot say.
+    public func durability() throws(AuctionStoreError) -> RedisDurability {
+        let replies = try run { try $0.exchange([command("CONFIG", "GET", "appendonly"), command("CONFIG", "GET", "appendfsync")]) }
+        var values: [String: String] = [:]
+        for reply in replies {
+            if case .error(let message) = reply { return .unverifiable(reason: message) }
+            values.merge(Self.fieldMap(reply.array ?? [])) { $1 }
+        }
+        for (setting, needed) in [("appendonly", "yes"), ("appendfsync", "always")] {
+            guard let value = values[setting] else { return .unverifiable(reason: "CONFIG GET \(setting) answered nothing") }
+            if value.lowercased() != needed { return .lossy(setting: setting, value: value, needed: needed) }
+        }
+        return .durable
+    }
+
     /// Whether Redis answers, without retrying.
     public func ping() -> Bool {
         (try? connected().execute("PING")) == .status("PONG")
@@ -437,16 +476,34 @@ public final class AuctionStore {
         try enqueueReports([(auctionId, body)])
     }
 
-    /// `enqueueReport` for several auctions in one round trip.
+    /// `enqueueReport` for several auctions in two round trips. A report the API refused for good
+    /// (`refuseReport`) is never queued again, whichever process's clock offers it.
     public func enqueueReports(_ reports: [(auctionId: String, body: Data)]) throws(AuctionStoreError) {
         guard !reports.isEmpty else { return }
-        let commands = reports.flatMap { report in
-            [
-                [Array("SET".utf8), Array(AuctionKeys(report.auctionId).report.utf8), Array(report.body), Array("NX".utf8)],
-                command("SADD", ServiceKeys.outbox, report.auctionId),
-            ]
+        let calls = reports.map { report in
+            let keys = AuctionKeys(report.auctionId)
+            return (keys: [keys.report, keys.refusedReport], arguments: [String(decoding: report.body, as: UTF8.self)])
         }
-        _ = try run { try $0.pipeline(commands) }
+        let waiting = try evaluateBatch(Scripts.queueReport, calls: calls)
+        // Adding to the outbox is idempotent, so a crash between the two steps is mended by the
+        // next offer of the same report.
+        let commands = zip(reports, waiting).compactMap { report, reply in reply.integer == 1 ? command("SADD", ServiceKeys.outbox, report.auctionId) : nil }
+        if !commands.isEmpty { _ = try run { try $0.pipeline(commands) } }
+    }
+
+    /// The API refused the report for good and the tender does not show it: it leaves the outbox
+    /// and is kept as `refusedReport`, the record of what was not accepted.
+    public func refuseReport(_ auctionId: String) throws(AuctionStoreError) {
+        let keys = AuctionKeys(auctionId)
+        _ = try run { connection in
+            try connection.exchange([command("RENAME", keys.report, keys.refusedReport), command("SREM", ServiceKeys.outbox, auctionId)])
+        }
+    }
+
+    /// The report the API refused for good, if it did.
+    public func refusedReport(of auctionId: String) throws(AuctionStoreError) -> Data? {
+        guard case .bulk(let bytes) = try run({ try $0.execute("GET", AuctionKeys(auctionId).refusedReport) }) else { return nil }
+        return Data(bytes)
     }
 
     /// Auctions whose report waits for the API.

@@ -13,6 +13,9 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
     case corrupted(auctionId: String, reason: String)
     /// Other writers kept changing the auction: a compare-and-set lost every attempt.
     case contended(auctionId: String)
+    /// Redis, or every process, was down: the auction's timeline is about to move by the outage
+    /// (SPEC §3), so nothing was judged or recorded. Send it again shortly (same `requestId`).
+    case outagePending(auctionId: String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,7 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
         case .unknownAuction(let id): "no auction \(id) in Redis"
         case .corrupted(let id, let reason): "the stored state of auction \(id) is unreadable: \(reason)"
         case .contended(let id): "auction \(id) kept changing; nothing was written"
+        case .outagePending(let id): "auction \(id) is recovering from an outage; nothing was judged"
         }
     }
 }

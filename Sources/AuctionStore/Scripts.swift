@@ -17,43 +17,81 @@ enum Scripts {
         local nowText = clock[1] .. string.format('%06d', tonumber(clock[2]))
         """
 
+    /// `outagePending(heartbeatKey, outagesKey, thresholdMicroseconds)`: whether this auction
+    /// (`KEYS[1]`, its live hash) must wait for an outage to be applied to its timeline first.
+    /// Either no process has said it is alive for longer than the threshold (Redis was down, or
+    /// every process was: the heartbeat records that interval when it comes back), or an outage
+    /// is recorded that this auction has not taken into account yet (the clock appends it).
+    private static let outagePending = """
+
+        local function outagePending(heartbeatKey, outagesKey, threshold)
+          local beat = redis.call('GET', heartbeatKey)
+          if beat and now - tonumber(beat) > tonumber(threshold) then return true end
+          local counts = redis.call('HMGET', KEYS[1], 'outages', 'outagesApplied')
+          return redis.call('LLEN', outagesKey) > tonumber(counts[1] or '0') + tonumber(counts[2] or '0')
+        end
+        """
+
     /// Decides and records one bid or cancel (SPEC §4), mirroring `AuctionState.decideBid`:
     /// the server clock (`TIME`) picks the stage; the turn must be this bidder's and still open;
     /// the amount is checked against the bidder's own price. An accepted bid is written to the
     /// pending hash and the log and published before the script returns, so it is as durable as
-    /// the server's AOF when acknowledged. The answer is remembered under the request id: a retry
-    /// gets the first answer and changes nothing.
+    /// the server's AOF when acknowledged. The answer is remembered under the request id with what
+    /// the request was (action, amount, the stage by the clock): a retry of the same request gets
+    /// the first answer and changes nothing; another request under that id (another amount, a
+    /// cancel for a bid, the same bid in the bidder's next turn) gets `request_id_reused`.
     ///
-    /// KEYS: live, log, pending, requests. ARGV: bidder, action (`place`, `cancel` or `invalid`),
-    /// amount in kopiyky, request id, channel.
-    /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, or `missing`.
+    /// Before it judges anything it makes sure no outage is pending (`outagePending`): a bid is
+    /// never judged on a timeline that an outage of Redis or of every process is about to move.
+    ///
+    /// KEYS: live, log, pending, requests, heartbeat, outages. ARGV: bidder, action (`place`,
+    /// `cancel` or `invalid`), amount in kopiyky, request id, channel, outage threshold µs.
+    /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, `outage` (judge it
+    /// again once the outage is applied; nothing was recorded), or `missing`.
     static let bid = RedisScript(
         name: "bid",
-        source: clock + """
+        source: clock + outagePending + """
 
             local bidderText, action, amountText, requestId, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
             local bidder = tonumber(bidderText)
             local requestKey = bidderText .. ':' .. requestId
             local earlier = redis.call('HGET', KEYS[4], requestKey)
-            if earlier then return earlier end
             local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria')
-            if not live[1] then return 'missing' end
-
-            local function answer(text)
-              redis.call('HSET', KEYS[4], requestKey, text)
-              return text
-            end
-            local function reject(code) return answer('rejected|' .. code .. '|' .. nowText) end
+            if not live[1] then return earlier or 'missing' end
 
             local status, current = live[1], tonumber(live[2])
             local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
-            if bidder == nil or bidder < 1 or bidder > #prices then return reject('not_your_turn') end
-            if status ~= 'scheduled' and status ~= 'active' then return reject('not_bidding_stage') end
             -- timeline entries: {kind, start, end (-1: none), bidder (0: not assigned yet)}
             local index = nil
             for i, s in ipairs(timeline) do
               if s[1] ~= 'a' and s[2] <= now then index = i end
             end
+            -- What this request is: a retry must be the same action and amount, and not arrive in
+            -- another turn of this bidder's (PROTOCOL.md: one requestId, one request).
+            local stageNow = index and string.format('%d', index - 1) or '-1'
+            local fingerprint = action .. ' ' .. amountText .. ' ' .. stageNow
+            if earlier then
+              local tab = string.find(earlier, '\t', 1, true)
+              if not tab then return earlier end
+              local was, first = string.sub(earlier, 1, tab - 1), string.sub(earlier, tab + 1)
+              local wasAction, wasAmount, wasStage = string.match(was, '^(%S+) (%S*) (%S+)$')
+              local ownTurnNow = index and timeline[index][1] == 'b' and timeline[index][4] == bidder
+              if wasAction ~= action or wasAmount ~= amountText or (ownTurnNow and wasStage ~= stageNow) then
+                return 'rejected|request_id_reused|' .. nowText
+              end
+              return first
+            end
+
+            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6]) then return 'outage' end
+
+            local function answer(text)
+              redis.call('HSET', KEYS[4], requestKey, fingerprint .. '\t' .. text)
+              return text
+            end
+            local function reject(code) return answer('rejected|' .. code .. '|' .. nowText) end
+
+            if bidder == nil or bidder < 1 or bidder > #prices then return reject('not_your_turn') end
+            if status ~= 'scheduled' and status ~= 'active' then return reject('not_bidding_stage') end
             if index == nil or index - 1 < current then return reject('not_bidding_stage') end
             local stage = timeline[index]
             if not (stage[1] == 'b' and stage[4] == bidder) then
@@ -103,24 +141,35 @@ enum Scripts {
     /// Redis time — so a stage never starts while the bid script could still accept a bid in the
     /// stage before it.
     ///
-    /// KEYS: live, log, pending, lease. ARGV: owner (or ''), expected seq, notBefore µs (or ''),
-    /// channel, pending to clear ('' none, 'all', or a stage index), mirror field count m, then m
-    /// field/value pairs for the live hash, then the event's field/value pairs. A value equal to
-    /// `$TIME` becomes the Redis time.
-    /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'lease'}` or `{'missing'}`.
+    /// A stage switch (`notBefore` given) also waits while an outage is pending (see
+    /// `outagePending`), so no stage starts before the outage has moved it; an `outageRecovered`
+    /// event counts as taken into account (`outagesApplied` in the live hash, beside `outages`,
+    /// those recorded before the auction was planned).
+    ///
+    /// KEYS: live, log, pending, lease, requests, heartbeat, outages. ARGV: owner (or ''), expected
+    /// seq, notBefore µs (or ''), channel, pending to clear ('' none, 'all', a stage index, or 'reset': every pending
+    /// bid and every remembered request, for a timeline laid out anew), mirror field count m, then m
+    /// field/value pairs for the live hash, then the outage threshold µs, then the event's
+    /// field/value pairs. A value equal to `$TIME` becomes the Redis time.
+    /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'outage'}`, `{'lease'}`
+    /// or `{'missing'}`.
     static let append = RedisScript(
         name: "append",
-        source: clock + """
+        source: clock + outagePending + """
 
             if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
             if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'lease'} end
             local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
             if seq ~= tonumber(ARGV[2]) then return {'conflict', string.format('%d', seq)} end
             if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
-            if ARGV[5] == 'all' then redis.call('DEL', KEYS[3]) elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
             local mirrorCount = tonumber(ARGV[6])
-            redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * mirrorCount))
             local cursor = 7 + 2 * mirrorCount
+            if ARGV[3] ~= '' and outagePending(KEYS[6], KEYS[7], ARGV[cursor]) then return {'outage'} end
+            cursor = cursor + 1
+            if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
+            elseif ARGV[5] == 'reset' then redis.call('DEL', KEYS[3], KEYS[5])
+            elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
+            redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * mirrorCount))
             local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
             local fields = {'seq', seqText}
             local message = {seq = seqText}
@@ -131,13 +180,15 @@ enum Scripts {
               message[ARGV[cursor]] = value
               cursor = cursor + 2
             end
+            if message.type == 'outageRecovered' then redis.call('HINCRBY', KEYS[1], 'outagesApplied', 1) end
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             redis.call('PUBLISH', ARGV[4], cjson.encode(message))
             return {'appended', seqText, nowText}
             """)
 
     /// Plans an auction: writes the plan, the bid script's values and the token index, unless the
-    /// auction exists already. A `rescheduled` auction is replaced (the API planned a new start).
+    /// auction exists already. (A rescheduled auction is not replaced: a new start is a `replanned`
+    /// event of its log, so `seq` goes on growing and every process's replica follows it.)
     ///
     /// KEYS: plan, live, log, pending, requests, bidders, lease, report. ARGV: plan JSON, outage
     /// count, mirror count m, m pairs, then bid id/bidder pairs.
@@ -145,14 +196,23 @@ enum Scripts {
     static let create = RedisScript(
         name: "create",
         source: """
-            local status = redis.call('HGET', KEYS[2], 'status')
-            if status and status ~= 'rescheduled' then return 0 end
-            if status then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]) end
+            if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
             redis.call('SET', KEYS[1], ARGV[1])
             redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2])
             local count = tonumber(ARGV[3])
             redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * count))
             if #ARGV > 3 + 2 * count then redis.call('HSET', KEYS[6], unpack(ARGV, 4 + 2 * count, #ARGV)) end
+            return 1
+            """)
+
+    /// Keeps a results report until the API accepts it, unless one waits already or the API
+    /// refused this auction's report for good. KEYS: report, refused report. ARGV: body.
+    /// Returns 1 when a report waits (to be in the outbox), 0 when it was refused before.
+    static let queueReport = RedisScript(
+        name: "queueReport",
+        source: """
+            if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'NX')
             return 1
             """)
 

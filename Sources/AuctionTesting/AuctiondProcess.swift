@@ -3,7 +3,7 @@ import Foundation
 /// A real `auctiond serve` process on a free port (or a given one), with a page folder of its own,
 /// test secrets and short intervals.
 public final class AuctiondProcess: @unchecked Sendable {
-    public static let hashSecret = "test-secret"
+    public static let hashSecret = "test-secret-of-the-suite-0123"
     public static let adminToken = "test-admin-token"
     public let port: Int
     public let folder: String
@@ -20,6 +20,8 @@ public final class AuctiondProcess: @unchecked Sendable {
             "AUCTIOND_HASH_SECRETS": Self.hashSecret, "AUCTIOND_ADMIN_TOKEN": Self.adminToken,
             "AUCTIOND_INDEX_REFRESH_MILLISECONDS": "100", "AUCTIOND_CLOCK_LEASE_TTL_MILLISECONDS": "1500",
             "AUCTIOND_CLOCK_LEASE_RENEWAL_MILLISECONDS": "300", "AUCTIOND_LOG_LEVEL": "debug",
+            // Test Redis servers run without persistence unless a test is about it.
+            "AUCTIOND_REDIS_DURABILITY": "relaxed",
         ].merging(extra) { $1 }
         process = try Self.launch(environment, folder)
         try waitForHealth()

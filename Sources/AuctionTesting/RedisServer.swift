@@ -7,17 +7,23 @@ public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
     public let appendOnly: Bool
+    /// More `redis-server` options (`--requirepass`, `--appendfsync everysec`, …), after the defaults.
+    public let extraArguments: [String]
+    /// The password the test client and `url` log in with, when the server asks for one.
+    public let password: String?
     private var process: ManagedProcess?
 
-    public init(appendOnly: Bool = false) throws {
+    public init(appendOnly: Bool = false, extraArguments: [String] = [], password: String? = nil) throws {
         port = freeLoopbackPort()
         directory = makeTemporaryDirectory("redis")
         self.appendOnly = appendOnly
+        self.extraArguments = extraArguments
+        self.password = password
         try start()
     }
 
-    public var endpoint: RedisEndpoint { RedisEndpoint(host: "127.0.0.1", port: port) }
-    public var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var endpoint: RedisEndpoint { RedisEndpoint(host: "127.0.0.1", port: port, password: password) }
+    public var url: String { "redis://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)/0" }
     public var pid: Int32? { process?.pid }
 
     public func start() throws {
@@ -27,6 +33,7 @@ public final class RedisServer: @unchecked Sendable {
         ]
         // "always" so that a test killing the server loses nothing that was acknowledged.
         arguments += appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
+        arguments += extraArguments
         process = try ManagedProcess(
             executable: Self.executablePath, arguments: arguments, logPath: directory + "/redis.log")
         let up = waitUntil {

@@ -52,8 +52,9 @@ public final class ScriptedBidder: @unchecked Sendable {
         Int64((((amount as? NSNumber)?.doubleValue ?? 0) * 100).rounded())
     }
 
-    /// Bids through the whole auction; returns once its results are final (or it is cancelled).
-    public func run(timeout: Duration = .seconds(120)) throws {
+    /// Bids through the whole auction; returns once its results are posted (or it is cancelled or
+    /// rescheduled), or with `untilLastTurn` as soon as the last turn has ended.
+    public func run(timeout: Duration = .seconds(120), untilLastTurn: Bool = false) throws {
         let deadline = ContinuousClock.now + timeout
         let socket = try TestWebSocketClient(port: port, path: path, timeout: .seconds(10))
         var bidStages: Set<Int> = []
@@ -75,6 +76,12 @@ public final class ScriptedBidder: @unchecked Sendable {
                 guard let auction = message["auction"] as? [String: Any] else { continue }
                 let status = auction["status"] as? String ?? ""
                 if ["finished", "announced", "cancelled", "rescheduled"].contains(status) {
+                    finalStatus = status
+                    return
+                }
+                if untilLastTurn, let current = auction["currentStage"] as? Int, let stages = auction["stages"] as? [[String: Any]],
+                    stages.indices.contains(current), stages[current]["type"] as? String == "preAnnouncement"
+                {
                     finalStatus = status
                     return
                 }

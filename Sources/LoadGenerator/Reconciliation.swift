@@ -123,7 +123,7 @@ struct Reconciler {
             report.resultPostsAccepted += posts[track.planned.tenderId] ?? 0
             var expected: [Int: Int64] = [:]
             for stage in pending.keys.sorted() { for (bidder, amount) in pending[stage]! { expected[bidder] = amount } }
-            guard posts[track.planned.tenderId] == 1, let view = try sandbox.privateView(resource: track.planned.resource, tenderId: track.planned.tenderId) else {
+            guard posts[track.planned.tenderId] == 1, let view = sandbox.publicTender(resource: track.planned.resource, tenderId: track.planned.tenderId) else {
                 report.resultsMissing += 1
                 problem(&report, "\(id): \(posts[track.planned.tenderId] ?? 0) results POSTs accepted by the API (1 expected)")
                 continue

@@ -117,7 +117,15 @@ public struct SandboxTenders: Sendable {
             rising: view["awardCriteria"] as? String == "highestCost")
     }
 
-    /// `GET …/{id}/auction` with the service's token: bids with their links and, once reported, prices.
+    /// `GET …/{id}`: the public tender, whose bids show their prices once the auction is over (the
+    /// private view is refused then, as the real API refuses it).
+    public func publicTender(resource: String, tenderId: String) -> [String: Any]? {
+        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)"), answer.status == 200 else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
+    }
+
+    /// `GET …/{id}/auction` with the service's token: bids with their links and prices, while the
+    /// tender is in `active.auction` (403 after, as the real API).
     public func privateView(resource: String, tenderId: String) throws -> [String: Any]? {
         guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)/auction", headers: ["Authorization": basic]),
             answer.status == 200

@@ -3,29 +3,40 @@
 import CHiredis
 import Foundation
 
-/// Where a Redis server is: parsed from `redis://host:port/db`.
+/// Where a Redis server is, and how to log in: parsed from `redis://[user:password@]host:port/db`.
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var database: Int
+    /// ACL user name for `AUTH`; nil with a password alone (the `default` user).
+    public var user: String?
+    /// Sent with `AUTH` on every connection; never part of `description`, so never logged.
+    public var password: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, user: String? = nil, password: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
+        self.user = user
+        self.password = password
     }
 
-    /// Parses `redis://host[:port][/db]`; returns nil for anything else.
+    /// Parses `redis://[[user]:password@]host[:port][/db]`; returns nil for anything else.
     public init?(url: String) {
         guard let components = URLComponents(string: url), components.scheme == "redis",
             let host = components.host, !host.isEmpty
         else { return nil }
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard path.isEmpty || Int(path) != nil else { return nil }
-        self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0)
+        let user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 }
+        let password = components.password.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 }
+        // A user without a password cannot log in: refuse rather than connect unauthenticated.
+        if user != nil && password == nil { return nil }
+        self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0, user: user, password: password)
     }
 
-    public var description: String { "\(host):\(port)/\(database)" }
+    /// `host:port/db`, with `user@` when there is one; the password never appears.
+    public var description: String { "\(user.map { "\($0)@" } ?? "")\(host):\(port)/\(database)" }
 }
 
 public final class RedisConnection {
@@ -139,6 +150,13 @@ public final class RedisConnection {
         setTimeout(fresh, timeout)
         _ = redisEnableKeepAlive(fresh)
         context = fresh
+        if let password = endpoint.password {
+            do { try execute(["AUTH"] + (endpoint.user.map { [$0] } ?? []) + [password]) } catch {
+                disconnect()
+                // The server's own text (WRONGPASS …) names no secret; ours neither.
+                throw .connectionFailed(address: endpoint.description, reason: "AUTH refused: \(error)")
+            }
+        }
         if endpoint.database != 0 {
             do { try execute("SELECT", String(endpoint.database)) } catch {
                 disconnect()

@@ -187,9 +187,14 @@ public final class TenderSandbox: WebServerDelegate {
     }
 
     /// The auction module's view (`GET …/auction`): the bids with prices, dates, parameters,
-    /// statuses and, once set, their links; no tenderers.
+    /// statuses and, once set, their links; no tenderers. Only in `active.auction` (403 otherwise).
     private func privateView(_ resource: String, _ id: String) -> HTTPResponse {
         guard var document = documents.document(resource, id) else { return notFound(resource) }
+        // As the real API: the auction module reads bids only while the auction runs.
+        let status = document["status"] as? String ?? ""
+        guard status == "active.auction" else {
+            return Self.apiError(403, "body", "data", "Can't get auction info in current (\(status)) tender status")
+        }
         document["bids"] = (document["bids"] as? [JSONObject])?.map { bid -> JSONObject in
             var shown = bid
             shown["tenderers"] = nil
@@ -412,8 +417,8 @@ public final class TenderSandbox: WebServerDelegate {
 
     // MARK: - Storing documents from tests and fixtures
 
-    /// Stores a document (a new id when it has none). `startDate`s written `now+Ns` become that
-    /// many seconds from now, so fixtures can always start soon.
+    /// Stores a document (a new id when it has none). `startDate`s written `now+Ns` (`now-Ns`)
+    /// become that many seconds from now (ago), so fixtures can always start soon, or late.
     func store(_ resource: String, _ document: JSONObject) throws -> JSONObject {
         var document = document
         let id = document["id"] as? String ?? UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -434,11 +439,12 @@ public final class TenderSandbox: WebServerDelegate {
 
     private static func resolvingRelativeStart(_ period: Any?) throws -> Any? {
         guard var period = period as? JSONObject else { return period }
-        if let text = period["startDate"] as? String, text.hasPrefix("now+") {
+        if let text = period["startDate"] as? String, text.hasPrefix("now+") || text.hasPrefix("now-") {
             guard text.hasSuffix("s"), let seconds = Double(text.dropFirst(4).dropLast()) else {
-                throw SandboxError("startDate '\(text)' must be an ISO date or now+<seconds>s")
+                throw SandboxError("startDate '\(text)' must be an ISO date, now+<seconds>s or now-<seconds>s")
             }
-            period["startDate"] = Timestamp.now.adding(microseconds: Int64(seconds * 1_000_000)).iso8601
+            let sign: Double = text.hasPrefix("now-") ? -1 : 1
+            period["startDate"] = Timestamp.now.adding(microseconds: Int64(sign * seconds * 1_000_000)).iso8601
         }
         return period
     }

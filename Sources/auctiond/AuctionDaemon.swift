@@ -70,6 +70,7 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "auctiond")
         let wiring = try Wiring(config, listen: listen)
 
+        try checkDurability(of: wiring.service.redis, relaxed: wiring.service.durabilityRelaxed, logger: logger)
         let service = AuctionService(settings: wiring.service, logger: logger, metricsText: { registry.emitToBuffer() })
         let server = WebServer(configuration: wiring.server, delegate: service)
         do { try server.start() } catch { throw ValidationError("\(error)") }
@@ -132,10 +133,17 @@ struct Wiring {
             throw ValidationError("listen must be host:port, got '\(listen)'")
         }
         guard let redis = RedisEndpoint(url: config.string("redisUrl")) else {
-            throw ValidationError("redisUrl must be redis://host:port/db, got '\(config.string("redisUrl"))'")
+            // The URL may carry a password: name its shape, not its text.
+            throw ValidationError("AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db")
         }
         let secrets = config.list("hashSecrets")
-        guard !secrets.isEmpty else { throw ValidationError("hashSecrets needs at least one secret") }
+        if let refusal = ParticipationTokens.refusal(of: secrets) {
+            throw ValidationError("AUCTIOND_HASH_SECRETS (hashSecrets): \(refusal). Set it to a secret of your own.")
+        }
+        let durability = config.string("redisDurability")
+        guard durability == "required" || durability == "relaxed" else {
+            throw ValidationError("AUCTIOND_REDIS_DURABILITY (redisDurability): '\(durability)' is not required or relaxed")
+        }
         var limits = AuctionServiceSettings.Limits()
         limits.messagesPerSecond = try config.integer("limits.messagesPerSecond", in: 1...10_000)
         limits.violationsBeforeClose = try config.integer("limits.violationsBeforeClose", in: 1...1000)
@@ -171,13 +179,20 @@ struct Wiring {
             followFeed: try config.flag("feed"),
             feedInterval: .milliseconds(try config.integer("feedIntervalMilliseconds", in: 10...3_600_000)),
             interval: .milliseconds(try config.integer("syncIntervalMilliseconds", in: 10...3_600_000)))
-        let service = AuctionServiceSettings(
+        var clock = ClockSettings()
+        clock.leaseTTL = .milliseconds(try config.integer("clock.leaseTtlMilliseconds", in: 100...600_000))
+        clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
+        clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
+        clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
+        var service = AuctionServiceSettings(
             redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
             adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,
             workers: try config.integer("workers", in: 1...64),
             indexRefreshMilliseconds: try config.integer("indexRefreshMilliseconds", in: 10...600_000),
             tenderAPI: tenderAPI,
             planning: PlanningSettings(publicURL: config.string("publicUrl"), schedule: schedule, resources: resources))
+        service.durabilityRelaxed = durability == "relaxed"
+        service.outageThreshold = clock.outageThreshold
         let certificate = config.string("tlsCertificate"), key = config.string("tlsPrivateKey")
         let server = WebServerConfiguration(
             host: String(listen[..<colon]), port: port,
@@ -190,11 +205,6 @@ struct Wiring {
             shareListeningPort: try config.flag("shareListeningPort"),
             serviceThreads: try config.integer("webThreads", in: 1...64),
             tls: certificate.isEmpty || key.isEmpty ? nil : .init(certificatePath: certificate, privateKeyPath: key))
-        var clock = ClockSettings()
-        clock.leaseTTL = .milliseconds(try config.integer("clock.leaseTtlMilliseconds", in: 100...600_000))
-        clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
-        clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
-        clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
         return Wiring(service: service, server: server, clock: clock, tenderAPI: tenderAPI, sync: sync)
     }
 }
@@ -219,6 +229,33 @@ struct Plan: ParsableCommand {
             for outcome in try planner.plan(tenderId: tenderId, lotId: lot) { print(outcome) }
         } catch {
             throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// SPEC §7: an acknowledged bid must survive a Redis crash, so Redis must write and fsync its AOF
+/// before it answers. Waits for Redis to answer first (nothing can be served without it).
+func checkDurability(of redis: RedisEndpoint, relaxed: Bool, logger: Logger) throws {
+    let store = AuctionStore(endpoint: redis)
+    while true {
+        do {
+            switch try store.durability() {
+            case .durable:
+                logger.info("Redis durability verified", metadata: ["appendonly": "yes", "appendfsync": "always"])
+            case .lossy(let setting, let value, let needed):
+                let problem = "Redis at \(redis) would lose acknowledged bids: \(setting) is '\(value)', it must be '\(needed)'"
+                guard relaxed else {
+                    throw ValidationError(
+                        "\(problem). Fix: set `\(setting) \(needed)` in redis.conf (or CONFIG SET \(setting) \(needed) and CONFIG REWRITE), "
+                            + "or accept the risk with AUCTIOND_REDIS_DURABILITY=relaxed (redisDurability: relaxed).")
+                }
+                logger.warning("\(problem); starting anyway (redisDurability: relaxed)")
+            case .unverifiable(let reason):
+                logger.warning("Redis durability could not be verified (CONFIG GET refused, as on managed Redis); going on", metadata: ["reason": "\(reason)"])
+            }
+            return
+        } catch AuctionStoreError.unavailable(let error) {
+            logger.warning("waiting for Redis before starting", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -11,7 +11,7 @@ struct TenderSandboxCommand: ParsableCommand {
         abstract: "A local stand-in for the tender API (SPEC §5): /api/\(sandboxAPIVersion)/tenders and /auctions.",
         discussion: """
             Test routes: POST /sandbox/tenders|auctions {"data": <document>} stores a document (startDate may be \
-            now+<seconds>s); POST /sandbox/faults {"data": {"count": 2, "status": 503, "body": "…", "delayMilliseconds": 0}} fails or delays the next API requests; \
+            now+<seconds>s or now-<seconds>s); POST /sandbox/faults {"data": {"count": 2, "status": 503, "body": "…", "delayMilliseconds": 0}} fails or delays the next API requests; \
             GET /sandbox/requests lists the API requests answered.
             """)
 

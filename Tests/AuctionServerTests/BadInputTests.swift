@@ -61,6 +61,30 @@ import Testing
         #expect(good["amount"] as? String == "940.00")
     }
 
+    @Test func aRequestIdReusedForAnotherRequestIsRejectedAndTheSameMessageGetsTheFirstAnswer() throws {
+        let fixture = try openTurn()
+        let client = try connectedBidder(fixture)
+        try client.sendJSON(["type": "bid", "amount": "940.00", "requestId": "once"])
+        let first = try client.receiveReply()
+        #expect(first["type"] as? String == "bidAccepted")
+        for other: [String: Any] in [
+            ["type": "bid", "amount": "930.00", "requestId": "once"], ["type": "cancel", "requestId": "once"],
+            ["type": "bid", "amount": -1, "requestId": "once"],
+        ] {
+            try client.sendJSON(other)
+            let answer = try client.receiveReply()
+            #expect(answer["type"] as? String == "bidRejected", "\(other)")
+            #expect(answer["code"] as? String == "request_id_reused", "\(other)")
+            #expect(answer["requestId"] as? String == "once")
+        }
+        try client.sendJSON(["type": "bid", "amount": "940.00", "requestId": "once"])
+        let again = try client.receiveReply()
+        #expect(again["type"] as? String == "bidAccepted")
+        #expect(again["serverTime"] as? Int64 == first["serverTime"] as? Int64)
+        let state = try fixture.store.load(fixture.auctionId).state
+        #expect(state.pendingBid(of: 1)?.amount == Money(kopiyky: 94_000))
+    }
+
     @Test func aRequestIdWithQuotesControlCharactersAndUnicodeIsEchoedExactly() throws {
         let fixture = try openTurn()
         let client = try connectedBidder(fixture)

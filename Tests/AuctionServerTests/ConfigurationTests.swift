@@ -50,7 +50,8 @@ import Testing
     @Test func auctiondRefusesABadConfigurationWithAClearMessage() throws {
         let folder = makeTemporaryDirectory("config")
         let process = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"], environment: ["AUCTIOND_LIMITS_MAX_CONNECTIONS": "-5"],
+            executable: builtProduct("auctiond"), arguments: ["serve"],
+            environment: ["AUCTIOND_LIMITS_MAX_CONNECTIONS": "-5", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
             logPath: folder + "/log")
         #expect(waitUntil { !process.isRunning })
         #expect(process.log.contains("AUCTIOND_LIMITS_MAX_CONNECTIONS: '-5' is not a whole number"))
@@ -95,6 +96,7 @@ import Testing
             environment: [
                 "AUCTIOND_LISTEN": "127.0.0.1:\(port)", "AUCTIOND_REDIS_URL": redis.url, "AUCTIOND_TLS_CERTIFICATE": folder + "/cert.pem",
                 "AUCTIOND_TLS_PRIVATE_KEY": folder + "/key.pem", "AUCTIOND_WEB_DIR": folder,
+                "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret, "AUCTIOND_REDIS_DURABILITY": "relaxed",
             ],
             logPath: folder + "/auctiond.log")
         defer { daemon.stop() }

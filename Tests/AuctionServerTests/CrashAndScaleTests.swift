@@ -25,7 +25,7 @@ import Testing
         #expect(again.map { $0["type"] as? String } == ["welcome", "state", "pendingBid"])
         #expect(again.last?["amount"] as? String == "930.00")
         #expect((again[1]["seq"] as? Int ?? 0) >= (before["seq"] as? Int ?? 0))
-        try bidder.sendJSON(["type": "bid", "amount": "920.00", "requestId": "k-1"])
+        try bidder.sendJSON(["type": "bid", "amount": "930.00", "requestId": "k-1"])
         let retried = try bidder.receiveReply()
         #expect(retried["type"] as? String == "bidAccepted")
         #expect(retried["amount"] as? String == "930.00")

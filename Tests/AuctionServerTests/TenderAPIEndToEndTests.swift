@@ -52,18 +52,31 @@ final class TenderWorld: @unchecked Sendable {
     }
 
     /// Runs every bidder on its own thread; returns the errors they ended with.
-    static func run(_ bidders: [ScriptedBidder]) -> [String] {
+    static func run(_ bidders: [ScriptedBidder], untilLastTurn: Bool = false) -> [String] {
         let errors = Collected<String>()
         let group = DispatchGroup()
         for bidder in bidders {
             group.enter()
             Thread {
-                do { try bidder.run(timeout: .seconds(90)) } catch { errors.append("\(error)") }
+                do { try bidder.run(timeout: .seconds(90), untilLastTurn: untilLastTurn) } catch { errors.append("\(error)") }
                 group.leave()
             }.start()
         }
         group.wait()
         return errors.all
+    }
+
+    /// Puts `tender` into the sandbox and plans it through the admin route (not the feed); returns
+    /// its id once the links are written.
+    func planOnRequest(_ tender: [String: Any]) throws -> String {
+        try sandbox.put(tender)
+        let id = tender["id"] as? String ?? ""
+        let planned = blockingHTTP("POST", port: daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+        guard planned?.status == 200 else { throw LiveTestError(description: "plan route answered \(planned?.status ?? 0): \(planned?.body ?? "")") }
+        guard waitUntil({ sandbox.requests().contains { $0.method == "PATCH" && $0.status == 200 } }) else {
+            throw LiveTestError(description: "no links for \(id):\n\(daemon.log.suffix(3000))")
+        }
+        return id
     }
 
     /// POSTs of results the sandbox answered, by status.
@@ -175,13 +188,7 @@ final class TenderWorld: @unchecked Sendable {
 
     @Test func aRestartDuringTheReportStillPostsOnce() throws {
         let world = try TenderWorld(feed: false)
-        let tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 3)
-        try world.sandbox.put(tender)
-        let id = tender["id"] as? String ?? ""
-        // Planned on request (the admin route), not by the feed.
-        let planned = blockingHTTP("POST", port: world.daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
-        #expect(planned?.status == 200, "\(planned?.body ?? "")")
-        #expect(waitUntil { world.sandbox.requests().contains { $0.method == "PATCH" && $0.status == 200 } })
+        let id = try world.planOnRequest(TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 3))
         // The next request is the report: the sandbox takes it but answers late, and the service
         // dies before it hears the answer.
         world.sandbox.fault(count: 1, delayMilliseconds: 4000)

@@ -66,7 +66,7 @@ import Testing
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
         let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
-        let retry = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(Money(kopiyky: 1)), requestId: "r1")
+        let retry = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
         #expect(first == retry)
         guard case .accepted(1, planned.bestValidAmount(of: 1), _) = first else {
             Issue.record("expected acceptance, got \(first)")
@@ -76,6 +76,47 @@ import Testing
         #expect(refused.code == "not_your_turn")
         #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1") == refused)
         #expect(try fixture.log().count == 1)
+    }
+
+    /// PROTOCOL.md: a `requestId` means one request. Another amount, a cancel instead of a bid, or
+    /// the same bid in another turn under a used id is `request_id_reused` and changes nothing.
+    @Test func aRequestIdReusedForADifferentRequestIsRefusedAndChangesNothing() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
+        let amount = planned.bestValidAmount(of: 1)
+        let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount), requestId: "r1")
+        #expect(first.code == "accepted")
+        let otherAmount = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount - Money(kopiyky: 1)), requestId: "r1")
+        #expect(otherAmount.code == "request_id_reused")
+        let cancelInstead = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .cancel, requestId: "r1")
+        #expect(cancelInstead.code == "request_id_reused")
+        #expect(try fixture.log().count == 1)
+        #expect(try fixture.store.load("tender-1").state.pendingBid(of: 1)?.amount == amount)
+        // The identical message again: the first answer, still.
+        #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount), requestId: "r1") == first)
+    }
+
+    @Test func theSameRequestIdInTheBiddersNextTurnIsReusedButAfterTheTurnItIsARetry() throws {
+        let fixture = try StoreFixture()
+        // Round 1: bidder 1 [0, 1 s), 2, 3; a 100 ms pause; round 2 opens with bidder 1 again (the
+        // worst price) at 3.1 s.
+        let planned = try fixture.plan(offset: -10, firstPause: 0, pause: 100, turn: 1000)
+        let clock = fixture.clock(owner: "clock")
+        clock.start()
+        defer { clock.stop() }
+        let amount = planned.bestValidAmount(of: 1)
+        let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount), requestId: "same")
+        #expect(first.code == "accepted")
+        #expect(waitUntil(timeout: .seconds(3)) { (try? fixture.store.now()).map { $0 >= planned.stages[2].start } ?? false })
+        // Bidder 2's turn: bidder 1 retrying after the end of their turn hears the first answer.
+        #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount), requestId: "same") == first)
+        #expect(waitUntil(timeout: .seconds(6)) { ((try? fixture.store.load("tender-1"))?.state.currentStage ?? 0) >= 5 })
+        let state = try fixture.store.load("tender-1").state
+        #expect(state.stages[5].bidder == 1, "\(state.stages)")
+        let again = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "same")
+        #expect(again.code == "request_id_reused")
+        let fresh = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "fresh")
+        #expect(fresh.code == "accepted")
     }
 
     @Test func aCancelWithdrawsThePendingBidAndThePriceBeforeTheTurnStands() throws {

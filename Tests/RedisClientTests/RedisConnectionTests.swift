@@ -143,6 +143,32 @@ import Testing
         try other.execute("SELECT", "3")
         #expect(try other.execute("GET", "db3").string == "yes")
     }
+
+    @Test func logsInWithThePasswordAndUserOfTheURL() throws {
+        let server = try RedisServer(extraArguments: ["--requirepass", "s3cret pass"], password: "s3cret pass")
+        let withPassword = try #require(RedisEndpoint(url: "redis://:s3cret%20pass@127.0.0.1:\(server.port)/2"))
+        let redis = try RedisConnection(endpoint: withPassword)
+        try redis.execute("SET", "k", "v")
+        #expect(try redis.execute("GET", "k").string == "v")
+        // An ACL user of its own.
+        try redis.execute("ACL", "SETUSER", "auctiond", "on", ">pw-of-auctiond", "~*", "&*", "+@all")
+        let asUser = try RedisConnection(endpoint: #require(RedisEndpoint(url: "redis://auctiond:pw-of-auctiond@127.0.0.1:\(server.port)/0")))
+        #expect(try asUser.execute("ACL", "WHOAMI").string == "auctiond")
+    }
+
+    @Test func aWrongPasswordIsAConnectionErrorThatDoesNotNameIt() throws {
+        let server = try RedisServer(extraArguments: ["--requirepass", "right"], password: "right")
+        let wrong = try #require(RedisEndpoint(url: "redis://:not-the-one@127.0.0.1:\(server.port)/0"))
+        #expect {
+            _ = try RedisConnection(endpoint: wrong)
+        } throws: { error in
+            guard case RedisError.connectionFailed(_, let reason) = error else { return false }
+            return reason.contains("AUTH") && !"\(error)".contains("not-the-one")
+        }
+        // Without a password the server's refusal is a plain error reply.
+        let anonymous = try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port))
+        #expect(throws: RedisError.self) { try anonymous.execute("GET", "k") }
+    }
 }
 
 @Suite struct RedisEndpointTests {
@@ -150,6 +176,14 @@ import Testing
         #expect(RedisEndpoint(url: "redis://127.0.0.1:6390/0") == RedisEndpoint(host: "127.0.0.1", port: 6390, database: 0))
         #expect(RedisEndpoint(url: "redis://cache") == RedisEndpoint(host: "cache", port: 6379, database: 0))
         #expect(RedisEndpoint(url: "redis://h:1/7")?.database == 7)
+        #expect(RedisEndpoint(url: "redis://:pw@h:1/0") == RedisEndpoint(host: "h", port: 1, database: 0, password: "pw"))
+        #expect(RedisEndpoint(url: "redis://user:pw@h:1/0") == RedisEndpoint(host: "h", port: 1, database: 0, user: "user", password: "pw"))
+    }
+
+    @Test func thePasswordIsNeverInTheDescription() throws {
+        let endpoint = try #require(RedisEndpoint(url: "redis://user:very-secret@cache:6390/1"))
+        #expect(endpoint.description == "user@cache:6390/1")
+        #expect(!"\(endpoint)".contains("very-secret"))
     }
 
     @Test func rejectsOtherURLs() {
@@ -157,6 +191,8 @@ import Testing
         #expect(RedisEndpoint(url: "redis://:6379") == nil)
         #expect(RedisEndpoint(url: "redis://h:1/x") == nil)
         #expect(RedisEndpoint(url: "") == nil)
+        // A user with no password could only connect unauthenticated: refused.
+        #expect(RedisEndpoint(url: "redis://user@h:1/0") == nil)
     }
 }
 

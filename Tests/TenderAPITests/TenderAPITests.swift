@@ -98,6 +98,28 @@ import Testing
         }
     }
 
+    /// As the real API: the private view and the auction calls exist only in `active.auction`.
+    @Test func outsideActiveAuctionThePrivateViewAndAResultsPostAre403WithTheAPIsWords() throws {
+        var document = sampleTender(id: "t-moved-on", start: Timestamp(milliseconds: 1_795_000_000_000))
+        document["status"] = "active.qualification"
+        try sandbox.put(document)
+        #expect {
+            try client.auctionView(.tenders, id: "t-moved-on")
+        } throws: { error in
+            guard case .rejected(403, let errors) = error as? TenderAPIError else { return false }
+            return errors.first?.description == "Can't get auction info in current (active.qualification) tender status"
+        }
+        let body = try JSONSerialization.data(withJSONObject: ["data": ["bids": [["id": "t-moved-on-bid1"], ["id": "t-moved-on-bid2"], ["id": "t-moved-on-bid3"]]]])
+        #expect {
+            try client.postResults(.tenders, id: "t-moved-on", lotId: nil, body: body)
+        } throws: { error in
+            guard case .rejected(403, let errors) = error as? TenderAPIError else { return false }
+            return errors.first?.description == "Can't report auction results in current (active.qualification) tender status"
+        }
+        // The public document is still there for anyone.
+        #expect(try client.tender(.tenders, id: "t-moved-on").status == "active.qualification")
+    }
+
     @Test func theListPagesByOffset() throws {
         let first = try client.tenderList(.auctions, offset: nil)
         #expect(first.data.isEmpty)
