@@ -4,9 +4,10 @@ SHELL := /bin/bash
 
 # Debian packages the build and the tests need (see docs/OPERATIONS.md).
 DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev redis-server curl python3
-# Only the tests need these (make test): the browser tests' Chromium, and lws's own test server
-# and redis-benchmark (from redis-tools) as the load test's side-by-side references.
-TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools
+# Only the tests need these (make test): the browser tests' Chromium, lws's own test server and
+# redis-benchmark (from redis-tools) as the load test's side-by-side references, and libfaketime
+# (faketime) to run auctiond with a host clock that is off.
+TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps test-deps install-debs build release test demo clean

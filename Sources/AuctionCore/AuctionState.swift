@@ -117,11 +117,22 @@ public struct AuctionState: Codable, Sendable, Equatable {
 
     /// The next stage switch that is due at `now`, if any. The announcement stage is entered by
     /// `namesRevealed`, not by the clock.
-    public func dueStageSwitch(at now: Timestamp) -> AuctionEvent? {
+    public func dueStageSwitch(at now: Timestamp, bidGraceMilliseconds: Int64 = 0) -> AuctionEvent? {
         guard status == .scheduled || status == .active else { return nil }
         let next = currentStage + 1
-        guard next < stages.count, stages[next].kind != .announcement, now >= stages[next].start else { return nil }
+        guard next < stages.count, stages[next].kind != .announcement,
+            now >= switchTime(to: next, bidGraceMilliseconds: bidGraceMilliseconds)
+        else { return nil }
         return .stageStarted(index: next, at: now)
+    }
+
+    /// When the switch to stage `index` may be written: its start, and after a turn the bid grace
+    /// later. A bid is judged by its arrival when it waited in a queue up to the grace (SPEC §4:
+    /// one that reached the service before the turn's end is not late), so the turn closes only
+    /// once no such bid can still be on its way.
+    public func switchTime(to index: Int, bidGraceMilliseconds: Int64) -> Timestamp {
+        let start = stages[index].start
+        return index > 0 && stages[index - 1].kind == .bids ? start.adding(milliseconds: bidGraceMilliseconds) : start
     }
 
     /// Whether the last turn has ended, so the results are final and can be reported.

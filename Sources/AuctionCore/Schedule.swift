@@ -24,6 +24,10 @@ public struct StageDurations: Codable, Sendable, Equatable {
     static let zero = StageDurations(firstPause: 0, pauseBeforeRound: 0, turn: 0)
 }
 
+/// How long a bid may wait in a process's queue and still be judged at its arrival (SPEC §4); a
+/// turn is closed this long after its end. The default of `limits.maxBidWaitMilliseconds`.
+public let defaultMaxBidWaitMilliseconds: Int64 = 50
+
 /// The service's schedule configuration.
 public struct ScheduleSettings: Codable, Sendable, Equatable {
     public var lowestCost: StageDurations

@@ -17,6 +17,8 @@ public final class AuctionService: WebServerDelegate {
     let logger: Logger
     let tokens: ParticipationTokens
     let live = LiveAuctions()
+    /// Redis' clock: every `serverTime` a client sees (SPEC §4: the clock that judges deadlines).
+    let clock = RedisClock()
     let metrics = ServiceMetrics()
     private let workers: [Worker]
     private let healthWorker: Worker
@@ -50,9 +52,9 @@ public final class AuctionService: WebServerDelegate {
             let answer: @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void
         }
 
-        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000, outageThreshold: Duration = .seconds(3)) {
+        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000, outageThreshold: Duration = .seconds(3), maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)) {
             queue = DispatchQueue(label: name)
-            store = AuctionStore(endpoint: endpoint, outageThreshold: outageThreshold)
+            store = AuctionStore(endpoint: endpoint, outageThreshold: outageThreshold, maxBidWait: maxBidWait)
             self.bidLimit = bidLimit
         }
 
@@ -100,7 +102,8 @@ public final class AuctionService: WebServerDelegate {
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map {
-            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids, outageThreshold: settings.outageThreshold)
+            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids, outageThreshold: settings.outageThreshold,
+                maxBidWait: settings.limits.maxBidWait)
         }
         healthWorker = Worker("auctiond.health", endpoint: settings.redis)
         planningWorker = Worker("auctiond.planning", endpoint: settings.redis)
@@ -123,7 +126,12 @@ public final class AuctionService: WebServerDelegate {
         // On the health worker's queue: its Redis connection must serve one thread at a time.
         refresher.setEventHandler { [weak self] in
             guard let service = self else { return }
-            service.healthWorker.run { _ in service.loadNewAuctions() }
+            service.healthWorker.run { store in
+                do { try service.clock.synchronize(with: store) } catch {
+                    service.logger.warning("cannot read Redis' clock", metadata: ["error": "\(error)"])
+                }
+                service.loadNewAuctions()
+            }
         }
         refresher.resume()
         refresherResumed = true
@@ -192,7 +200,7 @@ public final class AuctionService: WebServerDelegate {
         case (.get, .health), (.head, .health):
             healthWorker.run { store in responder.respond(self.health(store)) }
         case (.get, .time):
-            responder.respond(jsonResponse(["serverTime": currentMilliseconds()]))
+            responder.respond(jsonResponse(["serverTime": clock.now.milliseconds]))
         case (.get, .page):
             responder.respond(page())
         case (.get, .metrics):
@@ -246,13 +254,13 @@ public final class AuctionService: WebServerDelegate {
 
     private func health(_ store: AuctionStore) -> HTTPResponse {
         if store.ping() {
-            var body: [String: Any] = ["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": currentMilliseconds()]
+            var body: [String: Any] = ["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": clock.now.milliseconds]
             if settings.durabilityRelaxed { body["durability"] = "relaxed" }
             return jsonResponse(body)
         }
         metrics.redisErrors.increment()
         logger.warning("health check failed: Redis does not answer")
-        return jsonResponse(status: 503, ["status": "unavailable", "redis": "unreachable", "serverTime": currentMilliseconds()])
+        return jsonResponse(status: 503, ["status": "unavailable", "redis": "unreachable", "serverTime": clock.now.milliseconds])
     }
 
     private func page() -> HTTPResponse {
@@ -280,7 +288,7 @@ public final class AuctionService: WebServerDelegate {
 
     private func publicState(_ id: String) -> HTTPResponse {
         guard let replica = live.replica(id) else { return APIError.notFound("Auction \(id)").response }
-        let auction = replica.state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds()))
+        let auction = replica.state.publicView(serverTime: clock.now)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(auction)).map { Array("{\"data\":".utf8) + Array($0) + Array("}".utf8) } ?? Array("{}".utf8)

@@ -1,6 +1,7 @@
 // The service's configuration: Config/auctiond.yaml, overridden by AUCTIOND_* environment
 // variables. Every key, its default and its variable are listed here once; the YAML file documents
 // them and a test keeps the two in step.
+import AuctionCore
 import Foundation
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
@@ -17,7 +18,7 @@ public struct Configuration: Sendable {
         ("shareListeningPort", "true"), ("webThreads", "1"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
         ("limits.maxMessageBytes", "4096"), ("limits.messagesPerSecond", "20"), ("limits.violationsBeforeClose", "3"),
         ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxRequestBodyBytes", "1048576"),
-        ("limits.maxQueuedFrames", "1024"), ("limits.maxQueuedBids", "1000"), ("limits.pingAfterSeconds", "10"), ("limits.hangUpAfterSeconds", "30"),
+        ("limits.maxQueuedFrames", "1024"), ("limits.maxQueuedBids", "1000"), ("limits.maxBidWaitMilliseconds", String(defaultMaxBidWaitMilliseconds)), ("limits.pingAfterSeconds", "10"), ("limits.hangUpAfterSeconds", "30"),
         ("clock.leaseTtlMilliseconds", "5000"), ("clock.leaseRenewalMilliseconds", "1000"),
         ("clock.outageThresholdMilliseconds", "3000"), ("clock.heartbeatMilliseconds", "1000"),
         ("schedule.lowestCostFirstPauseSeconds", "300"), ("schedule.lowestCostPauseSeconds", "120"),

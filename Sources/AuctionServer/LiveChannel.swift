@@ -24,7 +24,7 @@ extension AuctionService {
 
     public func opened(_ socket: WebSocket) {
         guard case .webSocket(let id) = Route(path: socket.request.path) else { return socket.close(.policyViolation, reason: "no auction") }
-        let now = currentMilliseconds()
+        let now = clock.now.milliseconds
         live.withContents { contents in
             guard var auction = contents.auctions[id] else {
                 socket.close(.policyViolation, reason: "unknown auction")
@@ -76,10 +76,10 @@ extension AuctionService {
         case .failure(.unknownType(let message)):
             refuse(socket, .unknownType, message)
         case .success(.ping(let clientTime)):
-            send(ServerMessage.pong(clientTime: clientTime, serverTime: currentMilliseconds()), to: socket)
+            send(ServerMessage.pong(clientTime: clientTime, serverTime: clock.now.milliseconds), to: socket)
         case .success(.resync):
             guard let replica = live.replica(session.auctionId) else { return }
-            send(ServerMessage.state(seq: replica.seq, auction: replica.state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds()))), to: socket)
+            send(ServerMessage.state(seq: replica.seq, auction: replica.state.publicView(serverTime: clock.now)), to: socket)
         case .success(.bid(let amount, let requestId)):
             let request: BidRequest = amount.map { BidRequest(readBidIntent($0)) } ?? .invalid
             bid(request, requestId: requestId, session: session)
@@ -100,7 +100,8 @@ extension AuctionService {
         let scriptRequestId = requestId ?? "server-\(UUID().uuidString)"
         live.withContents { $0.sessions[socket.id]?.remember(scriptRequestId) }
         let received = ContinuousClock.now
-        let submission = BidSubmission(auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId)
+        let submission = BidSubmission(
+            auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId, arrivedAt: clock.now)
         let queued = worker(for: session.auctionId).submit(submission) { outcome in
             self.metrics.bidLatency.recordNanoseconds((ContinuousClock.now - received).wholeNanoseconds)
             switch outcome {
@@ -181,7 +182,7 @@ extension AuctionService {
             WebSocket.send(OutgoingFrame(text: text), to: targets)
         case .state(let seq, let state):
             let stamped = ContinuousClock.now
-            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: Timestamp(milliseconds: currentMilliseconds())))
+            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: clock.now))
             WebSocket.send(OutgoingFrame(text: message), to: targets) { [metrics] in
                 metrics.broadcast.recordNanoseconds((ContinuousClock.now - stamped).wholeNanoseconds)
             }

@@ -1,3 +1,4 @@
+import AuctionCore
 import RedisClient
 import TenderAPI
 
@@ -37,6 +38,8 @@ public struct AuctionServiceSettings: Sendable {
         /// Bids waiting for Redis on one worker; beyond it a bid is answered `unavailable` at once,
         /// so an overload costs a retry, not the process's memory.
         public var maxQueuedBids: Int = 1000
+        /// A bid is judged at its arrival when it waited in the queue at most this long.
+        public var maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
 
         public init() {}
     }

@@ -18,6 +18,9 @@ public struct ClockSettings: Sendable {
     public var outageThreshold: Duration = .seconds(3)
     /// The longest the clock sleeps without looking.
     public var maximumSleep: Duration = .milliseconds(250)
+    /// How long after its end a turn is closed (`limits.maxBidWaitMilliseconds`): a bid that
+    /// reached a process in time may wait this long in its queue and is still judged in the turn.
+    public var bidGrace: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
 
     public init() {}
 }
@@ -26,7 +29,7 @@ public struct ClockSettings: Sendable {
 public enum ClockReport: Sendable {
     case leaseAcquired(auctionId: String)
     case leaseLost(auctionId: String)
-    /// A stage started `lag` after its planned start.
+    /// A stage started `lag` after it was due (its start; after a turn, the bid grace later).
     case stageStarted(auctionId: String, stage: Int, lag: Duration)
     case outageApplied(auctionId: String, from: Timestamp, until: Timestamp, status: AuctionStatus)
     case reportQueued(auctionId: String)
@@ -146,7 +149,7 @@ private struct Loop {
     let outageCount: () -> Int
     let isStopping: () -> Bool
     /// Auctions whose lease this process holds.
-    var held = HeldAuctions()
+    var held: HeldAuctions
     /// Live auctions known from the index: candidates for a lease.
     var candidates: Set<String> = []
     var nextLeaseAttempt: [String: ContinuousClock.Instant] = [:]
@@ -166,6 +169,7 @@ private struct Loop {
         self.observer = observer
         self.outageCount = outageCount
         self.isStopping = isStopping
+        held = HeldAuctions(bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
     }
 
     var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
@@ -197,11 +201,7 @@ private struct Loop {
         let now = ContinuousClock.now
         guard now >= nextRefresh else { return }
         do {
-            // Against the local time at the reply, not the middle of the round trip: under load
-            // a command waits its turn behind the bid batches before Redis reads its clock and
-            // answers at once, so the middle put Redis' clock ahead by half the wait (hundreds of
-            // ms under `storm`), the clock woke early, and each `early` answer cost a round trip.
-            // At the reply the estimate is never ahead, so a switch is never tried too soon.
+            // At the reply, as `RedisClock` does: never ahead, so a switch is never tried too soon.
             redisOffset = try store.now().microseconds - Self.localMicroseconds()
             let indexed = try store.indexedAuctions()
             let live = indexed.filter { $0.status == .scheduled || $0.status == .active }.map(\.id)
@@ -254,7 +254,7 @@ private struct Loop {
 
     mutating func releaseAll() {
         try? store.releaseLeases(held.ids.sorted(), owner: owner)
-        held = HeldAuctions()
+        held = HeldAuctions(bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
     }
 
     /// Appends every event that is due for the held auctions: recorded outages first, then stage
@@ -338,9 +338,11 @@ private struct Loop {
             let unseen = replica.outagesConsidered - firstUnseen
             if replica.outagesConsidered < recorded, unseen < outages.count {
                 event = .outageRecovered(from: outages[unseen].from, until: outages[unseen].until)
-            } else if let due = state.dueStageSwitch(at: redisTime), case .stageStarted(let index, _) = due {
+            } else if let due = state.dueStageSwitch(at: redisTime, bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds),
+                case .stageStarted(let index, _) = due
+            {
                 event = due
-                notBefore = state.stages[index].start
+                notBefore = state.switchTime(to: index, bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
             } else {
                 continue
             }
@@ -358,7 +360,8 @@ private struct Loop {
     private func report(_ event: AuctionEvent, at: Timestamp, replica: AuctionReplica) {
         switch event {
         case .stageStarted(let index, _):
-            let lag = at.microseconds - replica.state.stages[index].start.microseconds
+            let due = replica.state.switchTime(to: index, bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
+            let lag = at.microseconds - due.microseconds
             observer(.stageStarted(auctionId: replica.auctionId, stage: index, lag: .microseconds(max(0, lag))))
         case .outageRecovered(let from, let until):
             observer(.outageApplied(auctionId: replica.auctionId, from: from, until: until, status: replica.state.status))
@@ -416,11 +419,7 @@ private struct Loop {
         return max(sleep, .milliseconds(1))
     }
 
-    static func localMicroseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
-    }
+    static func localMicroseconds() -> Int64 { RedisClock.hostMicroseconds() }
 }
 
 /// The auctions a clock holds, with what a pass asks of each kept beside it: the next planned
@@ -428,8 +427,11 @@ private struct Loop {
 /// (`peak`), walking and copying every replica on each of ~150 passes a second kept the clock's
 /// thread two thirds busy and its switches 8 ms late; a pass now touches the due ones only.
 struct HeldAuctions {
+    let bidGraceMilliseconds: Int64
     private var replicas: [String: AuctionReplica] = [:]
-    /// Each live auction's next stage start that the clock makes (Redis µs), if it has one.
+
+    init(bidGraceMilliseconds: Int64) { self.bidGraceMilliseconds = bidGraceMilliseconds }
+    /// When each live auction's next stage switch is due (Redis µs), if the clock makes one.
     private(set) var nextSwitch: [String: Int64] = [:]
     /// `outagesConsidered` of each live auction.
     private(set) var outagesConsidered: [String: Int] = [:]
@@ -450,7 +452,9 @@ struct HeldAuctions {
             }
             outagesConsidered[id] = replica.outagesConsidered
             let state = replica.state, next = state.currentStage + 1
-            nextSwitch[id] = next < state.stages.count && state.stages[next].kind != .announcement ? state.stages[next].start.microseconds : nil
+            nextSwitch[id] =
+                next < state.stages.count && state.stages[next].kind != .announcement
+                ? state.switchTime(to: next, bidGraceMilliseconds: bidGraceMilliseconds).microseconds : nil
         }
     }
 

@@ -36,12 +36,16 @@ public struct BidSubmission: Sendable, Equatable {
     public var bidder: Int
     public var request: BidRequest
     public var requestId: String
+    /// When the bid reached the process, by its `RedisClock`: it is judged at that time if it
+    /// waited no longer than the store's `maxBidWait` (nil: judged when Redis runs it).
+    public var arrivedAt: Timestamp?
 
-    public init(auctionId: String, bidder: Int, request: BidRequest, requestId: String) {
+    public init(auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil) {
         self.auctionId = auctionId
         self.bidder = bidder
         self.request = request
         self.requestId = requestId
+        self.arrivedAt = arrivedAt
     }
 }
 
@@ -97,14 +101,21 @@ public final class AuctionStore {
     /// No heartbeat for longer than this is an outage (`ClockSettings.outageThreshold`): bids and
     /// stage switches wait until it is applied.
     public let outageThreshold: Duration
+    /// The longest a bid's wait between its arrival and the bid script counts for nothing
+    /// (`limits.maxBidWaitMilliseconds`; the clock closes turns this long after their end).
+    public let maxBidWait: Duration
     private var connection: RedisConnection?
     private var scriptHashes: [String: String] = [:]
 
     /// Does not connect yet: the first call does, so a process can start while Redis is down.
-    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), outageThreshold: Duration = .seconds(3)) {
+    public init(
+        endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), outageThreshold: Duration = .seconds(3),
+        maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
+    ) {
         self.endpoint = endpoint
         self.retry = retry
         self.outageThreshold = outageThreshold
+        self.maxBidWait = maxBidWait
     }
 
     // MARK: - Planning and loading
@@ -225,7 +236,9 @@ public final class AuctionStore {
     /// `requestId`.
     public func placeBids(_ bids: [BidSubmission]) throws(AuctionStoreError) -> [Result<BidVerdict, AuctionStoreError>] {
         guard !bids.isEmpty else { return [] }
-        let calls = bids.map { bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId) }
+        let calls = bids.map {
+            bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt)
+        }
         let replies = try evaluateBatch(Scripts.bid, calls: calls)
         return zip(bids, replies).map { bid, reply in Result { () throws(AuctionStoreError) in try Self.verdict(reply, auctionId: bid.auctionId) } }
     }
@@ -257,7 +270,9 @@ public final class AuctionStore {
         throw .redis("bid script answered \(text)")
     }
 
-    private func bidCall(auctionId: String, bidder: Int, request: BidRequest, requestId: String) -> (keys: [String], arguments: [String]) {
+    private func bidCall(
+        auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil
+    ) -> (keys: [String], arguments: [String]) {
         let keys = AuctionKeys(auctionId)
         let (action, amount): (String, String) =
             switch request {
@@ -267,7 +282,10 @@ public final class AuctionStore {
             }
         return (
             [keys.live, keys.log, keys.pending, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages],
-            [String(bidder), action, amount, requestId, keys.channel, String(outageThreshold.wholeMicroseconds)]
+            [
+                String(bidder), action, amount, requestId, keys.channel, String(outageThreshold.wholeMicroseconds),
+                arrivedAt.map { String($0.microseconds) } ?? "", String(maxBidWait.wholeMicroseconds),
+            ]
         )
     }
 

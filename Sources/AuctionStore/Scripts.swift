@@ -44,8 +44,14 @@ enum Scripts {
     /// Before it judges anything it makes sure no outage is pending (`outagePending`): a bid is
     /// never judged on a timeline that an outage of Redis or of every process is about to move.
     ///
+    /// The bid is judged at its arrival (ARGV 7, by the process's estimate of Redis' clock) if it
+    /// waited up to the bound (ARGV 8) in the process's queue, else at Redis `now` less the bound;
+    /// never later than now. The clock closes a turn only the bound after its end (`notBefore`),
+    /// so a bid judged in the turn is never recorded after the turn was closed.
+    ///
     /// KEYS: live, log, pending, requests, heartbeat, outages. ARGV: bidder, action (`place`,
-    /// `cancel` or `invalid`), amount in kopiyky, request id, channel, outage threshold µs.
+    /// `cancel` or `invalid`), amount in kopiyky, request id, channel, outage threshold µs, arrival
+    /// µs (or ''), longest wait µs.
     /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, `outage` (judge it
     /// again once the outage is applied; nothing was recorded), or `missing`.
     static let bid = RedisScript(
@@ -61,6 +67,15 @@ enum Scripts {
 
             local status, current = live[1], tonumber(live[2])
             local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
+            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6]) then return 'outage' end
+            -- The time the bid is judged at: its arrival, within the bound.
+            if ARGV[7] ~= '' then
+              local judged = math.min(now, math.max(tonumber(ARGV[7]), now - tonumber(ARGV[8])))
+              if judged < now then
+                now = judged
+                nowText = string.format('%d', judged)
+              end
+            end
             -- timeline entries: {kind, start, end (-1: none), bidder (0: not assigned yet)}
             local index = nil
             for i, s in ipairs(timeline) do
@@ -82,7 +97,6 @@ enum Scripts {
               return first
             end
 
-            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6]) then return 'outage' end
 
             local function answer(text)
               redis.call('HSET', KEYS[4], requestKey, fingerprint .. '\t' .. text)

@@ -102,6 +102,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         static func scheduledStart(_ index: Int, in stages: [MessageScan.Stage]) -> Int64? {
             stages.indices.contains(index) && stages[index].type != "announcement" ? stages[index].start : nil
         }
+
+        /// When auctiond may switch to stage `index`: its start, and after a turn the bid grace
+        /// later (`AuctionState.switchTime`: bids that arrived in time may still wait in a queue).
+        static func switchDue(_ index: Int, in stages: [MessageScan.Stage]) -> Int64? {
+            guard let start = scheduledStart(index, in: stages) else { return nil }
+            return index > 0 && stages[index - 1].type == "bids" ? start + defaultMaxBidWaitMilliseconds : start
+        }
     }
 
     let profile: Profile

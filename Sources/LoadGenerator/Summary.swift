@@ -230,7 +230,7 @@ extension Fleets {
                 if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) { turnEnd.record(microseconds: received - start * 1000) }
             }
             for (stage, stamp) in switchStamps[index] {
-                if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) { stageSwitchLag.record(microseconds: (stamp - start) * 1000) }
+                if let due = Fleet.AuctionTrack.switchDue(stage, in: stages[index]) { stageSwitchLag.record(microseconds: (stamp - due) * 1000) }
             }
         }
         let latency = LatencyFigures(

@@ -150,6 +150,7 @@ struct Wiring {
         limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
         limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
         limits.maxQueuedBids = try config.integer("limits.maxQueuedBids", in: 1...1_000_000)
+        limits.maxBidWait = .milliseconds(try config.integer("limits.maxBidWaitMilliseconds", in: 0...10_000))
         let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
         let tenderAPI = TenderAPISettings(
             baseURL: config.string("apiUrl"), token: config.string("apiToken"),
@@ -184,6 +185,7 @@ struct Wiring {
         clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
         clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
         clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
+        clock.bidGrace = limits.maxBidWait
         var service = AuctionServiceSettings(
             redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
             adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,

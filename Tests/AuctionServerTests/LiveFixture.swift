@@ -16,9 +16,9 @@ final class LiveFixture: @unchecked Sendable {
 
     init(
         amounts: [Double] = [900, 950], offset: Int64 = 1000, firstPause: Int64 = 500, pause: Int64 = 300, turn: Int64 = 600,
-        environment: [String: String] = [:], appendOnly: Bool = false
+        environment: [String: String] = [:], appendOnly: Bool = false, redisArguments: [String] = []
     ) throws {
-        redis = try RedisServer(appendOnly: appendOnly)
+        redis = try RedisServer(appendOnly: appendOnly, extraArguments: redisArguments)
         store = AuctionStore(endpoint: redis.endpoint)
         planned = try samplePlannedAuction(
             amounts: amounts, start: store.now().adding(milliseconds: offset), firstPause: firstPause, pause: pause, turn: turn)

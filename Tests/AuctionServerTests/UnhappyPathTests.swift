@@ -192,3 +192,69 @@ import Testing
         #expect(waitUntil { (try? fixture.store.waitingReports()) == [fixture.auctionId] })
     }
 }
+
+/// Item 5: one clock for clients. auctiond runs with its host clock 10 s behind (libfaketime);
+/// every `serverTime` it tells clients is still Redis' clock, the one that judges deadlines.
+@Suite struct ServerClockTests {
+    static let fakeTimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fakeTimeLibrary), "needs libfaketime (make test-deps installs faketime)"))
+    func everyServerTimeIsRedisTimeWhateverTheHostClockSays() throws {
+        let fixture = try LiveFixture(offset: 60_000, environment: [
+            "LD_PRELOAD": Self.fakeTimeLibrary, "FAKETIME": "-10s", "DONT_FAKE_MONOTONIC": "1",
+        ])
+        func redisMilliseconds() throws -> Int64 { try fixture.store.now().milliseconds }
+        func near(_ serverTime: Int64?, _ what: String) throws {
+            let redis = try redisMilliseconds()
+            let value = try #require(serverTime, "\(what) has no serverTime")
+            #expect(abs(value - redis) < 1000, "\(what): serverTime \(value) is \(value - redis) ms off Redis time")
+        }
+        let time = try #require(fixture.daemon.get("/api/v1/time"))
+        try near((try JSONSerialization.jsonObject(with: Data(time.body.utf8)) as? [String: Any])?["serverTime"] as? Int64, "GET /api/v1/time")
+        let observer = try fixture.observer()
+        let welcome = try observer.receiveJSON()
+        try near(welcome["serverTime"] as? Int64, "welcome")
+        let state = try observer.receiveJSON()
+        try near((state["auction"] as? [String: Any])?["serverTime"] as? Int64, "state")
+        try observer.sendJSON(["type": "ping", "clientTime": 1])
+        try near(try observer.receiveReply()["serverTime"] as? Int64, "pong")
+        let publicState = try #require(fixture.daemon.get("/api/v1/auctions/\(fixture.auctionId)"))
+        let data = (try JSONSerialization.jsonObject(with: Data(publicState.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
+        try near(data?["serverTime"] as? Int64, "GET /api/v1/auctions/{id}")
+    }
+}
+
+/// Item 5: a bid that reached auctiond before its turn's end is judged by its arrival, not by
+/// when its turn in auctiond's own queue came; up to a bound (`limits.maxBidWaitMilliseconds`).
+@Suite struct BidArrivalTests {
+    /// Bidder 1's turn ends `turn` ms after the fixture's start; Redis is made to stall (DEBUG
+    /// SLEEP) just before, so the bid sent 500 ms before the end waits in auctiond's queue past it.
+    private func bidStalledPastTheTurnEnd(stall: Double, bound: Int) throws -> [String: Any] {
+        let fixture = try LiveFixture(
+            offset: -10, firstPause: 0, pause: 300, turn: 4000,
+            environment: ["AUCTIOND_LIMITS_MAX_BID_WAIT_MILLISECONDS": String(bound)], redisArguments: ["--enable-debug-command", "yes"])
+        let bidder = try fixture.bidder(1)
+        _ = try bidder.receive(until: "state")
+        bidder.setTimeout(.seconds(20))
+        let end = fixture.planned.stages[1].end!
+        while try fixture.store.now().adding(milliseconds: 600) < end { Thread.sleep(forTimeInterval: 0.01) }
+        // Redis' clock by the host's, since Redis itself will not answer while it sleeps.
+        let offset = try fixture.store.now().microseconds - RedisClock.hostMicroseconds()
+        let staller = Thread { _ = try? fixture.redis.connect().execute("DEBUG", "SLEEP", String(stall)) }
+        staller.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(RedisClock.hostMicroseconds() + offset < end.microseconds - 300_000, "the bid must be sent well before the end")
+        try bidder.sendJSON(["type": "bid", "amount": "940.00", "requestId": "queued"])
+        return try bidder.receiveReply()
+    }
+
+    @Test func aBidThatArrivedInTimeIsAcceptedThoughItWaitedInTheQueuePastTheEnd() throws {
+        let answer = try bidStalledPastTheTurnEnd(stall: 1.2, bound: 2000)
+        #expect(answer["type"] as? String == "bidAccepted", "\(answer)")
+    }
+
+    @Test func aBidThatWaitedLongerThanTheBoundIsJudgedAtTheBound() throws {
+        let answer = try bidStalledPastTheTurnEnd(stall: 2.5, bound: 500)
+        #expect(answer["code"] as? String == "turn_over", "\(answer)")
+    }
+}
