@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import Metrics
 import RedisClient
+import Synchronization
 import TenderAPI
 import WebServer
 
@@ -30,6 +31,8 @@ public final class AuctionService: WebServerDelegate {
     nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
     /// Whether `refresher` was resumed: a dispatch source released while suspended is a crash.
     nonisolated(unsafe) private var refresherResumed = false
+    /// Auctions whose stored state cannot be read, with why: logged once each.
+    private let unreadable = Mutex<[String: String]>([:])
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
 
@@ -160,14 +163,26 @@ public final class AuctionService: WebServerDelegate {
     /// before a restart) and follows them.
     private func loadNewAuctions() {
         let store = healthWorker.store
-        do {
-            let known = live.auctionIds
-            for entry in try store.indexedAuctions() where !known.contains(entry.id) {
-                try load(entry.id, store: store)
-            }
-        } catch {
+        let known = live.auctionIds
+        let new: [String]
+        do { new = try store.indexedAuctions().map(\.id).filter { !known.contains($0) } } catch {
             metrics.redisErrors.increment()
             logger.warning("cannot read the auction index", metadata: ["error": "\(error)"])
+            return
+        }
+        for id in new {
+            do { try load(id, store: store) } catch .unknownAuction {
+                continue  // in the index, gone from Redis (the index is advisory)
+            } catch .corrupted(_, let reason) {
+                // One unreadable auction hides nothing else; it is said once, not every second.
+                if unreadable.withLock({ $0.updateValue(reason, forKey: id) != reason }) {
+                    logger.error("auction unreadable: skipped", metadata: ["auction": "\(id)", "reason": "\(reason)"])
+                }
+            } catch {
+                metrics.redisErrors.increment()
+                logger.warning("cannot load an auction", metadata: ["auction": "\(id)", "error": "\(error)"])
+                return  // Redis is failing: the next refresh tries again
+            }
         }
     }
 

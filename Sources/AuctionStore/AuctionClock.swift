@@ -158,6 +158,8 @@ private struct Loop {
     /// Redis time minus local time, in µs: stage starts are Redis times.
     var redisOffset: Int64 = 0
     var queuedReports: Set<String> = []
+    /// Auctions whose stored state cannot be read: reported once, then left alone.
+    var unreadable: Set<String> = []
 
     init(
         store: AuctionStore, owner: String, settings: ClockSettings, observer: @escaping @Sendable (ClockReport) -> Void,
@@ -204,7 +206,7 @@ private struct Loop {
             // At the reply, as `RedisClock` does: never ahead, so a switch is never tried too soon.
             redisOffset = try store.now().microseconds - Self.localMicroseconds()
             let indexed = try store.indexedAuctions()
-            let live = indexed.filter { $0.status == .scheduled || $0.status == .active }.map(\.id)
+            let live = indexed.filter { ($0.status == .scheduled || $0.status == .active) && !unreadable.contains($0.id) }.map(\.id)
             for id in live where candidates.insert(id).inserted { nextLeaseAttempt[id] = now }
             // An auction whose results were reported (by whichever process) leaves the clock's hands.
             let over = indexed.filter { $0.status == .finished || $0.status == .announced || $0.status == .cancelled }.map(\.id)
@@ -241,15 +243,22 @@ private struct Loop {
         do { loaded = try store.load(taken) } catch {
             return observer(.failed(auctionId: nil, error: error))
         }
+        var unreadableNow: [String] = []
         for (id, replica) in zip(taken, loaded) {
             switch replica {
             case .success(let replica):
                 held[id] = replica
                 observer(.leaseAcquired(auctionId: id))
+            case .failure(.corrupted(let auctionId, let reason)):
+                // Said once; the clock stops looking at it (another process may still read it).
+                observer(.failed(auctionId: id, error: .corrupted(auctionId: auctionId, reason: reason)))
+                unreadableNow.append(id)
             case .failure(let error):
                 fail(id, error)
             }
         }
+        unreadable.formUnion(unreadableNow)
+        forget(unreadableNow)
     }
 
     mutating func releaseAll() {
