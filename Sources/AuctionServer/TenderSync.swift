@@ -83,6 +83,9 @@ struct SyncWork {
     var nextFeedRead = ContinuousClock.now
     /// Per auction: when to try its report (or its names) again, and the wait after that.
     var retryAt: [String: (at: ContinuousClock.Instant, backoff: Duration)] = [:]
+    /// Per skipped tender (`resource/id`): the wait before its next attempt.
+    var tenderBackoff: [String: Duration] = [:]
+    let tendersSkipped = Counter(label: "auctiond_feed_tenders_skipped_total")
 
     let reportsAccepted = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "accepted")])
     let reportsFailed = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "failed")])
@@ -98,10 +101,8 @@ struct SyncWork {
     }
 
     mutating func pass() {
-        if settings.followFeed, ContinuousClock.now >= nextFeedRead {
-            followFeed()
-            nextFeedRead = ContinuousClock.now + settings.feedInterval
-        }
+        // The outboxes first: a long feed catch-up never keeps a report or a link waiting, and the
+        // feed itself works at most `feedPassBudget` a pass, then lets them run again.
         for id in planner.retryLinks(isDue: { isDue("links:" + $0) }, until: isStopping) { later("links:" + id) }
         do {
             for id in try store.waitingReports() where isDue(id) {
@@ -115,30 +116,111 @@ struct SyncWork {
         } catch {
             logger.warning("cannot read the outbox", metadata: ["error": "\(error)"])
         }
+        if settings.followFeed, ContinuousClock.now >= nextFeedRead {
+            let caughtUp = followFeed(until: ContinuousClock.now + Self.feedPassBudget)
+            retrySkippedTenders(until: ContinuousClock.now + Self.feedPassBudget)
+            nextFeedRead = caughtUp ? ContinuousClock.now + settings.feedInterval : ContinuousClock.now
+        }
     }
+
+    /// The longest the feed works in one pass before the outboxes get their turn.
+    static let feedPassBudget: Duration = .seconds(1)
+    /// A skipped tender is tried again after this, doubling up to `maximumTenderBackoff`.
+    static let firstTenderBackoff: Duration = .seconds(1)
+    static let maximumTenderBackoff: Duration = .seconds(600)
 
     // MARK: - The feed (SPEC §5: following the tender list with next_page.offset)
 
     /// Reads each collection's tender list from the position kept in Redis and handles every
-    /// changed tender; the position moves past a tender only once it is handled.
-    mutating func followFeed() {
+    /// changed tender; the position moves past a tender once it is handled or skipped. Returns
+    /// whether every list was read to its end before `deadline`.
+    mutating func followFeed(until deadline: ContinuousClock.Instant) -> Bool {
+        var caughtUp = true
         for resource in planner.settings.resources {
             do {
                 var offset = try store.feedPosition(resource.rawValue)
                 while !isStopping() {
+                    if ContinuousClock.now >= deadline {
+                        caughtUp = false
+                        break
+                    }
                     let page = try api.tenderList(resource, offset: offset)
                     if page.data.isEmpty { break }
                     // Read once a page: most listed tenders are not in auction and are looked up here.
                     let index = try store.indexedAuctions()
                     for entry in page.data where !isStopping() {
-                        try handle(resource, entry, index: index)
+                        // The position is kept per tender, so a pass may end in the middle of a page.
+                        if ContinuousClock.now >= deadline {
+                            caughtUp = false
+                            break
+                        }
+                        try handleOrSkip(resource, entry, index: index)
                         offset = entry.dateModified
                         try store.setFeedPosition(resource.rawValue, entry.dateModified)
                     }
+                    if !caughtUp { break }
                 }
             } catch {
                 apiFailures.increment()
                 logger.warning("feed stopped for now", metadata: ["resource": "\(resource.rawValue)", "error": "\(error)"])
+            }
+        }
+        return caughtUp
+    }
+
+    /// Handles one listed tender. A tender that cannot be planned (a document that does not
+    /// decode, an API refusal of this tender) is logged with its id and skipped, and tried again
+    /// later with backoff; only the API being down or Redis failing stops the feed (thrown).
+    private mutating func handleOrSkip(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws {
+        do {
+            try handle(resource, entry, index: index)
+            if tenderBackoff.removeValue(forKey: "\(resource.rawValue)/\(entry.id)") != nil {
+                try store.forgetSkippedTender(resource.rawValue, entry.id)
+            }
+        } catch {
+            guard Self.isThisTendersProblem(error) else { throw error }
+            let key = "\(resource.rawValue)/\(entry.id)"
+            let backoff = min((tenderBackoff[key] ?? Self.firstTenderBackoff / 2) * 2, Self.maximumTenderBackoff)
+            tenderBackoff[key] = backoff
+            tendersSkipped.increment()
+            logger.error("tender skipped: it cannot be planned now", metadata: [
+                "tender": "\(entry.id)", "resource": "\(resource.rawValue)", "retryIn": "\(backoff)", "error": "\(error)",
+            ])
+            try store.skipTender(resource.rawValue, entry.id, retryAt: Timestamp(microseconds: RedisClock.hostMicroseconds() + backoff.wholeMicroseconds))
+        }
+    }
+
+    /// Whether planning failed because of this tender alone: its document does not decode, or the
+    /// API refused this tender's calls; not when the API does not answer or Redis fails.
+    static func isThisTendersProblem(_ error: Error) -> Bool {
+        switch error {
+        case let error as TenderAPIError:
+            if case .unavailable = error { return false }
+            return true
+        case PlanningError.api(let apiError):
+            return isThisTendersProblem(apiError)
+        case PlanningError.store:
+            return false
+        default:
+            return !(error is AuctionStoreError)
+        }
+    }
+
+    /// Tries the skipped tenders that are due again (kept in Redis, so a restart keeps trying).
+    private mutating func retrySkippedTenders(until deadline: ContinuousClock.Instant) {
+        guard let due = try? store.skippedTenders(dueBy: Timestamp(microseconds: RedisClock.hostMicroseconds())), !due.isEmpty else { return }
+        guard let index = try? store.indexedAuctions() else { return }
+        for (resource, id) in due where !isStopping() && ContinuousClock.now < deadline {
+            guard let resource = TenderResource(rawValue: resource) else {
+                try? store.forgetSkippedTender(resource, id)
+                continue
+            }
+            do {
+                try handleOrSkip(resource, TenderListPage.Entry(id: id, dateModified: "", status: nil), index: index)
+                if tenderBackoff["\(resource.rawValue)/\(id)"] == nil { try store.forgetSkippedTender(resource.rawValue, id) }
+            } catch {
+                logger.warning("skipped tender not tried again yet", metadata: ["tender": "\(id)", "error": "\(error)"])
+                return
             }
         }
     }

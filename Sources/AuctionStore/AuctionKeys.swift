@@ -53,6 +53,9 @@ public enum ServiceKeys {
     public static let linksOutbox = "auctions:links"
     /// String per API collection: the tender list's `offset` the feed follower has handled up to.
     public static func feedPosition(_ resource: String) -> String { "tenderfeed:\(resource):offset" }
+    /// Sorted set: `resource/tenderId` of listed tenders the feed could not plan, by the time
+    /// (ms) of their next attempt.
+    public static let skippedTenders = "tenderfeed:skipped"
     /// String: the Redis time (µs) when some process last said it was alive.
     public static let heartbeat = "auctiond:heartbeat"
     /// List: `from:until` (µs) of each time every process was down.

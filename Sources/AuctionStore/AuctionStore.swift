@@ -564,6 +564,24 @@ public final class AuctionStore {
         _ = try run { try $0.execute("SET", ServiceKeys.feedPosition(resource), offset) }
     }
 
+    /// A listed tender the feed could not plan: tried again from `retryAt` on.
+    public func skipTender(_ resource: String, _ tenderId: String, retryAt: Timestamp) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("ZADD", ServiceKeys.skippedTenders, String(retryAt.milliseconds), "\(resource)/\(tenderId)") }
+    }
+
+    /// The skipped tenders whose next attempt is due by `time`, as (resource, id).
+    public func skippedTenders(dueBy time: Timestamp) throws(AuctionStoreError) -> [(resource: String, tenderId: String)] {
+        let reply = try run { try $0.execute("ZRANGEBYSCORE", ServiceKeys.skippedTenders, "-inf", String(time.milliseconds)) }
+        return (reply.array ?? []).compactMap { item in
+            guard let text = item.string, let slash = text.firstIndex(of: "/") else { return nil }
+            return (String(text[..<slash]), String(text[text.index(after: slash)...]))
+        }
+    }
+
+    public func forgetSkippedTender(_ resource: String, _ tenderId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("ZREM", ServiceKeys.skippedTenders, "\(resource)/\(tenderId)") }
+    }
+
     // MARK: - Plumbing
 
     private func connected() throws(RedisError) -> RedisConnection {

@@ -118,6 +118,12 @@ public struct TenderListPage: Decodable, Sendable {
         public var dateModified: String
         /// Present when asked for with `opt_fields=status`.
         public var status: String?
+
+        public init(id: String, dateModified: String, status: String?) {
+            self.id = id
+            self.dateModified = dateModified
+            self.status = status
+        }
     }
 
     public struct NextPage: Decodable, Sendable {

@@ -112,6 +112,52 @@ import Testing
     }
 }
 
+/// Item 7: the feed never stalls on one tender.
+@Suite(.serialized) struct FeedTests {
+    @Test func aTenderThatCannotBePlannedIsSkippedAndRetriedWhileTheFeedGoesOn() throws {
+        let world = try TenderWorld()
+        var bad = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 60)
+        bad["value"] = ["amount": "a lot", "currency": "UAH"]  // not a number: the document does not decode
+        try world.sandbox.put(bad)
+        let good = try TenderWorld.fixture("tenders/meat.json", startIn: 60)
+        try world.sandbox.put(good)
+        let badId = bad["id"] as? String ?? "", goodId = good["id"] as? String ?? ""
+        #expect(world.daemon.waitForAuction(goodId), "the feed went on past the bad tender: \(world.daemon.log.suffix(3000))")
+        #expect(world.daemon.log.contains("tender skipped"), "\(world.daemon.log.suffix(3000))")
+        #expect(world.daemon.log.split(separator: "\n").contains { $0.contains("tender skipped") && $0.contains(badId) })
+        // It is tried again later, with backoff.
+        #expect(waitUntil(timeout: .seconds(15)) {
+            world.sandbox.requests().filter { $0.method == "GET" && $0.path == "/api/2.5/tenders/\(badId)" }.count >= 2
+        })
+        // Mended, it is planned.
+        bad["value"] = ["amount": 500, "currency": "UAH", "valueAddedTaxIncluded": true]
+        try world.sandbox.put(bad)
+        #expect(world.daemon.waitForAuction(badId))
+    }
+}
+
+extension FeedTests {
+    /// The feed plans a burst of 120 tenders, each API answer 40 ms late (about 15 s of work);
+    /// meanwhile an auction's results are due, and go out at once.
+    @Test func theOutboxesDoNotWaitForALongFeedCatchUp() throws {
+        let world = try TenderWorld()
+        let quick = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 2)
+        try world.sandbox.put(quick)
+        let id = quick["id"] as? String ?? ""
+        #expect(waitUntil(timeout: .seconds(30)) {
+            guard let state = world.publicState(id), let stages = state["stages"] as? [[String: Any]] else { return false }
+            return (state["currentStage"] as? Int ?? -1) >= stages.count - 3
+        })
+        let start = Timestamp(microseconds: RedisClock.hostMicroseconds()).adding(milliseconds: 3_600_000)
+        for n in 0..<120 { try world.sandbox.put(sampleTender(id: "burst-\(n)", start: start)) }
+        world.sandbox.fault(count: 2000, delayMilliseconds: 40)
+        #expect(waitUntil(timeout: .seconds(8)) { ["finished", "announced"].contains(world.publicState(id)?["status"] as? String ?? "") })
+        let planned = (world.daemon.get("/api/v1/auctions")?.body.components(separatedBy: "\"burst-").count ?? 1) - 1
+        #expect(planned < 120, "the report went out while the feed was still catching up (\(planned) planned)")
+        world.sandbox.fault(count: 0)
+    }
+}
+
 /// Item 3: a Redis outage is an outage. Redis is killed during bidder 1's turn and comes back
 /// after that turn should have ended: the turn moves by the outage before any bid is judged.
 @Suite struct RedisOutageTests {
