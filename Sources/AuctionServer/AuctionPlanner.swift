@@ -230,8 +230,8 @@ public struct AuctionPlanner {
     }
 
     /// PATCHes the links of a planned auction (SPEC §5.2). On success it leaves the links outbox;
-    /// otherwise it stays there for `retryLinks`. Refused for good (403, 404: the tender left
-    /// `active.auction`) it leaves the outbox too: done if the tender shows our `auctionUrl` (a
+    /// otherwise it stays there for `retryLinks`. Refused for good (a 4xx: 403 or 404 when the
+    /// tender left `active.auction`, 422 for a body it will never take) it leaves the outbox too: done if the tender shows our `auctionUrl` (a
     /// PATCH whose answer was lost), an error logged and counted if not.
     @discardableResult
     func publishLinks(_ auctionId: String, resource: TenderResource, tender view: TenderDocument) -> Bool {
@@ -242,7 +242,7 @@ public struct AuctionPlanner {
             try store.linksPublished(auctionId)
             logger.info("links published", metadata: ["auction": "\(auctionId)"])
             return true
-        } catch let error as TenderAPIError where error.status == 403 || error.status == 404 {
+        } catch let error as TenderAPIError where error.isFinalRefusal {
             linksRefused(auctionId, error)
         } catch {
             logger.warning("links not published yet", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
@@ -263,7 +263,7 @@ public struct AuctionPlanner {
                 if !publishLinks(id, resource: resource, tender: view), (try? store.waitingLinks().contains(id)) == true { failed.append(id) }
             } catch AuctionStoreError.unknownAuction {
                 try? store.linksPublished(id)
-            } catch let error as TenderAPIError where error.status == 403 || error.status == 404 {
+            } catch let error as TenderAPIError where error.isFinalRefusal {
                 // The real API serves the private view only in active.auction.
                 linksRefused(id, error)
             } catch {

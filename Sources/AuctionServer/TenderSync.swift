@@ -280,8 +280,8 @@ struct SyncWork {
             }
             let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
             if let refusal = try post(resource, input, body) {
-                // Refused (403): the tender has left active.auction, or this lot has its results
-                // already. The tender decides: a post whose answer was lost left these very results
+                // Refused for good (403: the tender has left active.auction, or this lot has its
+                // results already; 422: a body the API will never take). The tender decides: a post whose answer was lost left these very results
                 // on it. Otherwise they will never be taken: say so loudly, once, and stop.
                 if try tenderShowsResults(resource, input, body) {
                     logger.notice("results already on the tender (an earlier post's answer was lost)", metadata: ["auction": "\(id)"])
@@ -316,14 +316,14 @@ struct SyncWork {
         return try Self.showsResults(api.auctionView(resource, id: input.tenderId), report: body, lotId: input.lotId)
     }
 
-    /// Posts the results: nil when accepted, the error when the API refused them (403); other
-    /// failures throw.
+    /// Posts the results: nil when accepted, the error when the API refused them for good (a 4xx:
+    /// 403 outside `active.auction`, 422 for a body it will never take); other failures throw.
     private func post(_ resource: TenderResource, _ input: AuctionInput, _ body: Data) throws -> TenderAPIError? {
         do {
             try api.postResults(resource, id: input.tenderId, lotId: input.lotId, body: body)
             return nil
         } catch {
-            if error.status == 403 { return error }
+            if error.isFinalRefusal { return error }
             throw error
         }
     }

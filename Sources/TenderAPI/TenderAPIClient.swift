@@ -19,9 +19,9 @@ public struct TenderAPISettings: Sendable {
     public var baseURL: String
     /// The service's token: the HTTP Basic user name.
     public var token: String
-    /// One request's time-out.
+    /// The longest one request may take, its whole answer included (not only while idle).
     public var timeout: Duration
-    /// How long to keep retrying 5xx, 429, 412 and time-outs before giving up with `.unavailable`.
+    /// How long to keep retrying 5xx, 429, 409, 412 and time-outs before giving up with `.unavailable`.
     public var retryBudget: Duration
     public var firstBackoff: Duration
     public var maximumBackoff: Duration
@@ -108,6 +108,12 @@ public enum TenderAPIError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The HTTP status of a rejection.
     public var status: Int? {
         if case .rejected(let status, _) = self { status } else { nil }
+    }
+
+    /// A 4xx that sending again will not change (403, 404, 422, …). 409, 412 and 429 are retried
+    /// by the client itself and end as `unavailable`.
+    public var isFinalRefusal: Bool {
+        status.map { (400..<500).contains($0) } ?? false
     }
 }
 
@@ -216,7 +222,8 @@ public final class TenderAPIClient: Sendable {
                 request.httpBody = body
                 request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             }
-            if let cookie = serverCookie.withLock({ $0 }) { request.setValue(cookie, forHTTPHeaderField: "Cookie") }
+            let sentCookie = serverCookie.withLock { $0 }
+            if let sentCookie { request.setValue(sentCookie, forHTTPHeaderField: "Cookie") }
 
             var wait = backoff
             switch perform(request) {
@@ -230,9 +237,13 @@ public final class TenderAPIClient: Sendable {
                 case 200..<300:
                     return data
                 case 412:
-                    // Retried at once with the cookie just received.
-                    lastProblem = "412 without the server cookie"
-                    wait = .zero
+                    // Sent again at once only with a cookie just received; a 412 that keeps
+                    // coming whatever we send backs off like any failure.
+                    lastProblem = "412 precondition failed"
+                    if serverCookie.withLock({ $0 }) != sentCookie { wait = .zero }
+                case 409:
+                    // A conflicting write at the API (the document changed meanwhile): later.
+                    lastProblem = "409 conflict"
                 case 429:
                     lastProblem = "429 too many requests"
                     if let seconds = headers["retry-after"].flatMap(Double.init) { wait = max(wait, .milliseconds(Int64(seconds * 1000))) }
@@ -279,7 +290,13 @@ public final class TenderAPIClient: Sendable {
             done.signal()
         }
         task.resume()
-        done.wait()
+        // The session's time-out is an idle one: an answer that trickles a byte at a time would
+        // hold the caller for as long as it likes. The whole exchange gets `timeout`.
+        if done.wait(timeout: .now() + settings.timeout.inSeconds) == .timedOut {
+            task.cancel()
+            done.wait()
+            return .failure(TransportProblem("no whole answer within \(settings.timeout)"))
+        }
         return outcome.withLock { $0 }
     }
 }

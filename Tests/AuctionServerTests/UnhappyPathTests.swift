@@ -88,20 +88,24 @@ import Testing
 
     /// Item 6: refused for good, and the tender does not show these results: an error names the
     /// auction, a metric counts it, the POST is not repeated, and the results are kept.
-    @Test func resultsRefusedForGoodAreLoggedCountedNotRepeatedAndKept() throws {
+    @Test(arguments: [
+        (403, "Can't report auction results in current (cancelled) tender status"),
+        (422, "Number of auction results did not match the number of tender bids"),
+    ])
+    func resultsRefusedForGoodAreLoggedCountedNotRepeatedAndKept(status: Int, description: String) throws {
         let world = try TenderWorld(feed: false)
         let id = try world.planOnRequest(TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 3))
         // The bidders move the prices, so that the tender's (initial) prices are not the results.
         let bidders = try world.bidders(resource: "tenders", tenderId: id)
-        let refusal = #"{"status": "error", "errors": [{"location": "body", "name": "data", "description": "Can't report auction results in current (cancelled) tender status"}]}"#
-        world.sandbox.fault(count: 1, status: 403, body: refusal)
+        let refusal = #"{"status": "error", "errors": [{"location": "body", "name": "data", "description": "\#(description)"}]}"#
+        world.sandbox.fault(count: 1, status: status, body: refusal)
         #expect(TenderWorld.run(bidders, untilLastTurn: true).isEmpty)
         #expect(
             waitUntil(timeout: .seconds(40)) { world.daemon.log.contains("results refused by the API and not on the tender") },
             "\(world.sandbox.requests()) \(world.daemon.log.suffix(3000))")
         #expect(world.daemon.log.contains("auction=\(id)"))
         Thread.sleep(forTimeInterval: 3)
-        #expect(world.resultPosts("/api/2.5/tenders/\(id)/auction") == [403], "never posted again")
+        #expect(world.resultPosts("/api/2.5/tenders/\(id)/auction") == [status], "never posted again")
         #expect(world.daemon.get("/metrics")?.body.contains(#"auctiond_api_reports_total{outcome="refused"} 1"#) == true)
         let state = try #require(world.publicState(id))
         #expect(state["status"] as? String == "active", "final results are never thrown away")

@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func garbageFromThePeerIsAProtocolError() throws {
-        let peer = try GarbageServer(reply: "HTTP/1.1 400 Bad Request\r\n\r\n")
+        let peer = try ScriptedPeer(reply: "HTTP/1.1 400 Bad Request\r\n\r\n")
         let redis = try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: peer.port))
         #expect {
             try redis.execute("PING")
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func silentPeerTimesOut() throws {
-        let peer = try GarbageServer(reply: nil)
+        let peer = try ScriptedPeer(reply: nil)
         let redis = try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: peer.port), timeout: .milliseconds(300))
         let started = ContinuousClock.now
         #expect {
@@ -194,38 +194,4 @@ import Testing
         // A user with no password could only connect unauthenticated: refused.
         #expect(RedisEndpoint(url: "redis://user@h:1/0") == nil)
     }
-}
-
-/// A TCP peer that accepts one connection and answers `reply` (or nothing) to whatever it gets.
-final class GarbageServer: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-
-    init(reply: String?) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listener, pointer, length)
-                return getsockname(listener, pointer, &length)
-            }
-        }
-        listen(listener, 4)
-        fd = listener
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread {
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { return }
-            var buffer = [UInt8](repeating: 0, count: 1024)
-            _ = recv(client, &buffer, buffer.count, 0)
-            if let reply { _ = reply.withCString { send(client, $0, strlen($0), 0) } }
-            Thread.sleep(forTimeInterval: 5)
-            close(client)
-        }
-    }
-
-    deinit { close(fd) }
 }
