@@ -46,6 +46,9 @@ public final class AuctionService: WebServerDelegate {
         private let bidLimit: Int
         private let lock = NSLock()
         private var waitingBids: [QueuedBid] = []
+        /// Waiting bids per auction: the limit is per auction, so that one auction's flood (a
+        /// leaked link, a client in a loop) fills only its own share of the worker.
+        private var waitingPerAuction: [String: Int] = [:]
         private var sendingBids = false
         /// Bids in one round trip at most: a batch's answers all wait for its last script.
         static let bidsPerBatch = 128
@@ -64,10 +67,11 @@ public final class AuctionService: WebServerDelegate {
         func run(_ body: @escaping @Sendable (AuctionStore) -> Void) { queue.async { body(self.store) } }
 
         /// Queues a bid for Redis; `answer` is called on the worker's queue. Returns false, and
-        /// queues nothing, when `bidLimit` bids are waiting already.
+        /// queues nothing, when `bidLimit` bids of the same auction are waiting already.
         func submit(_ bid: BidSubmission, answer: @escaping @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void) -> Bool {
             let (queued, startSending): (Bool, Bool) = lock.withLock {
-                guard waitingBids.count < bidLimit else { return (false, false) }
+                guard waitingPerAuction[bid.auctionId, default: 0] < bidLimit else { return (false, false) }
+                waitingPerAuction[bid.auctionId, default: 0] += 1
                 waitingBids.append(QueuedBid(submission: bid, answer: answer))
                 let idle = !sendingBids
                 sendingBids = true
@@ -82,6 +86,10 @@ public final class AuctionService: WebServerDelegate {
             let batch: [QueuedBid] = lock.withLock {
                 let count = min(waitingBids.count, Self.bidsPerBatch)
                 defer { waitingBids.removeFirst(count) }
+                for bid in waitingBids.prefix(count) {
+                    let left = waitingPerAuction[bid.submission.auctionId, default: 1] - 1
+                    waitingPerAuction[bid.submission.auctionId] = left > 0 ? left : nil
+                }
                 return Array(waitingBids.prefix(count))
             }
             do {
@@ -221,7 +229,8 @@ public final class AuctionService: WebServerDelegate {
         case (.get, .metrics):
             responder.respond(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText()))
         case (.get, .auctions):
-            responder.respond(auctionList())
+            // Off the lws thread: with many auctions, sorting and encoding the list takes a while.
+            healthWorker.run { _ in responder.respond(self.auctionList(request)) }
         case (.get, .auction(let id)):
             responder.respond(publicState(id))
         case (.post, .cancel(let id)):
@@ -286,19 +295,41 @@ public final class AuctionService: WebServerDelegate {
         return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(data))
     }
 
-    private func auctionList() -> HTTPResponse {
-        let entries: [[String: Any]] = live.withContents { contents in
-            contents.auctions.values.map { auction -> [String: Any] in
+    /// `GET /api/v1/auctions[?limit=N&cursor=C]`: the auctions this process serves (scheduled,
+    /// live, and ended within `memoryGrace`), soonest start first, `limit` (1…1000, default 100) a
+    /// page; `next_page.cursor` continues after the last one.
+    func auctionList(_ request: HTTPRequest) -> HTTPResponse {
+        let limit: Int
+        if let text = request.queryValue("limit") {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                return APIError(status: 400, code: "invalid_limit", message: "limit must be a whole number from 1 to 1000.").response
+            }
+            limit = value
+        } else {
+            limit = 100
+        }
+        var after: AuctionListCursor?
+        if let text = request.queryValue("cursor") {
+            guard let cursor = AuctionListCursor(text) else {
+                return APIError(status: 400, code: "invalid_cursor", message: "The cursor is not one this list gave out.").response
+            }
+            after = cursor
+        }
+        let entries: [(cursor: AuctionListCursor, entry: [String: Any])] = live.withContents { contents in
+            contents.auctions.values.map { auction in
                 let state = auction.replica.state
-                return [
-                    "id": auction.replica.auctionId, "status": state.status.rawValue,
-                    "startDate": state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds,
-                    "title": state.input.title ?? NSNull(),
-                ]
+                let start = state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds
+                return (
+                    AuctionListCursor(start: start, id: auction.replica.auctionId),
+                    ["id": auction.replica.auctionId, "status": state.status.rawValue, "startDate": start, "title": state.input.title ?? NSNull()]
+                )
             }
         }
-        let sorted = entries.sorted { ($0["startDate"] as? Int64 ?? 0, $0["id"] as? String ?? "") < ($1["startDate"] as? Int64 ?? 0, $1["id"] as? String ?? "") }
-        return jsonResponse(["data": sorted])
+        let sorted = entries.filter { after.map($0.cursor.isAfter) ?? true }.sorted { $0.cursor.isBefore($1.cursor) }
+        let page = sorted.prefix(limit)
+        var body: [String: Any] = ["data": page.map(\.entry)]
+        if sorted.count > limit, let last = page.last { body["next_page"] = ["cursor": last.cursor.text] }
+        return jsonResponse(body)
     }
 
     private func publicState(_ id: String) -> HTTPResponse {

@@ -17,7 +17,7 @@ public struct Configuration: Sendable {
         ("hashSecrets", ""), ("adminToken", ""), ("feed", "off"), ("feedIntervalMilliseconds", "2000"), ("syncIntervalMilliseconds", "500"), ("webDir", "Web"), ("logLevel", "info"),
         ("shareListeningPort", "true"), ("webThreads", "1"), ("tlsCertificate", ""), ("tlsPrivateKey", ""),
         ("limits.maxMessageBytes", "4096"), ("limits.messagesPerSecond", "20"), ("limits.violationsBeforeClose", "3"),
-        ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxRequestBodyBytes", "1048576"),
+        ("limits.maxConnections", "10000"), ("limits.maxConnectionsPerIp", "100"), ("limits.maxConnectionsPerLink", "5"), ("limits.maxRequestBodyBytes", "1048576"),
         ("limits.maxQueuedFrames", "1024"), ("limits.maxQueuedBids", "1000"), ("limits.maxBidWaitMilliseconds", String(defaultMaxBidWaitMilliseconds)), ("limits.pingAfterSeconds", "10"), ("limits.hangUpAfterSeconds", "30"),
         ("clock.leaseTtlMilliseconds", "5000"), ("clock.leaseRenewalMilliseconds", "1000"),
         ("clock.outageThresholdMilliseconds", "3000"), ("clock.heartbeatMilliseconds", "1000"),

@@ -36,7 +36,11 @@ final class LiveAuctions: Sendable {
         var auctions: [String: LiveAuction] = [:]
         var sessions: [UInt64: Session] = [:]
         var connectionsPerPeer: [String: Int] = [:]
+        /// Open connections per participation link (`linkKey`).
+        var connectionsPerLink: [String: Int] = [:]
     }
+
+    static func linkKey(_ auctionId: String, _ bidder: Int) -> String { "\(auctionId)#\(bidder)" }
 
     private let contents = Mutex(Contents())
 

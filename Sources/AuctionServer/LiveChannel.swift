@@ -18,6 +18,12 @@ extension AuctionService {
             if contents.connectionsPerPeer[request.peer, default: 0] >= limits.maxConnectionsPerIP {
                 return .reject(status: 429, message: "Too many connections from your address.")
             }
+            // One bidder's link cannot take the connections of many (a leaked or shared link).
+            if let replica = contents.auctions[id]?.replica, case .bidder(let number) = role(of: request, in: replica).0,
+                contents.connectionsPerLink[LiveAuctions.linkKey(id, number), default: 0] >= limits.maxConnectionsPerLink
+            {
+                return .reject(status: 429, message: "Too many connections with this participation link (at most \(limits.maxConnectionsPerLink)).")
+            }
             return .accept
         }
     }
@@ -33,6 +39,7 @@ extension AuctionService {
             let (role, presentedBadToken) = role(of: socket.request, in: auction.replica)
             contents.sessions[socket.id] = Session(socket: socket, auctionId: id, role: role)
             contents.connectionsPerPeer[socket.request.peer, default: 0] += 1
+            if let number = role.bidderNumber { contents.connectionsPerLink[LiveAuctions.linkKey(id, number), default: 0] += 1 }
             auction.sockets.insert(socket.id)
             contents.auctions[id] = auction
             let state = auction.replica.state
@@ -58,6 +65,11 @@ extension AuctionService {
             let peer = socket.request.peer
             let left = contents.connectionsPerPeer[peer, default: 1] - 1
             contents.connectionsPerPeer[peer] = left > 0 ? left : nil
+            if let number = session.role.bidderNumber {
+                let key = LiveAuctions.linkKey(session.auctionId, number)
+                let links = contents.connectionsPerLink[key, default: 1] - 1
+                contents.connectionsPerLink[key] = links > 0 ? links : nil
+            }
             (session.role == .observer ? metrics.observers : metrics.bidders).decrement(by: 1)
         }
     }

@@ -35,7 +35,9 @@ public struct AuctionServiceSettings: Sendable {
         /// WebSocket connections in all, and per client IP address.
         public var maxConnections: Int = 10_000
         public var maxConnectionsPerIP: Int = 100
-        /// Bids waiting for Redis on one worker; beyond it a bid is answered `unavailable` at once,
+        /// WebSocket connections with one participation link (a bidder's tabs and devices).
+        public var maxConnectionsPerLink: Int = 5
+        /// Bids of one auction waiting for Redis on its worker; beyond it a bid is answered `unavailable` at once,
         /// so an overload costs a retry, not the process's memory.
         public var maxQueuedBids: Int = 1000
         /// A bid is judged at its arrival when it waited in the queue at most this long.

@@ -149,6 +149,7 @@ struct Wiring {
         limits.violationsBeforeClose = try config.integer("limits.violationsBeforeClose", in: 1...1000)
         limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
         limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
+        limits.maxConnectionsPerLink = try config.integer("limits.maxConnectionsPerLink", in: 1...1000)
         limits.maxQueuedBids = try config.integer("limits.maxQueuedBids", in: 1...1_000_000)
         limits.maxBidWait = .milliseconds(try config.integer("limits.maxBidWaitMilliseconds", in: 0...10_000))
         let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
