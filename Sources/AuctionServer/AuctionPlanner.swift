@@ -15,6 +15,8 @@ public struct PlanningSettings: Sendable {
     public var schedule: ScheduleSettings
     /// The API collections this service serves, tried in this order for a bare tender id.
     public var resources: [TenderResource]
+    /// What the planner's stores apply (the retention of a rescheduled plan, above all).
+    public var storePolicy = StorePolicy()
 
     public init(publicURL: String, schedule: ScheduleSettings = ScheduleSettings(), resources: [TenderResource] = TenderResource.allCases) {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL

@@ -31,6 +31,9 @@ public final class AuctionService: WebServerDelegate {
     nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
     /// Whether `refresher` was resumed: a dispatch source released while suspended is a crash.
     nonisolated(unsafe) private var refresherResumed = false
+    /// Ended auctions that left memory (`forgetEndedAuctions`), with when to see whether their keys
+    /// have expired: not loaded again from the index unless they run again.
+    private let forgotten = Mutex<[String: ContinuousClock.Instant]>([:])
     /// Auctions whose stored state cannot be read, with why: logged once each.
     private let unreadable = Mutex<[String: String]>([:])
     /// `/metrics` text from the process's metrics backend.
@@ -58,9 +61,9 @@ public final class AuctionService: WebServerDelegate {
             let answer: @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void
         }
 
-        init(_ name: String, endpoint: RedisEndpoint, bidLimit: Int = 1000, outageThreshold: Duration = .seconds(3), maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)) {
+        init(_ name: String, endpoint: RedisEndpoint, policy: StorePolicy, bidLimit: Int = 1000) {
             queue = DispatchQueue(label: name)
-            store = AuctionStore(endpoint: endpoint, outageThreshold: outageThreshold, maxBidWait: maxBidWait)
+            store = AuctionStore(endpoint: endpoint, policy: policy)
             self.bidLimit = bidLimit
         }
 
@@ -113,11 +116,10 @@ public final class AuctionService: WebServerDelegate {
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map {
-            Worker("auctiond.worker.\($0)", endpoint: settings.redis, bidLimit: settings.limits.maxQueuedBids, outageThreshold: settings.outageThreshold,
-                maxBidWait: settings.limits.maxBidWait)
+            Worker("auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy, bidLimit: settings.limits.maxQueuedBids)
         }
-        healthWorker = Worker("auctiond.health", endpoint: settings.redis)
-        planningWorker = Worker("auctiond.planning", endpoint: settings.redis)
+        healthWorker = Worker("auctiond.health", endpoint: settings.redis, policy: settings.storePolicy)
+        planningWorker = Worker("auctiond.planning", endpoint: settings.redis, policy: settings.storePolicy)
         let box = FeedBox()
         feed = AuctionEventFeed(
             endpoint: settings.redis, handler: { box.service?.deliver($0) },
@@ -142,6 +144,7 @@ public final class AuctionService: WebServerDelegate {
                     service.logger.warning("cannot read Redis' clock", metadata: ["error": "\(error)"])
                 }
                 service.loadNewAuctions()
+                service.forgetEndedAuctions()
             }
         }
         refresher.resume()
@@ -172,15 +175,40 @@ public final class AuctionService: WebServerDelegate {
     private func loadNewAuctions() {
         let store = healthWorker.store
         let known = live.auctionIds
-        let new: [String]
-        do { new = try store.indexedAuctions().map(\.id).filter { !known.contains($0) } } catch {
+        let indexed: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]
+        do { indexed = try store.indexedAuctions() } catch {
             metrics.redisErrors.increment()
             logger.warning("cannot read the auction index", metadata: ["error": "\(error)"])
             return
         }
+        // An auction that left memory comes back only when it runs again (a re-plan); once its
+        // keys should have expired, whether they did is looked at (then it leaves the index).
+        let now = ContinuousClock.now
+        let (new, expiring) = forgotten.withLock { forgotten in
+            let listed = Set(indexed.map(\.id))
+            forgotten = forgotten.filter { listed.contains($0.key) }
+            var expiring: [String] = []
+            let new = indexed.filter { entry in
+                guard !known.contains(entry.id) else { return false }
+                guard let check = forgotten[entry.id] else { return true }
+                let ended = entry.status.map { [.announced, .cancelled, .rescheduled].contains($0) } ?? true
+                if !ended { forgotten[entry.id] = nil }
+                if ended, now >= check {
+                    expiring.append(entry.id)
+                    forgotten[entry.id] = now + .seconds(60)
+                }
+                return !ended
+            }.map(\.id)
+            return (new, expiring)
+        }
+        for id in expiring where (try? store.exists(id)) == false {
+            try? store.unindex(id)
+            forgotten.withLock { $0[id] = nil }
+        }
         for id in new {
             do { try load(id, store: store) } catch .unknownAuction {
-                continue  // in the index, gone from Redis (the index is advisory)
+                // Its keys expired after the retention: the index lets it go too.
+                try? store.unindex(id)
             } catch .corrupted(_, let reason) {
                 // One unreadable auction hides nothing else; it is said once, not every second.
                 if unreadable.withLock({ $0.updateValue(reason, forKey: id) != reason }) {
@@ -192,6 +220,34 @@ public final class AuctionService: WebServerDelegate {
                 return  // Redis is failing: the next refresh tries again
             }
         }
+    }
+
+    /// Lets go of the auctions that ended more than `memoryGrace` ago: their replica, their
+    /// sockets (closed with 1001) and their events. Redis keeps them for the retention.
+    func forgetEndedAuctions() {
+        let now = ContinuousClock.now
+        let grace = settings.memoryGrace
+        let (leaving, sockets): ([String], [WebSocket]) = live.withContents { contents in
+            var leaving: [String] = []
+            for (id, auction) in contents.auctions where [.announced, .cancelled, .rescheduled].contains(auction.replica.state.status) {
+                guard let endedAt = auction.endedAt else {
+                    contents.auctions[id]?.endedAt = now
+                    continue
+                }
+                if now - endedAt >= grace { leaving.append(id) }
+            }
+            let sockets = leaving.flatMap { id in contents.auctions.removeValue(forKey: id)?.sockets ?? [] }.compactMap { contents.sessions[$0]?.socket }
+            return (leaving, sockets)
+        }
+        guard !leaving.isEmpty else { return }
+        // Its keys expire the retention after it ended, about the grace ago.
+        let expiry = now + settings.storePolicy.retention - grace
+        forgotten.withLock { forgotten in for id in leaving { forgotten[id] = expiry } }
+        for id in leaving {
+            feed.unfollow(id)
+            logger.info("auction left memory", metadata: ["auction": "\(id)"])
+        }
+        for socket in sockets { socket.close(.goingAway, reason: "the auction is over") }
     }
 
     /// Follows an auction this process has just planned, before its links are published (called

@@ -25,6 +25,7 @@ public struct Configuration: Sendable {
         ("schedule.lowestCostTurnSeconds", "120"), ("schedule.highestCostFirstPauseSeconds", "300"),
         ("schedule.highestCostPauseSeconds", "180"), ("schedule.highestCostTurnSeconds", "180"),
         ("schedule.maxOutageShiftSeconds", "120"), ("workers", "4"), ("indexRefreshMilliseconds", "1000"),
+        ("retentionDays", "30"), ("memoryGraceSeconds", "3600"),
     ]
 
     /// The value of each key, and where it came from (for error messages).
@@ -70,6 +71,15 @@ public struct Configuration: Sendable {
         let (text, source) = values[key] ?? ("", key)
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             throw ConfigurationError(description: "\(source): '\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A number, fractions allowed (`retentionDays: 0.5`).
+    public func number(_ key: String, in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        let (text, source) = values[key] ?? ("", key)
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
+            throw ConfigurationError(description: "\(source): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }

@@ -29,6 +29,8 @@ struct Session {
 struct LiveAuction {
     var replica: AuctionReplica
     var sockets: Set<UInt64> = []
+    /// When this process first saw the auction ended (announced, cancelled, rescheduled).
+    var endedAt: ContinuousClock.Instant?
 }
 
 final class LiveAuctions: Sendable {

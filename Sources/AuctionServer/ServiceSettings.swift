@@ -1,4 +1,5 @@
 import AuctionCore
+import AuctionStore
 import RedisClient
 import TenderAPI
 
@@ -11,9 +12,12 @@ public struct AuctionServiceSettings: Sendable {
     public var publicURL: String
     /// The first signs participation links; all verify (SPEC §6).
     public var hashSecrets: [String]
-    /// No heartbeat for this long is an outage (`clock.outageThresholdMilliseconds`): bids wait
-    /// until it is applied to their auction.
-    public var outageThreshold: Duration = .seconds(3)
+    /// What every store of the service applies: the outage threshold, the longest bid wait
+    /// (`limits.maxBidWaitMilliseconds`) and the retention of ended auctions.
+    public var storePolicy = StorePolicy()
+    /// An ended auction (announced, cancelled, rescheduled) leaves this process's memory this long
+    /// after it ended (`memoryGraceSeconds`); Redis keeps it for `storePolicy.retention`.
+    public var memoryGrace: Duration = .seconds(3600)
     /// `relaxed`: Redis may lose acknowledged bids and the operator said so; `/healthz` shows it.
     public var durabilityRelaxed: Bool = false
     /// Bearer token of the admin endpoints; nil turns them off.
@@ -40,8 +44,6 @@ public struct AuctionServiceSettings: Sendable {
         /// Bids of one auction waiting for Redis on its worker; beyond it a bid is answered `unavailable` at once,
         /// so an overload costs a retry, not the process's memory.
         public var maxQueuedBids: Int = 1000
-        /// A bid is judged at its arrival when it waited in the queue at most this long.
-        public var maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
 
         public init() {}
     }

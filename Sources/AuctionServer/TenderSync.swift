@@ -57,7 +57,7 @@ public final class TenderSync: Sendable {
     public func start() {
         thread.start { [self] in
             var work = SyncWork(
-                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis), tokens: tokens, settings: planning, logger: logger, stored: stored),
+                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis, policy: planning.storePolicy), tokens: tokens, settings: planning, logger: logger, stored: stored),
                 settings: settings, logger: logger, isStopping: { [thread] in thread.isStopping })
             while !thread.isStopping {
                 work.pass()

@@ -21,6 +21,11 @@ public struct ClockSettings: Sendable {
     /// How long after its end a turn is closed (`limits.maxBidWaitMilliseconds`): a bid that
     /// reached a process in time may wait this long in its queue and is still judged in the turn.
     public var bidGrace: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
+    /// How long an ended auction's keys stay in Redis (an outage may reschedule one).
+    public var retention: Duration = StorePolicy().retention
+
+    /// What the clock's stores apply.
+    public var storePolicy: StorePolicy { StorePolicy(outageThreshold: outageThreshold, maxBidWait: bidGrace, retention: retention) }
 
     public init() {}
 }
@@ -89,7 +94,7 @@ public final class AuctionClock: Sendable {
     // MARK: - The loop
 
     private func run() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), outageThreshold: settings.outageThreshold)
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
         // The first heartbeat comes before the first pass, so that pass applies any outage.
         beat(store)
         var loop = Loop(
@@ -104,7 +109,7 @@ public final class AuctionClock: Sendable {
     }
 
     private func runHeartbeat() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), outageThreshold: settings.outageThreshold)
+        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
         while !heartbeatThread.isStopping {
             let next = ContinuousClock.now + settings.heartbeatInterval
             pause(next - ContinuousClock.now, unless: heartbeatThread)

@@ -42,6 +42,14 @@ public final class AuctionEventFeed: Sendable {
         }
     }
 
+    /// Stops delivering `auctionId`'s events (it left the process's memory).
+    public func unfollow(_ auctionId: String) {
+        control.withLock { control in
+            control.lastDelivered[auctionId] = nil
+            control.needsCatchUp.remove(auctionId)
+        }
+    }
+
     public func start() {
         thread.start { [self] in run() }
     }

@@ -49,6 +49,27 @@ public struct BidSubmission: Sendable, Equatable {
     }
 }
 
+/// The rules a store applies that are the service's configuration, the same in every process.
+public struct StorePolicy: Sendable {
+    /// No heartbeat for longer than this is an outage (`clock.outageThresholdMilliseconds`): bids
+    /// and stage switches wait until it is applied.
+    public var outageThreshold: Duration
+    /// The longest a bid's wait between its arrival and the bid script counts for nothing
+    /// (`limits.maxBidWaitMilliseconds`; the clock closes turns this long after their end).
+    public var maxBidWait: Duration
+    /// How long an ended auction's keys stay in Redis (`retentionDays`): the Stream is its record.
+    public var retention: Duration
+
+    public init(
+        outageThreshold: Duration = .seconds(3), maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds),
+        retention: Duration = .seconds(30 * 86_400)
+    ) {
+        self.outageThreshold = outageThreshold
+        self.maxBidWait = maxBidWait
+        self.retention = retention
+    }
+}
+
 /// Whether Redis would keep an acknowledged bid through a crash (`AuctionStore.durability`).
 public enum RedisDurability: Sendable, Equatable {
     case durable
@@ -98,24 +119,15 @@ public struct AppendRequest: Sendable {
 public final class AuctionStore {
     public let endpoint: RedisEndpoint
     public let retry: RetryPolicy
-    /// No heartbeat for longer than this is an outage (`ClockSettings.outageThreshold`): bids and
-    /// stage switches wait until it is applied.
-    public let outageThreshold: Duration
-    /// The longest a bid's wait between its arrival and the bid script counts for nothing
-    /// (`limits.maxBidWaitMilliseconds`; the clock closes turns this long after their end).
-    public let maxBidWait: Duration
+    public let policy: StorePolicy
     private var connection: RedisConnection?
     private var scriptHashes: [String: String] = [:]
 
     /// Does not connect yet: the first call does, so a process can start while Redis is down.
-    public init(
-        endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), outageThreshold: Duration = .seconds(3),
-        maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds)
-    ) {
+    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), policy: StorePolicy = StorePolicy()) {
         self.endpoint = endpoint
         self.retry = retry
-        self.outageThreshold = outageThreshold
-        self.maxBidWait = maxBidWait
+        self.policy = policy
     }
 
     // MARK: - Planning and loading
@@ -283,8 +295,8 @@ public final class AuctionStore {
         return (
             [keys.live, keys.log, keys.pending, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages],
             [
-                String(bidder), action, amount, requestId, keys.channel, String(outageThreshold.wholeMicroseconds),
-                arrivedAt.map { String($0.microseconds) } ?? "", String(maxBidWait.wholeMicroseconds),
+                String(bidder), action, amount, requestId, keys.channel, String(policy.outageThreshold.wholeMicroseconds),
+                arrivedAt.map { String($0.microseconds) } ?? "", String(policy.maxBidWait.wholeMicroseconds),
             ]
         )
     }
@@ -349,8 +361,16 @@ public final class AuctionStore {
             request.leaseOwner ?? "", String(replica.seq), request.notBefore.map { String($0.microseconds) } ?? "", keys.channel,
             clearPending, String(mirror.count),
         ]
-        arguments += mirror.flatMap { [$0.0, $0.1] } + [String(outageThreshold.wholeMicroseconds)] + fields.flatMap { [$0.0, $0.1] }
-        return ([keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages], arguments)
+        let ends = next.status != replica.state.status && [.announced, .cancelled, .rescheduled].contains(next.status)
+        let expiry: String =
+            if case .replanned = event { "persist" } else if ends { String(max(1, policy.retention.wholeMilliseconds)) } else { "" }
+        arguments += mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry] + fields.flatMap { [$0.0, $0.1] }
+        return (
+            [
+                keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages, keys.plan, keys.bidders,
+                keys.report, keys.refusedReport,
+            ], arguments
+        )
     }
 
     private static func appendOutcome(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> AppendOutcome {
@@ -474,6 +494,16 @@ public final class AuctionStore {
 
     private func index(_ auctionId: String, status: AuctionStatus, start: Timestamp?) throws(AuctionStoreError) {
         try index([(auctionId, status, start)])
+    }
+
+    /// Whether the auction's plan is still in Redis (not expired).
+    public func exists(_ auctionId: String) throws(AuctionStoreError) -> Bool {
+        try run { try $0.execute("EXISTS", AuctionKeys(auctionId).plan) }.integer == 1
+    }
+
+    /// Takes an auction whose keys are gone (expired after the retention) out of the index.
+    public func unindex(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.pipeline([command("ZREM", ServiceKeys.schedule, auctionId), command("HDEL", ServiceKeys.status, auctionId)]) }
     }
 
     /// Records each auction's status, and its start when given, in one round trip.

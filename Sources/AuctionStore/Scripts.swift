@@ -160,11 +160,15 @@ enum Scripts {
     /// event counts as taken into account (`outagesApplied` in the live hash, beside `outages`,
     /// those recorded before the auction was planned).
     ///
-    /// KEYS: live, log, pending, lease, requests, heartbeat, outages. ARGV: owner (or ''), expected
-    /// seq, notBefore µs (or ''), channel, pending to clear ('' none, 'all', a stage index, or 'reset': every pending
-    /// bid and every remembered request, for a timeline laid out anew), mirror field count m, then m
-    /// field/value pairs for the live hash, then the outage threshold µs, then the event's
-    /// field/value pairs. A value equal to `$TIME` becomes the Redis time.
+    /// An event that ends the auction (announced, cancelled, rescheduled) sets every key of the
+    /// auction to expire after the retention; a re-plan makes them permanent again.
+    ///
+    /// KEYS: live, log, pending, lease, requests, heartbeat, outages, plan, bidders, report, refused
+    /// report. ARGV: owner (or ''), expected seq, notBefore µs (or ''), channel, pending to clear
+    /// ('' none, 'all', a stage index, or 'reset': every pending bid and every remembered request,
+    /// for a timeline laid out anew), mirror field count m, then m field/value pairs for the live
+    /// hash, then the outage threshold µs, then the expiry ('' none, 'persist', or the retention
+    /// in ms), then the event's field/value pairs. A value equal to `$TIME` becomes the Redis time.
     /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'outage'}`, `{'lease'}`
     /// or `{'missing'}`.
     static let append = RedisScript(
@@ -179,7 +183,8 @@ enum Scripts {
             local mirrorCount = tonumber(ARGV[6])
             local cursor = 7 + 2 * mirrorCount
             if ARGV[3] ~= '' and outagePending(KEYS[6], KEYS[7], ARGV[cursor]) then return {'outage'} end
-            cursor = cursor + 1
+            local expiry = ARGV[cursor + 1]
+            cursor = cursor + 2
             if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
             elseif ARGV[5] == 'reset' then redis.call('DEL', KEYS[3], KEYS[5])
             elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
@@ -197,6 +202,13 @@ enum Scripts {
             if message.type == 'outageRecovered' then redis.call('HINCRBY', KEYS[1], 'outagesApplied', 1) end
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             redis.call('PUBLISH', ARGV[4], cjson.encode(message))
+            -- Every key of the auction but its lease (which has a TTL of its own).
+            local kept = {KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
+            if expiry == 'persist' then
+              for _, key in ipairs(kept) do redis.call('PERSIST', key) end
+            elseif expiry ~= '' then
+              for _, key in ipairs(kept) do redis.call('PEXPIRE', key, expiry) end
+            end
             return {'appended', seqText, nowText}
             """)
 

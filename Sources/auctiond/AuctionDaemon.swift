@@ -151,7 +151,7 @@ struct Wiring {
         limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
         limits.maxConnectionsPerLink = try config.integer("limits.maxConnectionsPerLink", in: 1...1000)
         limits.maxQueuedBids = try config.integer("limits.maxQueuedBids", in: 1...1_000_000)
-        limits.maxBidWait = .milliseconds(try config.integer("limits.maxBidWaitMilliseconds", in: 0...10_000))
+        let maxBidWait = Duration.milliseconds(try config.integer("limits.maxBidWaitMilliseconds", in: 0...10_000))
         let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
         let tenderAPI = TenderAPISettings(
             baseURL: config.string("apiUrl"), token: config.string("apiToken"),
@@ -186,7 +186,9 @@ struct Wiring {
         clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
         clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
         clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
-        clock.bidGrace = limits.maxBidWait
+        clock.bidGrace = maxBidWait
+        let retentionDays = try config.number("retentionDays", in: 0.000_01...3650)
+        clock.retention = .milliseconds(Int64(retentionDays * 86_400_000))
         var service = AuctionServiceSettings(
             redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
             adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,
@@ -195,7 +197,9 @@ struct Wiring {
             tenderAPI: tenderAPI,
             planning: PlanningSettings(publicURL: config.string("publicUrl"), schedule: schedule, resources: resources))
         service.durabilityRelaxed = durability == "relaxed"
-        service.outageThreshold = clock.outageThreshold
+        service.storePolicy = clock.storePolicy
+        service.planning.storePolicy = clock.storePolicy
+        service.memoryGrace = .seconds(try config.integer("memoryGraceSeconds", in: 0...30 * 86_400))
         let certificate = config.string("tlsCertificate"), key = config.string("tlsPrivateKey")
         let server = WebServerConfiguration(
             host: String(listen[..<colon]), port: port,
@@ -226,7 +230,7 @@ struct Plan: ParsableCommand {
         let wiring = try Wiring(config, listen: nil)
         let logger = Logger(label: "auctiond.plan")
         let planner = AuctionPlanner(
-            api: TenderAPIClient(settings: wiring.tenderAPI), store: AuctionStore(endpoint: wiring.service.redis),
+            api: TenderAPIClient(settings: wiring.tenderAPI), store: AuctionStore(endpoint: wiring.service.redis, policy: wiring.service.storePolicy),
             tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), settings: wiring.service.planning, logger: logger)
         do {
             for outcome in try planner.plan(tenderId: tenderId, lotId: lot) { print(outcome) }

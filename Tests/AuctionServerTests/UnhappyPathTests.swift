@@ -228,6 +228,35 @@ extension FeedTests {
     }
 }
 
+/// Item 6 for the links: links still waiting when the tender has left `active.auction` (the
+/// real API then refuses the private view) leave the outbox after one look at the tender.
+@Suite(.serialized) struct LinksRefusedTests {
+    @Test(arguments: [true, false])
+    func linksWaitingForATenderThatMovedOnAreDroppedAfterOneLook(tenderShowsThem: Bool) throws {
+        let world = try TenderWorld(feed: false)
+        var tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 600)
+        let id = try world.planOnRequest(tender)
+        let store = AuctionStore(endpoint: world.redis.endpoint)
+        // The tender moves on; our links are on it (a PATCH whose answer was lost) or not.
+        if tenderShowsThem { tender["auctionUrl"] = world.sandbox.tender("tenders", id)?["auctionUrl"] }
+        tender["status"] = "active.qualification"
+        try world.sandbox.put(tender)
+        try store.queueLinks(id)
+        let privateViews = { world.sandbox.requests().filter { $0.method == "GET" && $0.path.hasSuffix("\(id)/auction") } }
+        let before = privateViews().count
+        #expect(waitUntil(timeout: .seconds(10)) { (try? store.waitingLinks()) == [] }, "\(world.daemon.log.suffix(2000))")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(privateViews().count == before + 1, "one look, no loop: \(privateViews())")
+        let metrics = world.daemon.get("/metrics")?.body ?? ""
+        if tenderShowsThem {
+            #expect(world.daemon.log.contains("links already on the tender"))
+        } else {
+            #expect(world.daemon.log.contains("links refused by the API and not on the tender"))
+            #expect(metrics.contains(#"auctiond_api_links_total{outcome="refused"} 1"#), "\(metrics)")
+        }
+    }
+}
+
 /// Item 4: once the last turn has ended, an admin cancel is refused and the report waits.
 @Suite struct FinalResultsLiveTests {
     @Test func anAdminCancelAfterTheLastTurnIsRefusedAndTheReportStaysQueued() throws {
@@ -391,6 +420,37 @@ extension FeedTests {
         var answers: [String] = []
         for _ in 0..<12 { let reply = try flooder.receiveReply(); answers.append("\(reply["requestId"] ?? "?"):\(reply["code"] ?? reply["type"] ?? "?")") }
         #expect(answers.filter { $0.hasSuffix("unavailable") }.count >= 5, "the flooded auction's own queue was full: \(answers)")
+    }
+
+    /// An ended auction leaves the process's memory after `memoryGraceSeconds`, and its Redis
+    /// keys expire `retentionDays` after it ended (here a fraction of a day: 4.3 s).
+    @Test func anEndedAuctionLeavesMemoryAfterTheGraceAndRedisAfterTheRetention() throws {
+        let fixture = try LiveFixture(offset: 60_000, environment: ["AUCTIOND_MEMORY_GRACE_SECONDS": "1", "AUCTIOND_RETENTION_DAYS": "0.00005"])
+        let other = try samplePlannedAuction(id: "stays", start: fixture.store.now().adding(milliseconds: 60_000))
+        try fixture.store.create(other)
+        #expect(fixture.daemon.waitForAuction("stays"))
+        let observer = try fixture.observer()
+        _ = try observer.receive(until: "state")
+        let cancel = blockingHTTP(
+            "POST", port: fixture.daemon.port, path: "/api/v1/auctions/\(fixture.auctionId)/cancel",
+            headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+        #expect(cancel?.status == 200)
+        let keys = AuctionKeys(fixture.auctionId)
+        let redis = try fixture.redis.connect()
+        let ttl = try redis.execute("PTTL", keys.log).integer ?? -1
+        #expect(ttl > 0 && ttl <= 4_320, "the log expires with the retention: \(ttl) ms")
+        #expect(try redis.execute("PTTL", AuctionKeys("stays").live).integer == -1, "a live auction never expires")
+        // Out of memory after the grace; its observer is told the auction is over.
+        #expect(waitUntil(timeout: .seconds(10)) { fixture.daemon.get("/api/v1/auctions/\(fixture.auctionId)")?.status == 404 })
+        #expect(fixture.daemon.log.contains("auction left memory"))
+        // Gone from Redis after the retention, index included; it is not loaded again.
+        #expect(waitUntil(timeout: .seconds(10)) {
+            (try? redis.execute("EXISTS", keys.plan, keys.live, keys.log, keys.requests, keys.bidders).integer) == 0
+        })
+        #expect(waitUntil(timeout: .seconds(5)) { (try? fixture.store.indexedAuctions().map(\.id)) == ["stays"] })
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(fixture.daemon.get("/api/v1/auctions/\(fixture.auctionId)")?.status == 404)
+        #expect(fixture.daemon.get("/api/v1/auctions/stays")?.status == 200)
     }
 
     @Test func oneParticipationLinkHasAtMostFiveConnections() throws {
