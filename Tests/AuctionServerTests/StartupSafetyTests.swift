@@ -95,6 +95,19 @@ import Testing
         #expect(!refused.log.contains(password))
     }
 
+    @Test func withoutAnAdminTokenTheAdminRoutesAreOff() throws {
+        let redis = try RedisServer(appendOnly: true)
+        let (process, port) = try start(redis.url, ["AUCTIOND_ADMIN_TOKEN": ""])
+        defer { process.stop() }
+        for path in ["/api/v1/auctions/any/cancel", "/api/v1/auctions/any/plan"] {
+            for headers in [[:], ["Authorization": "Bearer "]] as [[String: String]] {
+                let answer = blockingHTTP("POST", port: port, path: path, headers: headers)
+                #expect(answer?.status == 403, "\(path) \(headers)")
+                #expect(answer?.body.contains("admin_disabled") == true)
+            }
+        }
+    }
+
     @Test func theDefaultRedisURLIsThePortOfConfigRedisConf() throws {
         let conf = try String(contentsOfFile: "Config/redis.conf", encoding: .utf8)
         let port = try #require(conf.split(separator: "\n").first { $0.hasPrefix("port ") }?.split(separator: " ").last)
