@@ -56,7 +56,8 @@ public enum ServiceKeys {
     /// Sorted set: `resource/tenderId` of listed tenders the feed could not plan, by the time
     /// (ms) of their next attempt.
     public static let skippedTenders = "tenderfeed:skipped"
-    /// String: the Redis time (µs) when some process last said it was alive.
+    /// String: `µs count`, the Redis time when some process last said it was alive and how many
+    /// outages are recorded (so that a bid reads both at once).
     public static let heartbeat = "auctiond:heartbeat"
     /// List: `from:until` (µs) of each time every process was down.
     public static let outages = "auctiond:outages"

@@ -17,18 +17,27 @@ enum Scripts {
         local nowText = clock[1] .. string.format('%06d', tonumber(clock[2]))
         """
 
-    /// `outagePending(heartbeatKey, outagesKey, thresholdMicroseconds)`: whether this auction
-    /// (`KEYS[1]`, its live hash) must wait for an outage to be applied to its timeline first.
-    /// Either no process has said it is alive for longer than the threshold (Redis was down, or
-    /// every process was: the heartbeat records that interval when it comes back), or an outage
-    /// is recorded that this auction has not taken into account yet (the clock appends it).
+    /// `outagePending(heartbeatKey, outagesKey, thresholdMicroseconds, considered)`: whether an
+    /// auction that has taken `considered` outages into account must wait for an outage to be
+    /// applied to its timeline first. Either no process has said it is alive for longer than the
+    /// threshold (Redis was down, or every process was: the heartbeat records that interval when
+    /// it comes back), or an outage is recorded that the auction has not taken into account yet
+    /// (the clock appends it). The heartbeat carries the count of recorded outages (`µs count`),
+    /// so a bid pays one read for both.
     private static let outagePending = """
 
-        local function outagePending(heartbeatKey, outagesKey, threshold)
+        local function outagePending(heartbeatKey, outagesKey, threshold, considered)
           local beat = redis.call('GET', heartbeatKey)
-          if beat and now - tonumber(beat) > tonumber(threshold) then return true end
-          local counts = redis.call('HMGET', KEYS[1], 'outages', 'outagesApplied')
-          return redis.call('LLEN', outagesKey) > tonumber(counts[1] or '0') + tonumber(counts[2] or '0')
+          if not beat then return false end
+          local at, recorded = string.match(beat, '^(%d+) (%d+)$')
+          if not at then at, recorded = beat, redis.call('LLEN', outagesKey) end
+          if now - tonumber(at) > tonumber(threshold) then return true end
+          return tonumber(recorded) > considered
+        end
+
+        local function outagesConsidered(live)
+          local counts = redis.call('HMGET', live, 'outages', 'outagesApplied')
+          return tonumber(counts[1] or '0') + tonumber(counts[2] or '0')
         end
         """
 
@@ -62,15 +71,19 @@ enum Scripts {
             local bidder = tonumber(bidderText)
             local requestKey = bidderText .. ':' .. requestId
             local earlier = redis.call('HGET', KEYS[4], requestKey)
-            local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria')
+            local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria', 'outages', 'outagesApplied')
             if not live[1] then return earlier or 'missing' end
 
             local status, current = live[1], tonumber(live[2])
             local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
-            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6]) then return 'outage' end
-            -- The time the bid is judged at: its arrival, within the bound.
+            local considered = tonumber(live[7] or '0') + tonumber(live[8] or '0')
+            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6], considered) then return 'outage' end
+            -- The time the bid is judged at: its arrival, within the bound, and never before the
+            -- start of the stage already switched to (a process's reading of Redis' clock lags it
+            -- a little, and that stage's predecessor is closed).
             if ARGV[7] ~= '' then
               local judged = math.min(now, math.max(tonumber(ARGV[7]), now - tonumber(ARGV[8])))
+              if current >= 0 and timeline[current + 1] then judged = math.max(judged, timeline[current + 1][2]) end
               if judged < now then
                 now = judged
                 nowText = string.format('%d', judged)
@@ -182,7 +195,7 @@ enum Scripts {
             if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
             local mirrorCount = tonumber(ARGV[6])
             local cursor = 7 + 2 * mirrorCount
-            if ARGV[3] ~= '' and outagePending(KEYS[6], KEYS[7], ARGV[cursor]) then return {'outage'} end
+            if ARGV[3] ~= '' and outagePending(KEYS[6], KEYS[7], ARGV[cursor], outagesConsidered(KEYS[1])) then return {'outage'} end
             local expiry = ARGV[cursor + 1]
             cursor = cursor + 2
             if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
@@ -269,11 +282,13 @@ enum Scripts {
         name: "heartbeat",
         source: clock + """
 
-            local last = redis.call('GET', KEYS[1])
+            local beat = redis.call('GET', KEYS[1])
+            local last = beat and (string.match(beat, '^(%d+)') or beat)
             if last and now - tonumber(last) > tonumber(ARGV[1]) then
               redis.call('RPUSH', KEYS[2], last .. ':' .. nowText)
             end
-            redis.call('SET', KEYS[1], nowText)
-            return redis.call('LLEN', KEYS[2])
+            local recorded = redis.call('LLEN', KEYS[2])
+            redis.call('SET', KEYS[1], nowText .. ' ' .. string.format('%d', recorded))
+            return recorded
             """)
 }

@@ -119,6 +119,26 @@ import Testing
         #expect(fresh.code == "accepted")
     }
 
+    /// A process's reading of Redis' clock lags it a little (it is taken at the reply): a bid that
+    /// arrived just after its turn was switched to may carry an arrival before the turn's start.
+    /// It is judged in the turn, never in the stage the switch already closed.
+    @Test func anArrivalStampedJustBeforeTheCurrentStageIsJudgedInIt() throws {
+        let fixture = try StoreFixture()
+        let planned = try fixture.plan(offset: -10, firstPause: 300, turn: 60_000)
+        // Just after the turn's start, well within the bound of 50 ms.
+        while try fixture.store.now() < planned.stages[1].start.adding(milliseconds: 5) { Thread.sleep(forTimeInterval: 0.001) }
+        for _ in 0...1 {
+            _ = try fixture.store.appendDecided("tender-1") { state, now in state.dueStageSwitch(at: now) }
+        }
+        #expect(try fixture.store.load("tender-1").state.currentStage == 1)
+        let arrived = planned.stages[1].start.adding(milliseconds: -3)
+        let verdict = try fixture.store.placeBids([
+            BidSubmission(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "early-stamp", arrivedAt: arrived)
+        ])[0].get()
+        #expect(verdict.code == "accepted", "\(verdict)")
+        #expect(verdict.at >= planned.stages[1].start)
+    }
+
     @Test func aCancelWithdrawsThePendingBidAndThePriceBeforeTheTurnStands() throws {
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
