@@ -49,6 +49,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let expectation: Expectation
         let text: String
         var firstAnswer: String?
+        /// When it was sent again after a reconnect (wall clock, µs).
+        var replayedWall: Int64?
     }
 
     /// Lives on the pool's thread only (closures carry it there and back).
@@ -241,6 +243,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // After a reconnect, the last request again: the first answer must come back unchanged.
             if connection.welcomes > 1, let last = connection.lastRequestId, let request = sent[last] {
                 tally.replays += 1
+                sent[last]?.replayedWall = wallMicroseconds()
                 pool.send(text: request.text, on: id)
             }
         }
@@ -413,8 +416,14 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let amount = MessageScan.string(after: "\"amount\":\"", in: message).map(String.init)
         let fingerprint = code + "|" + (amount ?? "")
         if let first = request.firstAnswer {
-            // A replay after a reconnect: idempotent means the very same answer.
-            if first != fingerprint {
+            // A replay after a reconnect: idempotent means the very same answer, unless it went
+            // out after the turn it was sent in had ended: in another turn of the bidder's the
+            // id means another request (PROTOCOL.md: `request_id_reused`).
+            let turnOver = request.replayedWall.map { replayed in
+                let turn = auctions[connection.auction].stages.last { $0.start * 1000 <= request.sentWall }
+                return turn.map { replayed > $0.end * 1000 } ?? true
+            } ?? false
+            if first != fingerprint, !(code == "request_id_reused" && turnOver) {
                 tally.replayMismatches += 1
                 note("request \(requestId) answered \(first) first and \(fingerprint) on replay")
             }

@@ -1,0 +1,38 @@
+import AuctionCore
+import AuctionStore
+import AuctionTesting
+import Foundation
+import Logging
+import TenderAPI
+import Testing
+
+@testable import AuctionServer
+
+/// Issue 19 item 9: links the API does not take yet are tried again with backoff per auction, not
+/// on every pass of the sync loop.
+@Suite struct LinksBackoffTests {
+    @Test func linksThatFailAreNotTriedAgainOnTheNextPass() throws {
+        let redis = try RedisServer()
+        let sandbox = try SandboxProcess()
+        let store = AuctionStore(endpoint: redis.endpoint)
+        let planned = try samplePlannedAuction(id: "links-1", start: store.now().adding(milliseconds: 600_000))
+        try store.create(planned)
+        try store.queueLinks("links-1")
+        let api = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
+        let planner = AuctionPlanner(
+            api: api, store: store, tokens: ParticipationTokens(secrets: [AuctiondProcess.hashSecret]),
+            settings: PlanningSettings(publicURL: "http://127.0.0.1:1"), logger: Logger(label: "test"))
+        var work = SyncWork(planner: planner, settings: TenderSyncSettings(), logger: Logger(label: "test"), isStopping: { false })
+        sandbox.fault(count: 100, status: 503)
+        work.pass()
+        let afterFirst = sandbox.requests().count
+        #expect(afterFirst >= 1, "the first pass tried the links")
+        for _ in 0..<5 { work.pass() }
+        #expect(sandbox.requests().count == afterFirst, "the next passes wait for the backoff")
+        #expect(try store.waitingLinks() == ["links-1"], "still waiting, not dropped")
+        // Past the backoff (0.5 s the first time) it is tried again.
+        Thread.sleep(forTimeInterval: 0.6)
+        work.pass()
+        #expect(sandbox.requests().count > afterFirst)
+    }
+}
