@@ -8,6 +8,10 @@ public enum AuctionStatus: String, Codable, Sendable, CaseIterable {
     case cancelled
     /// Could not run on time; nothing is posted and the API plans a new start.
     case rescheduled
+
+    /// Over for now: announced, cancelled, or rescheduled (a new start plans it again). Its keys
+    /// expire after the retention and it leaves each process's memory after the grace.
+    public var hasEnded: Bool { self == .announced || self == .cancelled || self == .rescheduled }
 }
 
 /// Everything that changes an auction. The state is a pure fold of these over the planned state,

@@ -186,7 +186,7 @@ public struct AuctionPlanner {
             // The links hold through a reschedule (they are deterministic), so they go out now.
             try store.queueLinks(id)
             stored(id)
-            publishLinks(id, resource: resource, tender: view)
+            publishLinks(planned.input, resource: resource, tender: view)
             return planned.status == .rescheduled ? .rescheduled(auctionId: id, start: input.startDate) : .planned(auctionId: id, start: start)
         }
         return try moveStartIfChanged(id, to: input.startDate)
@@ -231,68 +231,69 @@ public struct AuctionPlanner {
         "\(settings.publicURL)/\(resource ?? TenderResource.tenders.rawValue)/\(auctionId)"
     }
 
-    /// PATCHes the links of a planned auction (SPEC §5.2). On success it leaves the links outbox;
-    /// otherwise it stays there for `retryLinks`. Refused for good (a 4xx: 403 or 404 when the
-    /// tender left `active.auction`, 422 for a body it will never take) it leaves the outbox too: done if the tender shows our `auctionUrl` (a
-    /// PATCH whose answer was lost), an error logged and counted if not.
+    /// PATCHes the links of a planned auction (SPEC §5.2). On success they leave the links outbox;
+    /// otherwise they stay there for `retryLinks`. Refused for good (a 4xx: 403 or 404 when the
+    /// tender left `active.auction`, 422 for a body it will never take) they leave the outbox too:
+    /// done if the tender shows our `auctionUrl` (a PATCH whose answer was lost), an error logged
+    /// and counted if not. Returns whether the links still wait.
     @discardableResult
-    func publishLinks(_ auctionId: String, resource: TenderResource, tender view: TenderDocument) -> Bool {
+    func publishLinks(_ input: AuctionInput, resource: TenderResource, tender view: TenderDocument) -> Bool {
         do {
-            let replica = try store.load(auctionId)
-            let body = try linksBody(replica.state.input, view: view)
-            try api.patchAuction(resource, id: replica.state.input.tenderId, lotId: replica.state.input.lotId, body: body)
-            try store.linksPublished(auctionId)
-            logger.info("links published", metadata: ["auction": "\(auctionId)"])
-            return true
+            try api.patchAuction(resource, id: input.tenderId, lotId: input.lotId, body: try linksBody(input, view: view))
+            try store.linksPublished(input.auctionId)
+            logger.info("links published", metadata: ["auction": "\(input.auctionId)"])
+            return false
         } catch let error as TenderAPIError where error.isFinalRefusal {
-            linksRefused(auctionId, error)
+            linksRefused(input, resource: resource, error)
+            return false
         } catch {
-            logger.warning("links not published yet", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
+            logger.warning("links not published yet", metadata: ["auction": "\(input.auctionId)", "error": "\(error)"])
+            return true
         }
-        return false
     }
 
-    /// Retries the auctions whose links the API has not accepted yet and that `isDue`; returns
-    /// those that failed again (the caller backs them off).
-    func retryLinks(isDue: (String) -> Bool, until stopping: () -> Bool) -> [String] {
+    /// Retries the links the API has not accepted yet of the auctions that `isDue`; returns, for
+    /// each one tried, whether its links still wait (the caller backs those off).
+    func retryLinks(isDue: (String) -> Bool, until stopping: () -> Bool) -> [(auctionId: String, waiting: Bool)] {
         guard let waiting = try? store.waitingLinks() else { return [] }
-        var failed: [String] = []
+        var tried: [(auctionId: String, waiting: Bool)] = []
         for id in waiting where isDue(id) && !stopping() {
             do {
-                let replica = try store.load(id)
-                let resource = TenderResource(rawValue: replica.state.input.resource ?? "") ?? .tenders
-                let view = try api.auctionView(resource, id: replica.state.input.tenderId)
-                if !publishLinks(id, resource: resource, tender: view), (try? store.waitingLinks().contains(id)) == true { failed.append(id) }
+                let input = try store.load(id).state.input
+                let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+                let view: TenderDocument
+                do { view = try api.auctionView(resource, id: input.tenderId) } catch {
+                    guard error.isFinalRefusal else { throw error }
+                    // The real API serves the private view only in active.auction.
+                    linksRefused(input, resource: resource, error)
+                    tried.append((id, false))
+                    continue
+                }
+                tried.append((id, publishLinks(input, resource: resource, tender: view)))
             } catch AuctionStoreError.unknownAuction {
                 try? store.linksPublished(id)
-            } catch let error as TenderAPIError where error.isFinalRefusal {
-                // The real API serves the private view only in active.auction.
-                linksRefused(id, error)
+                tried.append((id, false))
             } catch {
                 logger.warning("links not published yet", metadata: ["auction": "\(id)", "error": "\(error)"])
-                failed.append(id)
+                tried.append((id, true))
             }
         }
-        return failed
+        return tried
     }
 
     /// The API will not take these links again: they leave the outbox. The public tender says
     /// whether they were taken (an earlier PATCH whose answer was lost).
-    private func linksRefused(_ auctionId: String, _ error: TenderAPIError) {
-        defer { try? store.linksPublished(auctionId) }
-        guard let replica = try? store.load(auctionId) else { return }
-        let input = replica.state.input
-        let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
-        let url = auctionURL(auctionId, resource: input.resource)
+    private func linksRefused(_ input: AuctionInput, resource: TenderResource, _ error: TenderAPIError) {
+        defer { try? store.linksPublished(input.auctionId) }
         if let tender = try? api.tender(resource, id: input.tenderId) {
             let shown = input.lotId.map { lot in tender.lots?.first { $0.id == lot }?.auctionUrl } ?? tender.auctionUrl
-            if shown == url {
-                logger.notice("links already on the tender (an earlier PATCH's answer was lost)", metadata: ["auction": "\(auctionId)"])
+            if shown == auctionURL(input.auctionId, resource: input.resource) {
+                logger.notice("links already on the tender (an earlier PATCH's answer was lost)", metadata: ["auction": "\(input.auctionId)"])
                 return
             }
         }
         linksRefusedCounter.increment()
-        logger.error("links refused by the API and not on the tender: not sent again", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
+        logger.error("links refused by the API and not on the tender: not sent again", metadata: ["auction": "\(input.auctionId)", "error": "\(error)"])
     }
 
     /// The PATCH body: one entry per tender bid in tender order; a participant carries its link

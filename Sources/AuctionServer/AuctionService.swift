@@ -191,7 +191,7 @@ public final class AuctionService: WebServerDelegate {
             let new = indexed.filter { entry in
                 guard !known.contains(entry.id) else { return false }
                 guard let check = forgotten[entry.id] else { return true }
-                let ended = entry.status.map { [.announced, .cancelled, .rescheduled].contains($0) } ?? true
+                let ended = entry.status?.hasEnded ?? true
                 if !ended { forgotten[entry.id] = nil }
                 if ended, now >= check {
                     expiring.append(entry.id)
@@ -229,7 +229,7 @@ public final class AuctionService: WebServerDelegate {
         let grace = settings.memoryGrace
         let (leaving, sockets): ([String], [WebSocket]) = live.withContents { contents in
             var leaving: [String] = []
-            for (id, auction) in contents.auctions where [.announced, .cancelled, .rescheduled].contains(auction.replica.state.status) {
+            for (id, auction) in contents.auctions where auction.replica.state.status.hasEnded {
                 guard let endedAt = auction.endedAt else {
                     contents.auctions[id]?.endedAt = now
                     continue

@@ -103,7 +103,9 @@ struct SyncWork {
     mutating func pass() {
         // The outboxes first: a long feed catch-up never keeps a report or a link waiting, and the
         // feed itself works at most `feedPassBudget` a pass, then lets them run again.
-        for id in planner.retryLinks(isDue: { isDue("links:" + $0) }, until: isStopping) { later("links:" + id) }
+        for (id, waiting) in planner.retryLinks(isDue: { isDue("links:" + $0) }, until: isStopping) {
+            if waiting { later("links:" + id) } else { retryAt["links:" + id] = nil }
+        }
         do {
             for id in try store.waitingReports() where isDue(id) {
                 if isStopping() { return }
@@ -154,7 +156,9 @@ struct SyncWork {
                             caughtUp = false
                             break
                         }
-                        try handleOrSkip(resource, entry, index: index)
+                        if try handleOrSkip(resource, entry, index: index), tenderBackoff.removeValue(forKey: "\(resource.rawValue)/\(entry.id)") != nil {
+                            try store.forgetSkippedTender(resource.rawValue, entry.id)
+                        }
                         offset = entry.dateModified
                         try store.setFeedPosition(resource.rawValue, entry.dateModified)
                     }
@@ -171,12 +175,11 @@ struct SyncWork {
     /// Handles one listed tender. A tender that cannot be planned (a document that does not
     /// decode, an API refusal of this tender) is logged with its id and skipped, and tried again
     /// later with backoff; only the API being down or Redis failing stops the feed (thrown).
-    private mutating func handleOrSkip(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws {
+    /// Returns whether it was handled (false: skipped).
+    private mutating func handleOrSkip(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws -> Bool {
         do {
             try handle(resource, entry, index: index)
-            if tenderBackoff.removeValue(forKey: "\(resource.rawValue)/\(entry.id)") != nil {
-                try store.forgetSkippedTender(resource.rawValue, entry.id)
-            }
+            return true
         } catch {
             guard Self.isThisTendersProblem(error) else { throw error }
             let key = "\(resource.rawValue)/\(entry.id)"
@@ -187,6 +190,7 @@ struct SyncWork {
                 "tender": "\(entry.id)", "resource": "\(resource.rawValue)", "retryIn": "\(backoff)", "error": "\(error)",
             ])
             try store.skipTender(resource.rawValue, entry.id, retryAt: Timestamp(microseconds: RedisClock.hostMicroseconds() + backoff.wholeMicroseconds))
+            return false
         }
     }
 
@@ -216,8 +220,10 @@ struct SyncWork {
                 continue
             }
             do {
-                try handleOrSkip(resource, TenderListPage.Entry(id: id, dateModified: "", status: nil), index: index)
-                if tenderBackoff["\(resource.rawValue)/\(id)"] == nil { try store.forgetSkippedTender(resource.rawValue, id) }
+                if try handleOrSkip(resource, TenderListPage.Entry(id: id, dateModified: "", status: nil), index: index) {
+                    tenderBackoff["\(resource.rawValue)/\(id)"] = nil
+                    try store.forgetSkippedTender(resource.rawValue, id)
+                }
             } catch {
                 logger.warning("skipped tender not tried again yet", metadata: ["tender": "\(id)", "error": "\(error)"])
                 return

@@ -160,8 +160,8 @@ private struct Loop {
     var nextLeaseAttempt: [String: ContinuousClock.Instant] = [:]
     /// When the index and the Redis clock offset are read again.
     var nextRefresh = ContinuousClock.now
-    /// Redis time minus local time, in µs: stage starts are Redis times.
-    var redisOffset: Int64 = 0
+    /// Redis' clock as this thread last measured it: stage starts are Redis times.
+    let redisClock = RedisClock()
     var queuedReports: Set<String> = []
     /// Auctions whose stored state cannot be read: reported once, then left alone.
     var unreadable: Set<String> = []
@@ -179,7 +179,7 @@ private struct Loop {
         held = HeldAuctions(bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
     }
 
-    var redisNow: Timestamp { Timestamp(microseconds: Self.localMicroseconds() + redisOffset) }
+    var redisNow: Timestamp { redisClock.now }
 
     /// One pass; returns how long to sleep. Lease renewals go first (about one round trip a
     /// second, and a lease lost costs its auction seconds); then the due stage switches, the work
@@ -209,7 +209,7 @@ private struct Loop {
         guard now >= nextRefresh else { return }
         do {
             // At the reply, as `RedisClock` does: never ahead, so a switch is never tried too soon.
-            redisOffset = try store.now().microseconds - Self.localMicroseconds()
+            try redisClock.synchronize(with: store)
             let indexed = try store.indexedAuctions()
             let live = indexed.filter { ($0.status == .scheduled || $0.status == .active) && !unreadable.contains($0.id) }.map(\.id)
             for id in live where candidates.insert(id).inserted { nextLeaseAttempt[id] = now }
@@ -301,7 +301,7 @@ private struct Loop {
                 case .success(.conflict):
                     behind.append(id)
                 case .success(.early(let redisTime)):
-                    redisOffset = redisTime.microseconds - Self.localMicroseconds()
+                    redisClock.observe(redisTime)
                     settled.insert(id)
                 case .success(.outagePending):
                     // The heartbeat records the outage, and the next pass applies it first.
@@ -432,8 +432,6 @@ private struct Loop {
         if let next = held.nextSwitch.values.min() { sleep = min(sleep, .microseconds(next - redisNow.microseconds)) }
         return max(sleep, .milliseconds(1))
     }
-
-    static func localMicroseconds() -> Int64 { RedisClock.hostMicroseconds() }
 }
 
 /// The auctions a clock holds, with what a pass asks of each kept beside it: the next planned

@@ -361,7 +361,7 @@ public final class AuctionStore {
             request.leaseOwner ?? "", String(replica.seq), request.notBefore.map { String($0.microseconds) } ?? "", keys.channel,
             clearPending, String(mirror.count),
         ]
-        let ends = next.status != replica.state.status && [.announced, .cancelled, .rescheduled].contains(next.status)
+        let ends = next.status != replica.state.status && next.status.hasEnded
         let expiry: String =
             if case .replanned = event { "persist" } else if ends { String(max(1, policy.retention.wholeMilliseconds)) } else { "" }
         arguments += mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry] + fields.flatMap { [$0.0, $0.1] }
