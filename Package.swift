@@ -41,17 +41,25 @@ let package = Package(
         .target(name: "AuctionCore"),
         .target(name: "AuctionStore", dependencies: ["AuctionCore", "RedisClient"]),
         .target(name: "TenderAPI", dependencies: ["AuctionCore"]),
+        // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
+        .target(
+            name: "AuctionRuntime",
+            dependencies: [
+                "AuctionCore", "AuctionStore", "CryptoPrimitives", "RedisClient", "TenderAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]),
         .target(
             name: "AuctionServer",
             dependencies: [
-                "AuctionCore", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient", "TenderAPI",
+                "AuctionCore", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .executableTarget(
             name: "auctiond",
             dependencies: [
-                "AuctionServer", "AuctionStore", "TenderAPI", "AuctionCore", "RedisClient", "WebServer",
+                "AuctionServer", "AuctionRuntime", "AuctionStore", "TenderAPI", "AuctionCore", "RedisClient", "WebServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -97,9 +105,15 @@ let package = Package(
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),
-        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
+        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionRuntime", "AuctionCore", "AuctionTesting", "RedisClient"]),
+        .testTarget(
+            name: "AuctionRuntimeTests",
+            dependencies: [
+                "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "TenderAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
-        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
+        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting", "AuctionServer", "AuctionCore"]),
     ],

@@ -2,6 +2,7 @@
 // The lws thread never waits: Redis work goes to `workers` (serial queues, one connection each),
 // and answers go back through `HTTPResponder` and `WebSocket.send`, which wake the lws loop.
 import AuctionCore
+import AuctionRuntime
 import AuctionStore
 import CryptoPrimitives
 import Dispatch
@@ -21,16 +22,15 @@ public final class AuctionService: WebServerDelegate {
     /// Redis' clock: every `serverTime` a client sees (SPEC §4: the clock that judges deadlines).
     let clock = RedisClock()
     let metrics = ServiceMetrics()
-    private let workers: [Worker]
-    private let healthWorker: Worker
+    private let workers: [StoreWorker]
+    private let healthWorker: StoreWorker
     /// Plans on request: its calls wait for the tender API, so they never hold up a bid's queue.
-    private let planningWorker: Worker
+    private let planningWorker: StoreWorker
     private let feed: AuctionEventFeed
     /// The tender API, when configured (planning on request).
     let tenderAPI: TenderAPIClient?
-    nonisolated(unsafe) private let refresher = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "auctiond.index"))
-    /// Whether `refresher` was resumed: a dispatch source released while suspended is a crash.
-    nonisolated(unsafe) private var refresherResumed = false
+    /// Reads the index for auctions planned elsewhere, Redis' clock, and lets ended auctions go.
+    private let indexLoop: ServiceLoop
     /// Ended auctions that left memory (`forgetEndedAuctions`), with when to see whether their keys
     /// have expired: not loaded again from the index unless they run again.
     private let forgotten = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -39,76 +39,6 @@ public final class AuctionService: WebServerDelegate {
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
 
-    /// A serial queue with its own Redis connection. Bids wait in a bounded queue of their own and
-    /// go to Redis in batches: one round trip (and, with `appendfsync always`, one fsync) for all
-    /// the bids that arrived while the previous batch was out. One auction's bids always go to the
-    /// same worker, so they are decided in the order they arrived.
-    final class Worker: @unchecked Sendable {
-        let queue: DispatchQueue
-        let store: AuctionStore
-        private let bidLimit: Int
-        private let lock = NSLock()
-        private var waitingBids: [QueuedBid] = []
-        /// Waiting bids per auction: the limit is per auction, so that one auction's flood (a
-        /// leaked link, a client in a loop) fills only its own share of the worker.
-        private var waitingPerAuction: [String: Int] = [:]
-        private var sendingBids = false
-        /// Bids in one round trip at most: a batch's answers all wait for its last script.
-        static let bidsPerBatch = 128
-
-        struct QueuedBid {
-            let submission: BidSubmission
-            let answer: @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void
-        }
-
-        init(_ name: String, endpoint: RedisEndpoint, policy: StorePolicy, bidLimit: Int = 1000) {
-            queue = DispatchQueue(label: name)
-            store = AuctionStore(endpoint: endpoint, policy: policy)
-            self.bidLimit = bidLimit
-        }
-
-        func run(_ body: @escaping @Sendable (AuctionStore) -> Void) { queue.async { body(self.store) } }
-
-        /// Queues a bid for Redis; `answer` is called on the worker's queue. Returns false, and
-        /// queues nothing, when `bidLimit` bids of the same auction are waiting already.
-        func submit(_ bid: BidSubmission, answer: @escaping @Sendable (Result<BidVerdict, AuctionStoreError>) -> Void) -> Bool {
-            let (queued, startSending): (Bool, Bool) = lock.withLock {
-                guard waitingPerAuction[bid.auctionId, default: 0] < bidLimit else { return (false, false) }
-                waitingPerAuction[bid.auctionId, default: 0] += 1
-                waitingBids.append(QueuedBid(submission: bid, answer: answer))
-                let idle = !sendingBids
-                sendingBids = true
-                return (true, idle)
-            }
-            if startSending { queue.async { self.sendWaitingBids() } }
-            return queued
-        }
-
-        /// Sends one batch, then gives the queue back to other work before the next batch.
-        private func sendWaitingBids() {
-            let batch: [QueuedBid] = lock.withLock {
-                let count = min(waitingBids.count, Self.bidsPerBatch)
-                defer { waitingBids.removeFirst(count) }
-                for bid in waitingBids.prefix(count) {
-                    let left = waitingPerAuction[bid.submission.auctionId, default: 1] - 1
-                    waitingPerAuction[bid.submission.auctionId] = left > 0 ? left : nil
-                }
-                return Array(waitingBids.prefix(count))
-            }
-            do {
-                let verdicts = try store.placeBids(batch.map(\.submission))
-                for (bid, verdict) in zip(batch, verdicts) { bid.answer(verdict) }
-            } catch {
-                for bid in batch { bid.answer(.failure(error)) }
-            }
-            let more: Bool = lock.withLock {
-                sendingBids = !waitingBids.isEmpty
-                return sendingBids
-            }
-            if more { queue.async { self.sendWaitingBids() } }
-        }
-    }
-
     public init(settings: AuctionServiceSettings, logger: Logger, metricsText: @escaping @Sendable () -> [UInt8] = { [] }) {
         self.settings = settings
         self.logger = logger
@@ -116,10 +46,11 @@ public final class AuctionService: WebServerDelegate {
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map {
-            Worker("auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy, bidLimit: settings.limits.maxQueuedBids)
+            StoreWorker(name: "auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy, bidLimit: settings.limits.maxQueuedBids)
         }
-        healthWorker = Worker("auctiond.health", endpoint: settings.redis, policy: settings.storePolicy)
-        planningWorker = Worker("auctiond.planning", endpoint: settings.redis, policy: settings.storePolicy)
+        healthWorker = StoreWorker(name: "auctiond.health", endpoint: settings.redis, policy: settings.storePolicy)
+        planningWorker = StoreWorker(name: "auctiond.planning", endpoint: settings.redis, policy: settings.storePolicy)
+        indexLoop = ServiceLoop(name: "auctiond.index", interval: .milliseconds(settings.indexRefreshMilliseconds))
         let box = FeedBox()
         feed = AuctionEventFeed(
             endpoint: settings.redis, handler: { box.service?.deliver($0) },
@@ -135,34 +66,33 @@ public final class AuctionService: WebServerDelegate {
     /// Starts following Redis: loads every known auction, then keeps the replicas in step.
     public func start() {
         feed.start()
-        refresher.schedule(deadline: .now(), repeating: .milliseconds(settings.indexRefreshMilliseconds))
-        // On the health worker's queue: its Redis connection must serve one thread at a time.
-        refresher.setEventHandler { [weak self] in
-            guard let service = self else { return }
-            service.healthWorker.run { store in
-                do { try service.clock.synchronize(with: store) } catch {
-                    service.logger.warning("cannot read Redis' clock", metadata: ["error": "\(error)"])
-                }
-                service.loadNewAuctions()
-                service.forgetEndedAuctions()
-            }
+        indexLoop.start { [self] in
+            IndexRefresh(service: self, store: AuctionStore(endpoint: settings.redis, policy: settings.storePolicy))
         }
-        refresher.resume()
-        refresherResumed = true
-    }
-
-    deinit {
-        refresher.cancel()
-        if !refresherResumed { refresher.resume() }
     }
 
     public func stop() {
-        refresher.cancel()
+        indexLoop.stop()
         feed.stop()
+        for worker in workers + [healthWorker, planningWorker] { worker.stop() }
+    }
+
+    private struct IndexRefresh: LoopWork {
+        let service: AuctionService
+        let store: AuctionStore
+
+        func pass(_ loop: ServiceLoop) -> Duration? {
+            do { try service.clock.synchronize(with: store) } catch {
+                service.logger.warning("cannot read Redis' clock", metadata: ["error": "\(error)"])
+            }
+            service.loadNewAuctions(store)
+            service.forgetEndedAuctions()
+            return nil
+        }
     }
 
     /// The worker for an auction: one auction's requests run in order on one queue.
-    func worker(for auctionId: String) -> Worker {
+    func worker(for auctionId: String) -> StoreWorker {
         var hasher = Hasher()
         hasher.combine(auctionId)
         return workers[Int(UInt(bitPattern: hasher.finalize()) % UInt(workers.count))]
@@ -172,8 +102,7 @@ public final class AuctionService: WebServerDelegate {
 
     /// Reads the index for auctions this process does not know yet (planned by another process or
     /// before a restart) and follows them.
-    private func loadNewAuctions() {
-        let store = healthWorker.store
+    private func loadNewAuctions(_ store: AuctionStore) {
         let known = live.auctionIds
         let indexed: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]
         do { indexed = try store.indexedAuctions() } catch {
@@ -253,8 +182,8 @@ public final class AuctionService: WebServerDelegate {
     /// Follows an auction this process has just planned, before its links are published (called
     /// from the planner's thread; the health worker's connection serves it).
     public func followNow(_ auctionId: String) {
-        healthWorker.queue.sync {
-            do { try load(auctionId, store: healthWorker.store) } catch {
+        healthWorker.runAndWait { [self] store in
+            do { try load(auctionId, store: store) } catch {
                 logger.warning("cannot load a planned auction", metadata: ["auction": "\(auctionId)", "error": "\(error)"])
             }
         }

@@ -25,7 +25,7 @@ public struct SequencedEvent: Sendable, Equatable {
 /// time is the same clock the bid script judges deadlines by.
 let redisTimePlaceholder = "$TIME"
 
-enum StoredEvent {
+public enum StoredEvent {
     /// The fields of `event`, without `seq` (the script that appends it assigns that).
     static func fields(of event: AuctionEvent) -> [(String, String)] {
         func time(_ t: Timestamp) -> String { String(t.microseconds) }
@@ -95,5 +95,15 @@ enum StoredEvent {
             return nil
         }
         return SequencedEvent(auctionId: auctionId, seq: seq, event: event, requestId: fields["requestId"])
+    }
+
+    /// Reads an event from a message published on an auction's channel (`pmessage`'s channel and
+    /// payload); nil for a channel or payload that is not one.
+    public static func decode(channel: String, payload: String) -> SequencedEvent? {
+        let prefix = "auction:{", suffix = "}:events"
+        guard channel.hasPrefix(prefix), channel.hasSuffix(suffix), channel.count > prefix.count + suffix.count,
+            let fields = FlatJSONObject.decode(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)))
+        else { return nil }
+        return decode(auctionId: String(channel.dropFirst(prefix.count).dropLast(suffix.count)), fields)
     }
 }

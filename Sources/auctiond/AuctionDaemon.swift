@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuctionCore
+import AuctionRuntime
 import AuctionServer
 import AuctionStore
 import Dispatch
@@ -73,9 +74,6 @@ struct Serve: ParsableCommand {
         try checkDurability(of: wiring.service.redis, relaxed: wiring.service.durabilityRelaxed, logger: logger)
         let service = AuctionService(settings: wiring.service, logger: logger, metricsText: { registry.emitToBuffer() })
         let server = WebServer(configuration: wiring.server, delegate: service)
-        do { try server.start() } catch { throw ValidationError("\(error)") }
-        service.start()
-        logger.info("listening", metadata: ["address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)", "tls": "\(wiring.server.tls != nil)", "eventLoop": "\(server.eventLoop)"])
         // The clock lives here, not in AuctionServer, so its metric does too.
         let stageLag = Metrics.Timer(label: "auctiond_stage_lag_seconds", preferredDisplayUnit: .seconds)
         let clock = AuctionClock(endpoint: wiring.service.redis, owner: AuctionClock.processOwnerName(), settings: wiring.clock) { report in
@@ -84,23 +82,30 @@ struct Serve: ParsableCommand {
             }
             logClockReport(report, logger)
         }
-        clock.start()
-        logger.info("clock started", metadata: ["owner": "\(clock.owner)"])
         let sync = TenderSync(
             api: TenderAPIClient(settings: wiring.tenderAPI), redis: wiring.service.redis,
             tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), planning: wiring.service.planning,
             settings: wiring.sync, logger: Logger(label: "auctiond.tender-api"), stored: { service.followNow($0) })
-        sync.start()
-        logger.info("tender API sync started", metadata: ["api": "\(wiring.tenderAPI.baseURL)", "feed": "\(wiring.sync.followFeed)"])
-
-        waitForStopSignal()
-        logger.info("shutting down")
-        // Stop accepting and close every socket with 1001, then give the leases up so another
-        // process drives these auctions at once.
-        server.stop()
-        service.stop()
-        sync.stop()
-        clock.stop()
+        // Ready before the first connection is taken; on the way down the sockets close first
+        // (1001), then the leases are given up so that another process drives these auctions at once.
+        let lifecycle = Lifecycle(
+            [
+                .init("replicas and workers", start: service.start, stop: service.stop),
+                .init("clock (owner \(clock.owner))", start: clock.start, stop: clock.stop),
+                .init("tender API sync (api \(wiring.tenderAPI.baseURL), feed \(wiring.sync.followFeed))", start: sync.start, stop: sync.stop),
+                .init(
+                    "web server",
+                    start: {
+                        do { try server.start() } catch { throw ValidationError("\(error)") }
+                        logger.info(
+                            "listening",
+                            metadata: [
+                                "address": "\(wiring.server.host):\(server.port)", "redis": "\(wiring.service.redis)",
+                                "tls": "\(wiring.server.tls != nil)", "eventLoop": "\(server.eventLoop)",
+                            ])
+                    }, stop: server.stop),
+            ], logger: logger)
+        try lifecycle.run(untilStopped: waitForStopSignal)
         logger.info("stopped")
     }
 }

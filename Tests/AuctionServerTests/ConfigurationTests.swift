@@ -1,3 +1,4 @@
+import AuctionRuntime
 import AuctionServer
 import AuctionTesting
 import Foundation

@@ -1,4 +1,5 @@
 import AuctionCore
+import AuctionRuntime
 import AuctionServer
 import AuctionStore
 import AuctionTesting

@@ -30,8 +30,7 @@ public struct TenderSyncSettings: Sendable {
 }
 
 public final class TenderSync: Sendable {
-    private let thread = ServiceThread(name: "auctiond.tender-sync")
-    private let wake = DispatchSemaphore(value: 0)
+    private let loop: ServiceLoop
     private let api: TenderAPIClient
     private let redis: RedisEndpoint
     private let tokens: ParticipationTokens
@@ -52,27 +51,26 @@ public final class TenderSync: Sendable {
         self.planning = planning
         self.settings = settings
         self.logger = logger
+        loop = ServiceLoop(name: "auctiond.tender-sync", interval: settings.interval)
     }
 
     public func start() {
-        thread.start { [self] in
-            var work = SyncWork(
-                planner: AuctionPlanner(api: api, store: AuctionStore(endpoint: redis, policy: planning.storePolicy), tokens: tokens, settings: planning, logger: logger, stored: stored),
-                settings: settings, logger: logger, isStopping: { [thread] in thread.isStopping })
-            while !thread.isStopping {
-                work.pass()
-                _ = wake.wait(timeout: .now() + settings.interval.inSeconds)
-            }
+        loop.start { [self] in
+            SyncWork(
+                planner: AuctionPlanner(
+                    api: api, store: AuctionStore(endpoint: redis, policy: planning.storePolicy), tokens: tokens, settings: planning,
+                    logger: logger, stored: stored),
+                settings: settings, logger: logger, isStopping: { [loop] in loop.isStopping })
         }
     }
 
     public func stop() {
-        thread.stop { wake.signal() }
+        loop.stop()
     }
 }
 
-/// One pass of the sync loop and what it remembers between passes (the thread's own).
-struct SyncWork {
+/// One pass of the sync loop and what it remembers between passes (the loop's own).
+struct SyncWork: LoopWork {
     let planner: AuctionPlanner
     let settings: TenderSyncSettings
     let logger: Logger
@@ -98,6 +96,11 @@ struct SyncWork {
         self.settings = settings
         self.logger = logger
         self.isStopping = isStopping
+    }
+
+    mutating func pass(_ loop: ServiceLoop) -> Duration? {
+        pass()
+        return nil
     }
 
     mutating func pass() {

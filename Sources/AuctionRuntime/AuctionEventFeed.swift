@@ -3,6 +3,7 @@
 // order, exactly once: duplicates are dropped, and a gap (a message lost while the subscription
 // was down) is filled from the log before anything after it is delivered.
 import AuctionCore
+import AuctionStore
 import Foundation
 import RedisClient
 import Synchronization
@@ -11,7 +12,8 @@ public final class AuctionEventFeed: Sendable {
     private let endpoint: RedisEndpoint
     private let handler: @Sendable (SequencedEvent) -> Void
     private let failure: @Sendable (AuctionStoreError) -> Void
-    private let thread = ServiceThread(name: "auction-feed")
+    /// Waits on the subscription, not on a timer: a pass returns at once for the next.
+    private let loop: ServiceLoop
     private let control = Mutex(Control())
 
     private struct Control {
@@ -31,6 +33,9 @@ public final class AuctionEventFeed: Sendable {
         self.endpoint = endpoint
         self.handler = handler
         self.failure = failure
+        loop = ServiceLoop(
+            name: "auction-feed", interval: .zero,
+            report: { error in failure(error as? AuctionStoreError ?? .unavailable(error as? RedisError ?? .server("\(error)"))) })
     }
 
     /// Delivers `auctionId`'s events after `seq` (the follower has folded in everything up to it).
@@ -51,36 +56,43 @@ public final class AuctionEventFeed: Sendable {
     }
 
     public func start() {
-        thread.start { [self] in run() }
+        loop.start { [self] in
+            Subscriber(feed: self, store: AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500))))
+        }
     }
 
     public func stop() {
-        thread.stop()
+        loop.stop()
     }
 
     // MARK: - The loop
 
-    private func run() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)))
+    /// The subscription and the store the feed reads logs with, on the feed's loop.
+    private struct Subscriber: LoopWork {
+        let feed: AuctionEventFeed
+        let store: AuctionStore
         var subscription: RedisConnection?
-        var delay = Duration.milliseconds(20)
-        while !thread.isStopping {
+
+        init(feed: AuctionEventFeed, store: AuctionStore) {
+            self.feed = feed
+            self.store = store
+        }
+
+        mutating func pass(_ loop: ServiceLoop) throws -> Duration? {
             do {
                 if subscription == nil {
-                    let connection = try RedisConnection(endpoint: endpoint)
+                    let connection = try RedisConnection(endpoint: feed.endpoint)
                     try connection.execute("PSUBSCRIBE", ServiceKeys.channelPattern)
                     subscription = connection
                     // Whatever was published while not subscribed is in the logs.
-                    control.withLock { $0.needsCatchUp.formUnion($0.lastDelivered.keys) }
+                    feed.control.withLock { $0.needsCatchUp.formUnion($0.lastDelivered.keys) }
                 }
-                try catchUpWhereNeeded(store)
-                if let push = try subscription?.nextPush(timeout: .milliseconds(50)) { try receive(push, store) }
-                delay = .milliseconds(20)
+                try feed.catchUpWhereNeeded(store)
+                if let push = try subscription?.nextPush(timeout: .milliseconds(50)) { try feed.receive(push, store) }
+                return .zero
             } catch {
                 subscription = nil
-                failure(error as? AuctionStoreError ?? .unavailable(error as? RedisError ?? .server("\(error)")))
-                Thread.sleep(forTimeInterval: delay.inSeconds)
-                delay = min(delay * 2, .seconds(1))
+                throw error
             }
         }
     }
@@ -101,10 +113,10 @@ public final class AuctionEventFeed: Sendable {
     /// A pmessage is `["pmessage", pattern, channel, payload]`.
     private func receive(_ push: RedisReply, _ store: AuctionStore) throws {
         guard let parts = push.array, parts.count == 4, parts[0].string == "pmessage",
-            let channel = parts[2].string, let id = Self.auctionId(ofChannel: channel), let payload = parts[3].string,
-            let fields = FlatJSONObject.decode(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8))),
-            let event = StoredEvent.decode(auctionId: id, fields)
+            let channel = parts[2].string, let payload = parts[3].string,
+            let event = StoredEvent.decode(channel: channel, payload: payload)
         else { return }
+        let id = event.auctionId
         guard let last = control.withLock({ $0.lastDelivered[id] }), event.seq > last else { return }
         if event.seq > last + 1 { try deliver(id, upTo: event.seq - 1, store) }
         deliver(event)
@@ -125,11 +137,5 @@ public final class AuctionEventFeed: Sendable {
             return true
         }
         if isNext { handler(event) }
-    }
-
-    static func auctionId(ofChannel channel: String) -> String? {
-        let prefix = "auction:{", suffix = "}:events"
-        guard channel.hasPrefix(prefix), channel.hasSuffix(suffix), channel.count > prefix.count + suffix.count else { return nil }
-        return String(channel.dropFirst(prefix.count).dropLast(suffix.count))
     }
 }

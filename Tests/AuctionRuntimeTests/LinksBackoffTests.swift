@@ -6,7 +6,7 @@ import Logging
 import TenderAPI
 import Testing
 
-@testable import AuctionServer
+@testable import AuctionRuntime
 
 /// Issue 19 item 9: links the API does not take yet are tried again with backoff per auction, not
 /// on every pass of the sync loop.

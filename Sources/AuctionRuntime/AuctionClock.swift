@@ -3,6 +3,7 @@
 // holder dies, another process's clock takes the lease within `leaseTTL` and carries on from the
 // log. Bids never wait for the clock: the bid script judges deadlines by Redis time by itself.
 import AuctionCore
+import AuctionStore
 import Foundation
 import RedisClient
 import Synchronization
@@ -46,12 +47,11 @@ public final class AuctionClock: Sendable {
     private let endpoint: RedisEndpoint
     private let settings: ClockSettings
     private let observer: @Sendable (ClockReport) -> Void
-    private let thread = ServiceThread(name: "auction-clock")
-    /// The heartbeat runs on a thread of its own: it says the process is up (SPEC: an outage is
+    private let loop: ServiceLoop
+    /// The heartbeat runs on a loop of its own: it says the process is up (SPEC: an outage is
     /// every instance down), and a long pass of the clock over many busy auctions must not make
     /// a live process look dead and shift every schedule.
-    private let heartbeatThread = ServiceThread(name: "auction-heartbeat")
-    private let wakeUp = NSCondition()
+    private let heartbeatLoop: ServiceLoop
     /// Outages recorded in Redis so far, as the heartbeat last read them.
     private let recordedOutages = Atomic<Int>(0)
 
@@ -66,6 +66,12 @@ public final class AuctionClock: Sendable {
         self.owner = owner
         self.settings = settings
         self.observer = observer
+        loop = ServiceLoop(name: "auction-clock", interval: settings.maximumSleep)
+        // A failed beat is tried again sooner: every missed second counts towards an outage.
+        heartbeatLoop = ServiceLoop(
+            name: "auction-heartbeat", interval: settings.heartbeatInterval,
+            backoff: Backoff(first: min(.milliseconds(200), settings.heartbeatInterval), maximum: settings.heartbeatInterval),
+            report: { error in observer(.failed(auctionId: nil, error: error as? AuctionStoreError ?? .redis("\(error)"))) })
     }
 
     /// A lease name unique to this process.
@@ -74,78 +80,52 @@ public final class AuctionClock: Sendable {
     }
 
     public func start() {
-        heartbeatThread.start { [self] in runHeartbeat() }
-        thread.start { [self] in run() }
+        heartbeatLoop.start { [self] in Heartbeat(store: makeStore(), clock: self) }
+        loop.start { [self] in
+            let store = makeStore()
+            // The first heartbeat comes before the first pass, so that pass applies any outage.
+            try? beat(store)
+            return Loop(
+                store: store, owner: owner, settings: settings, observer: observer,
+                outageCount: { [self] in recordedOutages.load(ordering: .acquiring) },
+                isStopping: { [loop] in loop.isStopping })
+        }
     }
 
     /// Stops the clock and releases every lease it holds, so another process takes over at once.
     public func stop() {
-        thread.stop { wake() }
-        heartbeatThread.stop { wake() }
+        loop.stop()
+        heartbeatLoop.stop()
     }
 
-    /// Under the condition's lock, so a loop about to sleep cannot miss it.
-    private func wake() {
-        wakeUp.lock()
-        wakeUp.broadcast()
-        wakeUp.unlock()
-    }
-
-    // MARK: - The loop
-
-    private func run() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
-        // The first heartbeat comes before the first pass, so that pass applies any outage.
-        beat(store)
-        var loop = Loop(
-            store: store, owner: owner, settings: settings, observer: observer,
-            outageCount: { [self] in recordedOutages.load(ordering: .acquiring) },
-            isStopping: { [thread] in thread.isStopping })
-        while !thread.isStopping {
-            let sleep = loop.tick()
-            pause(sleep, unless: thread)
-        }
-        loop.releaseAll()
-    }
-
-    private func runHeartbeat() {
-        let store = AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
-        while !heartbeatThread.isStopping {
-            let next = ContinuousClock.now + settings.heartbeatInterval
-            pause(next - ContinuousClock.now, unless: heartbeatThread)
-            if heartbeatThread.isStopping { break }
-            // A failed beat is tried again sooner: every missed second counts towards an outage.
-            if !beat(store) { pause(.milliseconds(200), unless: heartbeatThread) }
-        }
+    private func makeStore() -> AuctionStore {
+        AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
     }
 
     /// Says this process is alive and learns how many outages are recorded.
-    @discardableResult
-    private func beat(_ store: AuctionStore) -> Bool {
-        do {
-            recordedOutages.store(try store.heartbeat(threshold: settings.outageThreshold), ordering: .releasing)
-            return true
-        } catch {
-            observer(.failed(auctionId: nil, error: error))
-            return false
-        }
+    fileprivate func beat(_ store: AuctionStore) throws(AuctionStoreError) {
+        recordedOutages.store(try store.heartbeat(threshold: settings.outageThreshold), ordering: .releasing)
     }
 
-    /// Sleeps for `duration`, or until `stop` wakes the thread.
-    private func pause(_ duration: Duration, unless thread: ServiceThread) {
-        wakeUp.lock()
-        if !thread.isStopping { _ = wakeUp.wait(until: Date(timeIntervalSinceNow: duration.inSeconds)) }
-        wakeUp.unlock()
+    /// Beats once an interval.
+    private struct Heartbeat: LoopWork {
+        let store: AuctionStore
+        let clock: AuctionClock
+
+        func pass(_ loop: ServiceLoop) throws -> Duration? {
+            try clock.beat(store)
+            return nil
+        }
     }
 }
 
-/// The clock's state, owned by its thread.
+/// The clock's state, owned by its loop's thread.
 ///
 /// Its work comes in batches: a thousand auctions whose stages are due in the same second cost a
 /// handful of round trips to Redis, not a thousand times as many. Redis serves the bid batches and
 /// their fsyncs meanwhile, so each round trip waits its turn; one per auction put the last
 /// auctions' stage switches seconds late.
-private struct Loop {
+private struct Loop: LoopWork {
     let store: AuctionStore
     let owner: String
     let settings: ClockSettings
@@ -180,6 +160,10 @@ private struct Loop {
     }
 
     var redisNow: Timestamp { redisClock.now }
+
+    mutating func pass(_ loop: ServiceLoop) -> Duration? { tick() }
+
+    mutating func finish() { releaseAll() }
 
     /// One pass; returns how long to sleep. Lease renewals go first (about one round trip a
     /// second, and a lease lost costs its auction seconds); then the due stage switches, the work

@@ -1,0 +1,117 @@
+import AuctionCore
+import AuctionRuntime
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A record of what a loop's work saw, shared with the test.
+private final class Journal: Sendable {
+    let passes = Mutex<[UInt]>([])  // the thread of each pass
+    let finishedOn = Mutex<UInt?>(nil)
+    var count: Int { passes.withLock { $0.count } }
+
+    func waitFor(passes wanted: Int, within limit: Duration = .seconds(10)) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while count < wanted, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        return count >= wanted
+    }
+}
+
+private struct ScriptedWork: LoopWork {
+    let journal: Journal
+    /// The outcome of each pass in turn: nil succeeds with the loop's interval.
+    var script: [Result<Duration?, TestFailure>]
+
+    struct TestFailure: Error {}
+
+    mutating func pass(_ loop: ServiceLoop) throws -> Duration? {
+        loop.preconditionOnLoop()
+        journal.passes.withLock { $0.append(UInt(pthread_self())) }
+        return try (script.isEmpty ? .success(nil) : script.removeFirst()).get()
+    }
+
+    mutating func finish() {
+        journal.finishedOn.withLock { $0 = UInt(pthread_self()) }
+    }
+}
+
+@Suite struct ServiceLoopTests {
+    @Test func runsItsWorkOnItsOwnNamedThreadAndStopWaitsForTheFinish() {
+        let journal = Journal()
+        let loop = ServiceLoop(name: "test-loop", interval: .milliseconds(1))
+        loop.start { ScriptedWork(journal: journal, script: []) }
+        #expect(journal.waitFor(passes: 3))
+        loop.stop()
+        let threads = journal.passes.withLock { Set($0) }
+        #expect(threads.count == 1 && !threads.contains(UInt(pthread_self())), "every pass on the loop's one thread")
+        #expect(journal.finishedOn.withLock { $0 } == threads.first)
+        let after = journal.count
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(journal.count == after, "no pass after stop returned")
+    }
+
+    @Test func wakeEndsTheSleepAtOnceAndStopDoesNotWaitForTheInterval() {
+        let journal = Journal()
+        let loop = ServiceLoop(name: "sleepy", interval: .seconds(3600))
+        loop.start { ScriptedWork(journal: journal, script: []) }
+        #expect(journal.waitFor(passes: 1))
+        loop.wake()
+        #expect(journal.waitFor(passes: 2), "a wake-up runs the next pass without waiting an hour")
+        let stopping = ContinuousClock.now
+        loop.stop()
+        #expect(ContinuousClock.now - stopping < .seconds(60))
+    }
+
+    @Test func aFailedPassIsReportedAndTheNextComesAfterTheBackoffNotTheInterval() {
+        let journal = Journal()
+        let failures = Mutex(0)
+        let loop = ServiceLoop(
+            name: "failing", interval: .seconds(3600), backoff: Backoff(first: .milliseconds(1), maximum: .milliseconds(2)),
+            report: { _ in failures.withLock { $0 += 1 } })
+        loop.start {
+            ScriptedWork(
+                journal: journal,
+                script: [.failure(.init()), .failure(.init()), .success(.milliseconds(1)), .success(nil)])
+        }
+        #expect(journal.waitFor(passes: 4), "two failures and a short wait, then the hour-long interval")
+        Thread.sleep(forTimeInterval: 0.05)
+        loop.stop()
+        #expect(journal.count == 4)
+        #expect(failures.withLock { $0 } == 2)
+    }
+
+    @Test func stopBeforeStartAndTwiceReturns() {
+        let loop = ServiceLoop(name: "never", interval: .seconds(1))
+        loop.stop()
+        loop.stop()
+        #expect(loop.isStopping)
+    }
+}
+
+@Suite struct LifecycleTests {
+    struct Refusal: Error {}
+
+    @Test func startsInOrderAndStopsInReverse() throws {
+        let journal = Mutex<[String]>([])
+        func part(_ name: String) -> Lifecycle.Part {
+            .init(name, start: { journal.withLock { $0.append("start \(name)") } }, stop: { journal.withLock { $0.append("stop \(name)") } })
+        }
+        try Lifecycle([part("store"), part("clock"), part("server")], logger: Logger(label: "test")).run {
+            journal.withLock { $0.append("running") }
+        }
+        #expect(journal.withLock { $0 } == ["start store", "start clock", "start server", "running", "stop server", "stop clock", "stop store"])
+    }
+
+    @Test func aPartThatRefusesToStartStopsThoseBeforeItAndNothingRuns() {
+        let journal = Mutex<[String]>([])
+        let parts: [Lifecycle.Part] = [
+            .init("store", start: { journal.withLock { $0.append("start store") } }, stop: { journal.withLock { $0.append("stop store") } }),
+            .init("server", start: { throw Refusal() }, stop: { journal.withLock { $0.append("stop server") } }),
+        ]
+        #expect(throws: Refusal.self) {
+            try Lifecycle(parts, logger: Logger(label: "test")).run { journal.withLock { $0.append("running") } }
+        }
+        #expect(journal.withLock { $0 } == ["start store", "stop store"])
+    }
+}
