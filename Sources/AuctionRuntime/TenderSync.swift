@@ -80,9 +80,9 @@ struct SyncWork: LoopWork {
     var api: TenderAPIClient { planner.api }
     var nextFeedRead = ContinuousClock.now
     /// Per auction: when to try its report (or its names) again, and the wait after that.
-    var retryAt: [String: (at: ContinuousClock.Instant, backoff: Duration)] = [:]
+    var retryAt: [String: (at: ContinuousClock.Instant, backoff: Backoff)] = [:]
     /// Per skipped tender (`resource/id`): the wait before its next attempt.
-    var tenderBackoff: [String: Duration] = [:]
+    var tenderBackoff: [String: Backoff] = [:]
     let tendersSkipped = Counter(label: "auctiond_feed_tenders_skipped_total")
 
     let reportsAccepted = Counter(label: "auctiond_api_reports_total", dimensions: [("outcome", "accepted")])
@@ -130,9 +130,8 @@ struct SyncWork: LoopWork {
 
     /// The longest the feed works in one pass before the outboxes get their turn.
     static let feedPassBudget: Duration = .seconds(1)
-    /// A skipped tender is tried again after this, doubling up to `maximumTenderBackoff`.
-    static let firstTenderBackoff: Duration = .seconds(1)
-    static let maximumTenderBackoff: Duration = .seconds(600)
+    /// A skipped tender is tried again after a second, then two, up to ten minutes.
+    static let tenderBackoff = Backoff(first: .seconds(1), maximum: .seconds(600))
 
     // MARK: - The feed (SPEC §5: following the tender list with next_page.offset)
 
@@ -186,8 +185,7 @@ struct SyncWork: LoopWork {
         } catch {
             guard Self.isThisTendersProblem(error) else { throw error }
             let key = "\(resource.rawValue)/\(entry.id)"
-            let backoff = min((tenderBackoff[key] ?? Self.firstTenderBackoff / 2) * 2, Self.maximumTenderBackoff)
-            tenderBackoff[key] = backoff
+            let backoff = tenderBackoff[key, default: Self.tenderBackoff].next()
             tendersSkipped.increment()
             logger.error("tender skipped: it cannot be planned now", metadata: [
                 "tender": "\(entry.id)", "resource": "\(resource.rawValue)", "retryIn": "\(backoff)", "error": "\(error)",
@@ -272,8 +270,8 @@ struct SyncWork: LoopWork {
     }
 
     private mutating func later(_ id: String) {
-        let backoff = min((retryAt[id]?.backoff ?? .milliseconds(250)) * 2, settings.maximumReportBackoff)
-        retryAt[id] = (ContinuousClock.now + backoff, backoff)
+        var backoff = retryAt[id]?.backoff ?? Backoff(first: min(.milliseconds(500), settings.maximumReportBackoff), maximum: settings.maximumReportBackoff)
+        retryAt[id] = (ContinuousClock.now + backoff.next(), backoff)
     }
 
     /// Posts one waiting report. Accepted (or found already on the tender): the auction becomes

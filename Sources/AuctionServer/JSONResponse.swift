@@ -9,8 +9,3 @@ public func jsonResponse(status: Int = 200, _ value: Any) -> HTTPResponse {
         status: status, contentType: "application/json; charset=utf-8",
         headers: [("cache-control", "no-store")], body: Array(data))
 }
-
-/// Milliseconds since the Unix epoch: the protocol's time unit.
-public func currentMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded())
-}

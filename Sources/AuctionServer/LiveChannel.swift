@@ -206,7 +206,7 @@ extension AuctionService {
     /// The session of `socket` if its message is within the rate limit; otherwise answers
     /// `rate_limited` (and closes the connection after repeated violations).
     private func admit(_ socket: WebSocket) -> Session? {
-        let second = currentMilliseconds() / 1000
+        let second = RedisClock.hostMicroseconds() / 1_000_000
         let limit = settings.limits.messagesPerSecond
         let outcome: (session: Session?, limited: Bool) = live.withContents { contents in
             guard var session = contents.sessions[socket.id] else { return (nil, false) }

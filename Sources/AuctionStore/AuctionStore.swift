@@ -625,7 +625,7 @@ public final class AuctionStore {
     /// that are safe to repeat: reads, scripts that are idempotent or compare-and-set.
     private func run<T>(_ body: (RedisConnection) throws -> T) throws(AuctionStoreError) -> T {
         let deadline = ContinuousClock.now + retry.budget
-        var delay = retry.initialDelay
+        var backoff = Backoff(first: retry.initialDelay, maximum: retry.maximumDelay)
         while true {
             do {
                 return try body(try connected())
@@ -634,9 +634,9 @@ public final class AuctionStore {
                 switch error {
                 case .server(let message): throw .redis(message)
                 case .connectionFailed, .connectionLost, .protocolError:
+                    let delay = backoff.next()
                     if ContinuousClock.now + delay > deadline { throw .unavailable(error) }
                     Thread.sleep(forTimeInterval: delay.inSeconds)
-                    delay = min(delay * 2, retry.maximumDelay)
                 }
             }
         }

@@ -75,7 +75,7 @@ enum Comparisons {
         let cpuBefore = probe.cpuSeconds ?? 0
         var lastReceiver: [Double] = []
         for index in 1...messages {
-            let sentAt = wallMicroseconds()
+            let sentAt = RedisClock.hostMicroseconds()
             pool.send(text: payload, on: 0)
             // Each message reaches every client, the sender included; nothing else arrives until
             // it has, so the latest receipt is the last client's.
@@ -101,7 +101,7 @@ enum Comparisons {
         let lastReceipt = Atomic<Int64>(0)
         func connected(_ connection: Int) { open.add(1, ordering: .relaxed) }
         func received(_ message: UnsafeRawBufferPointer, on connection: Int) {
-            lastReceipt.store(wallMicroseconds(), ordering: .relaxed)
+            lastReceipt.store(RedisClock.hostMicroseconds(), ordering: .relaxed)
             bytes.add(message.count, ordering: .relaxed)
         }
         func disconnected(_ connection: Int, reason: String?) { open.subtract(1, ordering: .relaxed) }
@@ -113,7 +113,7 @@ enum Comparisons {
         var result = ScriptComparison(clients: clients, calls: calls)
         do {
             let store = AuctionStore(endpoint: endpoint)
-            let id = "redis-benchmark-\(wallMicroseconds())"
+            let id = "redis-benchmark-\(RedisClock.hostMicroseconds())"
             let start = try store.now().adding(milliseconds: -10)
             _ = try store.create(samplePlannedAuction(id: id, start: start, firstPause: 0, pause: 3_600_000, turn: 3_600_000))
             let words = try store.bidScriptCommand(auctionId: id, bidder: 1, amount: Money(kopiyky: 80_000), requestId: "rb-__rand_int__")

@@ -7,16 +7,10 @@
 // with what the script expected, and every acknowledgement is kept for the reconciliation with
 // Redis and the API.
 import AuctionCore
+import AuctionStore
 import AuctionTesting
 import Foundation
 import WebServer
-
-/// Wall-clock microseconds: the server stamps its messages with the same host's clock.
-func wallMicroseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
-}
 
 /// A bid the server acknowledged, as the bidder saw it.
 struct Acknowledgement: Sendable {
@@ -208,7 +202,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     var stopping = false
 
     func received(_ message: UnsafeRawBufferPointer, on id: Int) {
-        let now = wallMicroseconds()
+        let now = RedisClock.hostMicroseconds()
         tally.totalMessages += 1
         tally.totalBytes += message.count
         second.messages += 1
@@ -243,7 +237,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // After a reconnect, the last request again: the first answer must come back unchanged.
             if connection.welcomes > 1, let last = connection.lastRequestId, let request = sent[last] {
                 tally.replays += 1
-                sent[last]?.replayedWall = wallMicroseconds()
+                sent[last]?.replayedWall = RedisClock.hostMicroseconds()
                 pool.send(text: request.text, on: id)
             }
         }
@@ -333,7 +327,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         // A state that arrives after its stage's scheduled end (the service fell behind) is stale:
         // the bid script judges by Redis time, so what a bid from it gets depends on how late it
         // is. Those bids are counted, not judged; `staleStates` says how many there were.
-        let stale = end > 0 && wallMicroseconds() >= end * 1000
+        let stale = end > 0 && RedisClock.hostMicroseconds() >= end * 1000
         if stale { tally.staleStates += 1 }
         if ownTurn, !connection.played.contains(current) {
             connection.played.insert(current)
@@ -369,7 +363,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             if random.chance(0.5) { bid(connection, id, amount: price + step, expect: .accepted) }
         }
         if random.chance(behaviour.raceTurnEnd), end > 0 {
-            let delay = end * 1000 - Int64(behaviour.raceMarginMilliseconds) * 1000 - wallMicroseconds()
+            let delay = end * 1000 - Int64(behaviour.raceMarginMilliseconds) * 1000 - RedisClock.hostMicroseconds()
             if delay > 0 {
                 pool.run(at: ContinuousClock.now + .microseconds(delay)) { [self] in
                     guard connection.open else { return }
@@ -402,7 +396,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         connection.requests += 1
         let requestId = "c\(id)-\(connection.requests)"
         let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
-        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, sentWall: wallMicroseconds(), expectation: expect, text: text)
+        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, sentWall: RedisClock.hostMicroseconds(), expectation: expect, text: text)
         connection.lastRequestId = requestId
         tally.bidsSent += 1
         pool.send(text: text, on: id)
@@ -440,7 +434,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             tally.acceptedAnswers.record(microseconds: latency)
             // serverTime is whole milliseconds: either part may read up to 1 ms short (never < 0).
             tally.toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
-            tally.fromScript.record(microseconds: max(0, wallMicroseconds() - serverTime * 1000))
+            tally.fromScript.record(microseconds: max(0, RedisClock.hostMicroseconds() - serverTime * 1000))
             tally.acknowledgements.append(Acknowledgement(
                 auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
                 kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))

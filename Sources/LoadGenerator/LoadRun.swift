@@ -1,6 +1,7 @@
 // One run of a profile, start to end: tenders into the sandbox, links from the service, the
 // connections, the auctions, the reconciliation, the references, the report.
 import AuctionCore
+import AuctionStore
 import Foundation
 import RedisClient
 import Synchronization
@@ -42,7 +43,7 @@ public struct LoadRun {
         let deadline = ContinuousClock.now + .seconds(profile.timeoutSeconds)
         var summary = Summary(profile: profile)
         let sandbox = try SandboxTenders(apiURL: settings.apiURL, token: settings.token, fixtures: settings.fixtures)
-        let runId = String(format: "%08x", UInt32(truncatingIfNeeded: wallMicroseconds() / 1000))
+        let runId = String(format: "%08x", UInt32(truncatingIfNeeded: RedisClock.hostMicroseconds() / 1000))
 
         var began = ContinuousClock.now
         log("creating \(profile.auctions) \(profile.resource) in the sandbox (start in \(profile.startAfterSeconds) s, accelerator \(profile.accelerator))")

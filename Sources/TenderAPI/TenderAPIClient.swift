@@ -211,7 +211,8 @@ public final class TenderAPIClient: Sendable {
         }
         guard let url = components.url else { throw .unavailable("'\(settings.baseURL + path)' is not a URL") }
         let deadline = ContinuousClock.now + settings.retryBudget
-        var backoff = settings.firstBackoff
+        // Jitter spreads the retries of many auctions after an outage.
+        var backoff = Backoff(first: settings.firstBackoff, maximum: settings.maximumBackoff, jitter: 0.5)
         var lastProblem = "no attempt"
         while true {
             var request = URLRequest(url: url, timeoutInterval: settings.timeout.inSeconds)
@@ -225,7 +226,7 @@ public final class TenderAPIClient: Sendable {
             let sentCookie = serverCookie.withLock { $0 }
             if let sentCookie { request.setValue(sentCookie, forHTTPHeaderField: "Cookie") }
 
-            var wait = backoff
+            var wait = backoff.next()
             switch perform(request) {
             case .failure(let problem):
                 lastProblem = problem.reason
@@ -254,9 +255,7 @@ public final class TenderAPIClient: Sendable {
                 }
             }
             if ContinuousClock.now + wait >= deadline { throw .unavailable("\(method) \(path): \(lastProblem)") }
-            // Jitter spreads the retries of many auctions after an outage.
-            Thread.sleep(forTimeInterval: wait.inSeconds * Double.random(in: 0.5...1.0))
-            backoff = min(backoff * 2, settings.maximumBackoff)
+            Thread.sleep(forTimeInterval: wait.inSeconds)
         }
     }
 
