@@ -55,6 +55,7 @@ let package = Package(
                 "AuctionCore", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .executableTarget(
             name: "auctiond",

@@ -31,18 +31,14 @@ struct ConfigurationOptions: ParsableArguments {
     func load() throws -> Configuration {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? environment["AUCTIOND_CONFIG"] ?? (FileManager.default.fileExists(atPath: "Config/auctiond.yaml") ? "Config/auctiond.yaml" : nil)
-        var file: [String: String] = [:]
+        var text: String?
         if let path {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("cannot read the configuration file \(path)")
             }
-            do {
-                file = try Configuration.flatten(try Yams.load(yaml: text) ?? [String: Any]())
-            } catch {
-                throw ValidationError("\(path) is not valid YAML: \(error)")
-            }
+            text = contents
         }
-        do { return try Configuration(file: file, fileName: path ?? "defaults", environment: environment) } catch {
+        do { return try Configuration(yaml: text, fileName: path ?? "defaults", environment: environment) } catch {
             throw ValidationError("\(error)")
         }
     }
@@ -56,7 +52,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        let level = Logger.Level(rawValue: config.string("logLevel")) ?? .info
+        let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -119,9 +115,7 @@ struct Wiring {
     var sync: TenderSyncSettings
 
     init(_ config: Configuration, listen override: String?) throws {
-        do { self = try Self.make(config, listen: override) } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
-        }
+        self = try Self.make(config, listen: override)
     }
 
     private init(service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings, tenderAPI: TenderAPISettings, sync: TenderSyncSettings) {
@@ -133,90 +127,79 @@ struct Wiring {
     }
 
     private static func make(_ config: Configuration, listen override: String?) throws -> Wiring {
-        let listen = override ?? config.string("listen")
+        let listen = override ?? config.listen
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("listen must be host:port, got '\(listen)'")
         }
-        guard let redis = RedisEndpoint(url: config.string("redisUrl")) else {
+        guard let redis = RedisEndpoint(url: config.redisUrl) else {
             // The URL may carry a password: name its shape, not its text.
             throw ValidationError("AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db")
         }
-        let secrets = config.list("hashSecrets")
+        let secrets = config.hashSecretList
         if let refusal = ParticipationTokens.refusal(of: secrets) {
             throw ValidationError("AUCTIOND_HASH_SECRETS (hashSecrets): \(refusal). Set it to a secret of your own.")
         }
-        let durability = config.string("redisDurability")
-        guard durability == "required" || durability == "relaxed" else {
-            throw ValidationError("AUCTIOND_REDIS_DURABILITY (redisDurability): '\(durability)' is not required or relaxed")
-        }
-        var limits = AuctionServiceSettings.Limits()
-        limits.messagesPerSecond = try config.integer("limits.messagesPerSecond", in: 1...10_000)
-        limits.violationsBeforeClose = try config.integer("limits.violationsBeforeClose", in: 1...1000)
-        limits.maxConnections = try config.integer("limits.maxConnections", in: 1...1_000_000)
-        limits.maxConnectionsPerIP = try config.integer("limits.maxConnectionsPerIp", in: 1...1_000_000)
-        limits.maxConnectionsPerLink = try config.integer("limits.maxConnectionsPerLink", in: 1...1000)
-        limits.maxQueuedBids = try config.integer("limits.maxQueuedBids", in: 1...1_000_000)
-        let maxBidWait = Duration.milliseconds(try config.integer("limits.maxBidWaitMilliseconds", in: 0...10_000))
-        let webDirectory = URL(fileURLWithPath: config.string("webDir")).standardizedFileURL.path
+        let limits = config.limits
+        var serviceLimits = AuctionServiceSettings.Limits()
+        serviceLimits.messagesPerSecond = limits.messagesPerSecond
+        serviceLimits.violationsBeforeClose = limits.violationsBeforeClose
+        serviceLimits.maxConnections = limits.maxConnections
+        serviceLimits.maxConnectionsPerIP = limits.maxConnectionsPerIp
+        serviceLimits.maxConnectionsPerLink = limits.maxConnectionsPerLink
+        serviceLimits.maxQueuedBids = limits.maxQueuedBids
+        let webDirectory = URL(fileURLWithPath: config.webDir).standardizedFileURL.path
         let tenderAPI = TenderAPISettings(
-            baseURL: config.string("apiUrl"), token: config.string("apiToken"),
-            timeout: .seconds(try config.integer("apiTimeoutSeconds", in: 1...600)),
-            retryBudget: .seconds(try config.integer("apiRetrySeconds", in: 0...3600)))
+            baseURL: config.apiUrl, token: config.apiToken, timeout: .seconds(config.apiTimeoutSeconds),
+            retryBudget: .seconds(config.apiRetrySeconds))
         guard URL(string: tenderAPI.baseURL)?.scheme?.hasPrefix("http") == true else {
             throw ValidationError("apiUrl must be an http(s) URL with the API version, got '\(tenderAPI.baseURL)'")
         }
         var resources: [TenderResource] = []
-        for name in config.list("apiResources") {
+        for name in config.apiResourceList {
             guard let resource = TenderResource(rawValue: name) else {
                 throw ValidationError("apiResources: '\(name)' is not tenders or auctions")
             }
             resources.append(resource)
         }
         guard !resources.isEmpty else { throw ValidationError("apiResources needs tenders, auctions or both") }
-        func seconds(_ key: String) throws -> Int64 { Int64(try config.integer("schedule." + key, in: 0...86_400)) * 1000 }
+        let stages = config.schedule
+        func milliseconds(_ seconds: Int) -> Int64 { Int64(seconds) * 1000 }
         let schedule = ScheduleSettings(
             lowestCost: StageDurations(
-                firstPause: try seconds("lowestCostFirstPauseSeconds"), pauseBeforeRound: try seconds("lowestCostPauseSeconds"),
-                turn: try seconds("lowestCostTurnSeconds")),
+                firstPause: milliseconds(stages.lowestCostFirstPauseSeconds), pauseBeforeRound: milliseconds(stages.lowestCostPauseSeconds),
+                turn: milliseconds(stages.lowestCostTurnSeconds)),
             highestCost: StageDurations(
-                firstPause: try seconds("highestCostFirstPauseSeconds"), pauseBeforeRound: try seconds("highestCostPauseSeconds"),
-                turn: try seconds("highestCostTurnSeconds")),
-            maxOutageShiftMilliseconds: try seconds("maxOutageShiftSeconds"))
+                firstPause: milliseconds(stages.highestCostFirstPauseSeconds), pauseBeforeRound: milliseconds(stages.highestCostPauseSeconds),
+                turn: milliseconds(stages.highestCostTurnSeconds)),
+            maxOutageShiftMilliseconds: milliseconds(stages.maxOutageShiftSeconds))
         let sync = TenderSyncSettings(
-            followFeed: try config.flag("feed"),
-            feedInterval: .milliseconds(try config.integer("feedIntervalMilliseconds", in: 10...3_600_000)),
-            interval: .milliseconds(try config.integer("syncIntervalMilliseconds", in: 10...3_600_000)))
+            followFeed: config.feed, feedInterval: .milliseconds(config.feedIntervalMilliseconds),
+            interval: .milliseconds(config.syncIntervalMilliseconds))
         var clock = ClockSettings()
-        clock.leaseTTL = .milliseconds(try config.integer("clock.leaseTtlMilliseconds", in: 100...600_000))
-        clock.leaseRenewal = .milliseconds(try config.integer("clock.leaseRenewalMilliseconds", in: 50...600_000))
-        clock.outageThreshold = .milliseconds(try config.integer("clock.outageThresholdMilliseconds", in: 100...600_000))
-        clock.heartbeatInterval = .milliseconds(try config.integer("clock.heartbeatMilliseconds", in: 50...600_000))
-        clock.bidGrace = maxBidWait
-        let retentionDays = try config.number("retentionDays", in: 0.000_01...3650)
-        clock.retention = .milliseconds(Int64(retentionDays * 86_400_000))
+        clock.leaseTTL = .milliseconds(config.clock.leaseTtlMilliseconds)
+        clock.leaseRenewal = .milliseconds(config.clock.leaseRenewalMilliseconds)
+        clock.outageThreshold = .milliseconds(config.clock.outageThresholdMilliseconds)
+        clock.heartbeatInterval = .milliseconds(config.clock.heartbeatMilliseconds)
+        clock.bidGrace = .milliseconds(limits.maxBidWaitMilliseconds)
+        clock.retention = .milliseconds(Int64(config.retentionDays * 86_400_000))
         var service = AuctionServiceSettings(
-            redis: redis, webDirectory: webDirectory, publicURL: config.string("publicUrl"), hashSecrets: secrets,
-            adminToken: config.string("adminToken").isEmpty ? nil : config.string("adminToken"), limits: limits,
-            workers: try config.integer("workers", in: 1...64),
-            indexRefreshMilliseconds: try config.integer("indexRefreshMilliseconds", in: 10...600_000),
-            tenderAPI: tenderAPI,
-            planning: PlanningSettings(publicURL: config.string("publicUrl"), schedule: schedule, resources: resources))
-        service.durabilityRelaxed = durability == "relaxed"
+            redis: redis, webDirectory: webDirectory, publicURL: config.publicUrl, hashSecrets: secrets,
+            adminToken: config.adminToken.isEmpty ? nil : config.adminToken, limits: serviceLimits, workers: config.workers,
+            indexRefreshMilliseconds: config.indexRefreshMilliseconds, tenderAPI: tenderAPI,
+            planning: PlanningSettings(publicURL: config.publicUrl, schedule: schedule, resources: resources))
+        service.durabilityRelaxed = config.redisDurability == .relaxed
         service.storePolicy = clock.storePolicy
         service.planning.storePolicy = clock.storePolicy
-        service.memoryGrace = .seconds(try config.integer("memoryGraceSeconds", in: 0...30 * 86_400))
-        let certificate = config.string("tlsCertificate"), key = config.string("tlsPrivateKey")
+        service.memoryGrace = .seconds(config.memoryGraceSeconds)
         let server = WebServerConfiguration(
             host: String(listen[..<colon]), port: port,
             staticFolders: [.init(urlPrefix: "/static", directory: webDirectory)],
-            maxMessageBytes: try config.integer("limits.maxMessageBytes", in: 256...1 << 20),
-            maxRequestBodyBytes: try config.integer("limits.maxRequestBodyBytes", in: 1024...1 << 26),
-            maxQueuedFrames: try config.integer("limits.maxQueuedFrames", in: 8...1 << 20),
-            pingAfterSeconds: UInt16(try config.integer("limits.pingAfterSeconds", in: 1...3600)),
-            hangUpAfterSeconds: UInt16(try config.integer("limits.hangUpAfterSeconds", in: 2...7200)),
-            shareListeningPort: try config.flag("shareListeningPort"),
-            serviceThreads: try config.integer("webThreads", in: 1...64),
-            tls: certificate.isEmpty || key.isEmpty ? nil : .init(certificatePath: certificate, privateKeyPath: key))
+            maxMessageBytes: limits.maxMessageBytes, maxRequestBodyBytes: limits.maxRequestBodyBytes,
+            maxQueuedFrames: limits.maxQueuedFrames, pingAfterSeconds: UInt16(limits.pingAfterSeconds),
+            hangUpAfterSeconds: UInt16(limits.hangUpAfterSeconds), shareListeningPort: config.shareListeningPort,
+            serviceThreads: config.webThreads,
+            tls: config.tlsCertificate.isEmpty || config.tlsPrivateKey.isEmpty
+                ? nil : .init(certificatePath: config.tlsCertificate, privateKeyPath: config.tlsPrivateKey))
         return Wiring(service: service, server: server, clock: clock, tenderAPI: tenderAPI, sync: sync)
     }
 }

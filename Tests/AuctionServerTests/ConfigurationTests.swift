@@ -8,18 +8,23 @@ import Testing
     @Test func theYAMLFileDocumentsExactlyTheKnownKeysWithTheirDefaults() throws {
         let text = try String(contentsOfFile: "Config/auctiond.yaml", encoding: .utf8)
         // A tiny reader for this file's shape (two levels, `key: value`), independent of Yams.
-        var file: [String: String] = [:]
+        var keys: [String] = []
         var section = ""
         for line in text.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") {
             let indented = line.hasPrefix("  ")
-            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard parts.count == 2 else { continue }
-            if parts[1].isEmpty { section = parts[0]; continue }
+            if parts[1].isEmpty {
+                section = parts[0]
+                continue
+            }
             if !indented { section = "" }
-            file[section.isEmpty ? parts[0] : "\(section).\(parts[0])"] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            keys.append(section.isEmpty ? parts[0] : "\(section).\(parts[0])")
         }
-        let defaults = Dictionary(uniqueKeysWithValues: Configuration.defaults.map { ($0.key, $0.value) })
-        #expect(file == defaults)
+        #expect(keys == Configuration.keys, "every key, in the struct's order")
+        #expect(try Configuration(yaml: text, fileName: "auctiond.yaml", environment: [:]) == Configuration(), "with the struct's defaults")
     }
 
     @Test func environmentVariablesOverrideTheFileAndTheProtocolNamesHold() throws {
@@ -27,25 +32,43 @@ import Testing
             ("listen", "AUCTIOND_LISTEN"), ("publicUrl", "AUCTIOND_PUBLIC_URL"), ("redisUrl", "AUCTIOND_REDIS_URL"),
             ("apiUrl", "AUCTIOND_API_URL"), ("apiToken", "AUCTIOND_API_TOKEN"), ("apiResources", "AUCTIOND_API_RESOURCES"),
             ("hashSecrets", "AUCTIOND_HASH_SECRETS"), ("adminToken", "AUCTIOND_ADMIN_TOKEN"), ("feed", "AUCTIOND_FEED"),
-            ("webDir", "AUCTIOND_WEB_DIR"), ("limits.maxConnectionsPerIp", "AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP"),
+            ("redisDurability", "AUCTIOND_REDIS_DURABILITY"), ("webDir", "AUCTIOND_WEB_DIR"),
+            ("limits.maxConnectionsPerIp", "AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP"),
         ] {
+            #expect(Configuration.keys.contains(key))
             #expect(Configuration.environmentName(of: key) == variable)
         }
         let config = try Configuration(
-            file: ["listen": "0.0.0.0:1", "workers": "2"], fileName: "x.yaml", environment: ["AUCTIOND_LISTEN": "127.0.0.1:9", "AUCTIOND_HASH_SECRETS": "a, b"])
-        #expect(config.string("listen") == "127.0.0.1:9")
-        #expect(try config.integer("workers") == 2)
-        #expect(config.list("hashSecrets") == ["a", "b"])
-        #expect(try config.flag("feed") == false)
+            yaml: "listen: 0.0.0.0:1\nworkers: 2\nfeed: on\nlimits:\n  maxQueuedBids: 7\n", fileName: "x.yaml",
+            environment: ["AUCTIOND_LISTEN": "127.0.0.1:9", "AUCTIOND_HASH_SECRETS": "a, b", "AUCTIOND_FEED": "off", "PATH": "/bin"])
+        #expect(config.listen == "127.0.0.1:9")
+        #expect(config.workers == 2)
+        #expect(config.limits.maxQueuedBids == 7)
+        #expect(config.hashSecretList == ["a", "b"])
+        #expect(config.feed == false)
     }
 
-    @Test func badValuesAreNamedWithWhereTheyCameFrom() throws {
-        #expect { try Configuration(file: ["nope": "1"], fileName: "x.yaml", environment: [:]) } throws: {
-            "\($0)" == "x.yaml: unknown key 'nope' (see Config/auctiond.yaml for the keys)"
+    @Test func badValuesAndUnknownKeysAreNamedWithWhereTheyCameFrom() throws {
+        func refusal(_ yaml: String? = nil, _ environment: [String: String] = [:]) -> String {
+            do {
+                _ = try Configuration(yaml: yaml, fileName: "x.yaml", environment: environment)
+                return "accepted"
+            } catch {
+                return error.description
+            }
         }
-        let config = try Configuration(environment: ["AUCTIOND_WORKERS": "many", "AUCTIOND_FEED": "maybe"])
-        #expect { try config.integer("workers", in: 1...64) } throws: { "\($0)" == "AUCTIOND_WORKERS: 'many' is not a whole number in 1...64" }
-        #expect { try config.flag("feed") } throws: { "\($0)" == "AUCTIOND_FEED: 'maybe' is not on or off" }
+        #expect(refusal("nope: 1") == "x.yaml: unknown key 'nope' (see Config/auctiond.yaml for the keys)")
+        #expect(refusal("limits:\n  maxConection: 5") == "x.yaml: unknown key 'limits.maxConection' (see Config/auctiond.yaml for the keys)")
+        #expect(refusal(nil, ["AUCTIOND_MAX_CONECTIONS": "5"]).hasPrefix("AUCTIOND_MAX_CONECTIONS: unknown variable"))
+        #expect(refusal(nil, ["AUCTIOND_WORKERS": "many"]) == "AUCTIOND_WORKERS: 'many' is not a whole number in 1...64")
+        #expect(refusal(nil, ["AUCTIOND_FEED": "maybe"]) == "AUCTIOND_FEED: 'maybe' is not on or off")
+        #expect(refusal(nil, ["AUCTIOND_REDIS_DURABILITY": "sometimes"]) == "AUCTIOND_REDIS_DURABILITY: 'sometimes' is not required or relaxed")
+        #expect(refusal("logLevel: loud") == "x.yaml key logLevel: 'loud' is not one of trace, debug, info, notice, warning, error, critical")
+        #expect(refusal("limits:\n  maxConnections: 0") == "x.yaml key limits.maxConnections: '0' is not a whole number in 1...1000000")
+        #expect(refusal("retentionDays: -1") == "x.yaml key retentionDays: '-1' is not a number in 1e-05...3650.0")
+        #expect(refusal("limits: 5") == "x.yaml: 'limits' is not a mapping of keys to values")
+        #expect(refusal("workers: [1, 2]") == "x.yaml key workers: a list is not a value here")
+        #expect(refusal("workers: 2\n  - :") .hasPrefix("x.yaml is not valid YAML"))
     }
 
     @Test func auctiondRefusesABadConfigurationWithAClearMessage() throws {
@@ -56,6 +79,16 @@ import Testing
             logPath: folder + "/log")
         #expect(waitUntil { !process.isRunning })
         #expect(process.log.contains("AUCTIOND_LIMITS_MAX_CONNECTIONS: '-5' is not a whole number"))
+    }
+
+    @Test func auctiondRefusesAnUnknownKeyInItsFile() throws {
+        let folder = makeTemporaryDirectory("config")
+        try "limits:\n  maxConection: 5\n".write(toFile: folder + "/auctiond.yaml", atomically: true, encoding: .utf8)
+        let process = try ManagedProcess(
+            executable: builtProduct("auctiond"), arguments: ["serve", "--config", folder + "/auctiond.yaml"],
+            environment: ["AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret], logPath: folder + "/log")
+        #expect(waitUntil { !process.isRunning })
+        #expect(process.log.contains("unknown key 'limits.maxConection'"), "\(process.log)")
     }
 }
 

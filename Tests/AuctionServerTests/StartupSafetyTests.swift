@@ -111,8 +111,7 @@ import Testing
     @Test func theDefaultRedisURLIsThePortOfConfigRedisConf() throws {
         let conf = try String(contentsOfFile: "Config/redis.conf", encoding: .utf8)
         let port = try #require(conf.split(separator: "\n").first { $0.hasPrefix("port ") }?.split(separator: " ").last)
-        let url = try #require(Configuration.defaults.first { $0.key == "redisUrl" }?.value)
-        #expect(url == "redis://127.0.0.1:\(port)/0")
-        #expect(Configuration.defaults.first { $0.key == "redisDurability" }?.value == "required")
+        #expect(Configuration().redisUrl == "redis://127.0.0.1:\(port)/0")
+        #expect(Configuration().redisDurability == .required)
     }
 }
