@@ -106,7 +106,8 @@ let package = Package(
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),
-        .testTarget(name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionRuntime", "AuctionCore", "AuctionTesting", "RedisClient"]),
+        .testTarget(
+            name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionRuntime", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(
             name: "AuctionRuntimeTests",
             dependencies: [
@@ -114,7 +115,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
-        .testTarget(name: "AuctionServerTests", dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
+        .testTarget(
+            name: "AuctionServerTests",
+            dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting", "AuctionServer", "AuctionCore"]),
     ],

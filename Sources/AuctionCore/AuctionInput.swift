@@ -89,7 +89,9 @@ public struct AuctionInput: Codable, Sendable, Equatable {
 
     /// Builds the input from the private auction view, with metadata from the public tender when
     /// given (the private view may leave it out).
-    public init(auctionView view: TenderDocument, publicTender: TenderDocument? = nil, lotId: String? = nil)
+    public init(
+        auctionView view: TenderDocument, publicTender: TenderDocument? = nil, lotId: String? = nil
+    )
         throws(AuctionInputError)
     {
         let tender = publicTender ?? view

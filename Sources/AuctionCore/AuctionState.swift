@@ -72,7 +72,9 @@ public struct AuctionState: Codable, Sendable, Equatable {
     /// results are the initial bids, ready at `now`. An auction planned late is not run in the
     /// past: up to the outage limit late, its whole timeline starts at `now` (no bidder loses turn
     /// time); later than that it is `rescheduled` and waits for a new start from the API.
-    public static func planned(_ input: AuctionInput, settings: ScheduleSettings = ScheduleSettings(), now: Timestamp)
+    public static func planned(
+        _ input: AuctionInput, settings: ScheduleSettings = ScheduleSettings(), now: Timestamp
+    )
         -> AuctionState
     {
         var input = input
@@ -263,12 +265,14 @@ public struct AuctionState: Codable, Sendable, Equatable {
     /// stage begun): from `startDate`, or from `now` when that is up to the outage limit later;
     /// more than the limit late, the auction is `rescheduled` and its stages stay at `startDate`.
     private mutating func layOut(from startDate: Timestamp, at now: Timestamp) {
-        var timeline = plannedStages ?? stages.map { stage in
-            // A plan stored before `plannedStages`: its stages as they stand, without outcomes.
-            var fresh = Stage(kind: stage.kind, round: stage.round, start: stage.start, end: stage.end)
-            if stage.round == 1 { fresh.bidder = stage.bidder }
-            return fresh
-        }
+        var timeline =
+            plannedStages
+            ?? stages.map { stage in
+                // A plan stored before `plannedStages`: its stages as they stand, without outcomes.
+                var fresh = Stage(kind: stage.kind, round: stage.round, start: stage.start, end: stage.end)
+                if stage.round == 1 { fresh.bidder = stage.bidder }
+                return fresh
+            }
         let lateness = now.microseconds - startDate.microseconds
         let late = lateness > maxOutageShiftMilliseconds * 1000
         let start = lateness > 0 && !late ? now : startDate

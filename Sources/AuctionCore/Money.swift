@@ -16,9 +16,15 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws(MoneyError) {
         // One pass over the UTF-8 bytes (every bid's amount is read here): ASCII digits, a leading
         // "-" and one "."; any other byte, a combining mark's included, makes it not a number.
-        var negative = false, sawPoint = false, valid = true, atStart = true
-        var units: Int64 = 0, wholeDigits = 0, significantWholeDigits = 0
-        var cents: Int64 = 0, fractionDigits = 0
+        var negative = false
+        var sawPoint = false
+        var valid = true
+        var atStart = true
+        var units: Int64 = 0
+        var wholeDigits = 0
+        var significantWholeDigits = 0
+        var cents: Int64 = 0
+        var fractionDigits = 0
         for byte in text.utf8 {
             defer { atStart = false }
             if atStart, byte == UInt8(ascii: "-") {

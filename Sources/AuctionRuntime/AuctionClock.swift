@@ -350,7 +350,8 @@ private struct Loop: LoopWork {
                 settled.insert(id)
                 continue
             }
-            requests.append(AppendRequest(event, to: replica, next: next, leaseOwner: owner, notBefore: notBefore, stampWithRedisTime: true))
+            requests.append(
+                AppendRequest(event, to: replica, next: next, leaseOwner: owner, notBefore: notBefore, stampWithRedisTime: true))
         }
         return requests
     }
@@ -375,7 +376,9 @@ private struct Loop: LoopWork {
         let changed = held.takeChanged().sorted()
         var reports: [(auctionId: String, body: Data)] = []
         for id in changed {
-            guard let replica = held[id], replica.state.status == .active, replica.state.resultsAreFinal, !queuedReports.contains(id) else { continue }
+            guard let replica = held[id], replica.state.status == .active, replica.state.resultsAreFinal, !queuedReports.contains(id) else {
+                continue
+            }
             do { reports.append((id, try JSONEncoder().encode(replica.state.resultsReport()))) } catch {
                 observer(.failed(auctionId: id, error: .corrupted(auctionId: id, reason: "cannot encode the report: \(error)")))
             }
@@ -447,7 +450,8 @@ struct HeldAuctions {
                 return
             }
             outagesConsidered[id] = replica.outagesConsidered
-            let state = replica.state, next = state.currentStage + 1
+            let state = replica.state
+            let next = state.currentStage + 1
             nextSwitch[id] =
                 next < state.stages.count && state.stages[next].kind != .announcement
                 ? state.switchTime(to: next, bidGraceMilliseconds: bidGraceMilliseconds).microseconds : nil

@@ -179,15 +179,18 @@ public struct AuctionPlanner {
         if try store.create(planned) {
             let start = planned.stages.first?.start ?? input.startDate
             if planned.status == .rescheduled {
-                logger.warning("auction planned too late to run: rescheduled", metadata: ["auction": "\(id)", "start": "\(input.startDate)"])
+                logger.warning(
+                    "auction planned too late to run: rescheduled", metadata: ["auction": "\(id)", "start": "\(input.startDate)"])
             } else {
-                logger.notice("auction planned", metadata: ["auction": "\(id)", "start": "\(start)", "bidders": "\(input.participants.count)"])
+                logger.notice(
+                    "auction planned", metadata: ["auction": "\(id)", "start": "\(start)", "bidders": "\(input.participants.count)"])
             }
             // The links hold through a reschedule (they are deterministic), so they go out now.
             try store.queueLinks(id)
             stored(id)
             publishLinks(planned.input, resource: resource, tender: view)
-            return planned.status == .rescheduled ? .rescheduled(auctionId: id, start: input.startDate) : .planned(auctionId: id, start: start)
+            return planned.status == .rescheduled
+                ? .rescheduled(auctionId: id, start: input.startDate) : .planned(auctionId: id, start: start)
         }
         return try moveStartIfChanged(id, to: input.startDate)
     }
@@ -206,7 +209,9 @@ public struct AuctionPlanner {
             logger.warning("new start is too late to run: still rescheduled", metadata: ["auction": "\(id)", "start": "\(start)"])
             return .rescheduled(auctionId: id, start: start)
         }
-        logger.notice("auction planned again", metadata: ["auction": "\(id)", "start": "\(next.stages.first?.start ?? start)", "was": "\(state.status)"])
+        logger.notice(
+            "auction planned again",
+            metadata: ["auction": "\(id)", "start": "\(next.stages.first?.start ?? start)", "was": "\(state.status)"])
         return .replanned(auctionId: id, start: next.stages.first?.start ?? start)
     }
 
@@ -288,12 +293,15 @@ public struct AuctionPlanner {
         if let tender = try? api.tender(resource, id: input.tenderId) {
             let shown = input.lotId.map { lot in tender.lots?.first { $0.id == lot }?.auctionUrl } ?? tender.auctionUrl
             if shown == auctionURL(input.auctionId, resource: input.resource) {
-                logger.notice("links already on the tender (an earlier PATCH's answer was lost)", metadata: ["auction": "\(input.auctionId)"])
+                logger.notice(
+                    "links already on the tender (an earlier PATCH's answer was lost)", metadata: ["auction": "\(input.auctionId)"])
                 return
             }
         }
         linksRefusedCounter.increment()
-        logger.error("links refused by the API and not on the tender: not sent again", metadata: ["auction": "\(input.auctionId)", "error": "\(error)"])
+        logger.error(
+            "links refused by the API and not on the tender: not sent again",
+            metadata: ["auction": "\(input.auctionId)", "error": "\(error)"])
     }
 
     /// The PATCH body: one entry per tender bid in tender order; a participant carries its link
@@ -319,7 +327,9 @@ public struct AuctionPlanner {
         }
         var data: [String: Any] = ["bids": bids]
         if let lotId = input.lotId {
-            data["lots"] = (view.lots ?? []).map { lot -> [String: Any] in lot.id == lotId ? ["id": lot.id, "auctionUrl": url] : ["id": lot.id] }
+            data["lots"] = (view.lots ?? []).map { lot -> [String: Any] in
+                lot.id == lotId ? ["id": lot.id, "auctionUrl": url] : ["id": lot.id]
+            }
         } else {
             data["auctionUrl"] = url
         }

@@ -21,7 +21,10 @@ public struct TenderSyncSettings: Sendable {
     /// The longest wait between two attempts at one report.
     public var maximumReportBackoff: Duration
 
-    public init(followFeed: Bool = false, feedInterval: Duration = .seconds(2), interval: Duration = .milliseconds(500), maximumReportBackoff: Duration = .seconds(60)) {
+    public init(
+        followFeed: Bool = false, feedInterval: Duration = .seconds(2), interval: Duration = .milliseconds(500),
+        maximumReportBackoff: Duration = .seconds(60)
+    ) {
         self.followFeed = followFeed
         self.feedInterval = feedInterval
         self.interval = interval
@@ -158,7 +161,9 @@ struct SyncWork: LoopWork {
                             caughtUp = false
                             break
                         }
-                        if try handleOrSkip(resource, entry, index: index), tenderBackoff.removeValue(forKey: "\(resource.rawValue)/\(entry.id)") != nil {
+                        if try handleOrSkip(resource, entry, index: index),
+                            tenderBackoff.removeValue(forKey: "\(resource.rawValue)/\(entry.id)") != nil
+                        {
                             try store.forgetSkippedTender(resource.rawValue, entry.id)
                         }
                         offset = entry.dateModified
@@ -178,7 +183,9 @@ struct SyncWork: LoopWork {
     /// decode, an API refusal of this tender) is logged with its id and skipped, and tried again
     /// later with backoff; only the API being down or Redis failing stops the feed (thrown).
     /// Returns whether it was handled (false: skipped).
-    private mutating func handleOrSkip(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws -> Bool {
+    private mutating func handleOrSkip(
+        _ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]
+    ) throws -> Bool {
         do {
             try handle(resource, entry, index: index)
             return true
@@ -187,10 +194,13 @@ struct SyncWork: LoopWork {
             let key = "\(resource.rawValue)/\(entry.id)"
             let backoff = tenderBackoff[key, default: Self.tenderBackoff].next()
             tendersSkipped.increment()
-            logger.error("tender skipped: it cannot be planned now", metadata: [
-                "tender": "\(entry.id)", "resource": "\(resource.rawValue)", "retryIn": "\(backoff)", "error": "\(error)",
-            ])
-            try store.skipTender(resource.rawValue, entry.id, retryAt: Timestamp(microseconds: RedisClock.hostMicroseconds() + backoff.wholeMicroseconds))
+            logger.error(
+                "tender skipped: it cannot be planned now",
+                metadata: [
+                    "tender": "\(entry.id)", "resource": "\(resource.rawValue)", "retryIn": "\(backoff)", "error": "\(error)",
+                ])
+            try store.skipTender(
+                resource.rawValue, entry.id, retryAt: Timestamp(microseconds: RedisClock.hostMicroseconds() + backoff.wholeMicroseconds))
             return false
         }
     }
@@ -213,7 +223,9 @@ struct SyncWork: LoopWork {
 
     /// Tries the skipped tenders that are due again (kept in Redis, so a restart keeps trying).
     private mutating func retrySkippedTenders(until deadline: ContinuousClock.Instant) {
-        guard let due = try? store.skippedTenders(dueBy: Timestamp(microseconds: RedisClock.hostMicroseconds())), !due.isEmpty else { return }
+        guard let due = try? store.skippedTenders(dueBy: Timestamp(microseconds: RedisClock.hostMicroseconds())), !due.isEmpty else {
+            return
+        }
         guard let index = try? store.indexedAuctions() else { return }
         for (resource, id) in due where !isStopping() && ContinuousClock.now < deadline {
             guard let resource = TenderResource(rawValue: resource) else {
@@ -232,7 +244,9 @@ struct SyncWork: LoopWork {
         }
     }
 
-    private func handle(_ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]) throws {
+    private func handle(
+        _ resource: TenderResource, _ entry: TenderListPage.Entry, index: [(id: String, status: AuctionStatus?, startMilliseconds: Int64)]
+    ) throws {
         let status: String
         if let listed = entry.status {
             status = listed
@@ -270,7 +284,9 @@ struct SyncWork: LoopWork {
     }
 
     private mutating func later(_ id: String) {
-        var backoff = retryAt[id]?.backoff ?? Backoff(first: min(.milliseconds(500), settings.maximumReportBackoff), maximum: settings.maximumReportBackoff)
+        var backoff =
+            retryAt[id]?.backoff
+            ?? Backoff(first: min(.milliseconds(500), settings.maximumReportBackoff), maximum: settings.maximumReportBackoff)
         retryAt[id] = (ContinuousClock.now + backoff.next(), backoff)
     }
 
@@ -377,7 +393,9 @@ struct SyncWork: LoopWork {
                 let bid = tender.bids?.first { $0.id == participant.bidId }
                 return bid?.tenderers?.first?.name ?? participant.name ?? "Bidder \(number + 1)"
             }
-            let (_, event) = try store.appendDecided(id) { state, now in state.status == .finished ? .namesRevealed(names: names, at: now) : nil }
+            let (_, event) = try store.appendDecided(id) { state, now in
+                state.status == .finished ? .namesRevealed(names: names, at: now) : nil
+            }
             if event != nil {
                 logger.notice("names revealed", metadata: ["auction": "\(id)", "tenderStatus": "\(status)"])
                 retryAt[id] = nil

@@ -46,7 +46,9 @@ public final class AuctionService: WebServerDelegate {
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = (0..<max(1, settings.workers)).map {
-            StoreWorker(name: "auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy, bidLimit: settings.limits.maxQueuedBids)
+            StoreWorker(
+                name: "auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy,
+                bidLimit: settings.limits.maxQueuedBids)
         }
         healthWorker = StoreWorker(name: "auctiond.health", endpoint: settings.redis, policy: settings.storePolicy)
         planningWorker = StoreWorker(name: "auctiond.planning", endpoint: settings.redis, policy: settings.storePolicy)
@@ -165,7 +167,9 @@ public final class AuctionService: WebServerDelegate {
                 }
                 if now - endedAt >= grace { leaving.append(id) }
             }
-            let sockets = leaving.flatMap { id in contents.auctions.removeValue(forKey: id)?.sockets ?? [] }.compactMap { contents.sessions[$0]?.socket }
+            let sockets = leaving.flatMap { id in contents.auctions.removeValue(forKey: id)?.sockets ?? [] }.compactMap {
+                contents.sessions[$0]?.socket
+            }
             return (leaving, sockets)
         }
         guard !leaving.isEmpty else { return }
@@ -255,15 +259,18 @@ public final class AuctionService: WebServerDelegate {
 
         /// Tender and lot ids are hex or UA-style: letters, digits, `-` and `_`.
         static func isId(_ text: String) -> Bool {
-            !text.isEmpty && text.count <= 128 && text.utf8.allSatisfy { c in
-                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
-            }
+            !text.isEmpty && text.count <= 128
+                && text.utf8.allSatisfy { c in
+                    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
+                }
         }
     }
 
     private func health(_ store: AuctionStore) -> HTTPResponse {
         if store.ping() {
-            var body: [String: Any] = ["status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": clock.now.milliseconds]
+            var body: [String: Any] = [
+                "status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": clock.now.milliseconds,
+            ]
             if settings.durabilityRelaxed { body["durability"] = "relaxed" }
             return jsonResponse(body)
         }
@@ -306,7 +313,10 @@ public final class AuctionService: WebServerDelegate {
                 let start = state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds
                 return (
                     AuctionListCursor(start: start, id: auction.replica.auctionId),
-                    ["id": auction.replica.auctionId, "status": state.status.rawValue, "startDate": start, "title": state.input.title ?? NSNull()]
+                    [
+                        "id": auction.replica.auctionId, "status": state.status.rawValue, "startDate": start,
+                        "title": state.input.title ?? NSNull(),
+                    ]
                 )
             }
         }
@@ -323,16 +333,19 @@ public final class AuctionService: WebServerDelegate {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(auction)).map { Array("{\"data\":".utf8) + Array($0) + Array("}".utf8) } ?? Array("{}".utf8)
-        return HTTPResponse(status: 200, contentType: "application/json; charset=utf-8", headers: [("cache-control", "no-store")], body: body)
+        return HTTPResponse(
+            status: 200, contentType: "application/json; charset=utf-8", headers: [("cache-control", "no-store")], body: body)
     }
 
     /// nil when the request carries the admin token.
     private func adminRefusal(_ request: HTTPRequest) -> APIError? {
         guard let expected = settings.adminToken, !expected.isEmpty else {
-            return APIError(status: 403, code: "admin_disabled", message: "The admin endpoints are turned off (no admin token is configured).")
+            return APIError(
+                status: 403, code: "admin_disabled", message: "The admin endpoints are turned off (no admin token is configured).")
         }
         guard let header = request.headers["authorization"], header.hasPrefix("Bearer ") else {
-            return APIError(status: 401, code: "unauthorized", message: "An admin request needs the header Authorization: Bearer <admin token>.")
+            return APIError(
+                status: 401, code: "unauthorized", message: "An admin request needs the header Authorization: Bearer <admin token>.")
         }
         guard ConstantTimeText.equals(String(header.dropFirst(7)), expected) else {
             logger.warning("admin request with a wrong token", metadata: ["peer": "\(request.peer)"])
@@ -375,7 +388,9 @@ public final class AuctionService: WebServerDelegate {
         do {
             let (state, event) = try store.appendDecided(id) { state, now in state.isStoppable ? .cancelled(at: now) : nil }
             guard event != nil else {
-                let why = state.resultsAreFinal && state.status == .active ? "past its last turn: its results are final and will be posted" : state.status.rawValue
+                let why =
+                    state.resultsAreFinal && state.status == .active
+                    ? "past its last turn: its results are final and will be posted" : state.status.rawValue
                 return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(why) and cannot be cancelled.").response
             }
             logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])

@@ -138,7 +138,8 @@ public struct Configuration: Codable, Sendable, Equatable {
         let variables = Dictionary(uniqueKeysWithValues: Self.keys.map { (Self.environmentName(of: $0), $0) })
         for (variable, text) in environment where variable.hasPrefix("AUCTIOND_") && variable != "AUCTIOND_CONFIG" {
             guard let key = variables[variable] else {
-                throw ConfigurationError(description: "\(variable): unknown variable (see Config/auctiond.yaml for the keys; AUCTIOND_CONFIG names the file)")
+                throw ConfigurationError(
+                    description: "\(variable): unknown variable (see Config/auctiond.yaml for the keys; AUCTIOND_CONFIG names the file)")
             }
             if !text.isEmpty { values[key] = (text, variable) }
         }
@@ -186,7 +187,8 @@ public struct Configuration: Codable, Sendable, Equatable {
     /// Nested mappings become dotted keys, scalars text.
     private static func flatten(_ value: Any, prefix: String = "", fileName: String) throws(ConfigurationError) -> [String: String] {
         guard let mapping = value as? [String: Any] else {
-            throw ConfigurationError(description: "\(fileName): \(prefix.isEmpty ? "the file" : "'\(prefix)'") is not a mapping of keys to values")
+            throw ConfigurationError(
+                description: "\(fileName): \(prefix.isEmpty ? "the file" : "'\(prefix)'") is not a mapping of keys to values")
         }
         var flat: [String: String] = [:]
         for (key, item) in mapping {
@@ -249,7 +251,9 @@ public struct Configuration: Codable, Sendable, Equatable {
     }
 
     private static func bounds(of key: String) -> String {
-        if let bound = wholeNumberBounds.first(where: { $0.key == key }) { return " in \(bound.range.lowerBound)...\(bound.range.upperBound)" }
+        if let bound = wholeNumberBounds.first(where: { $0.key == key }) {
+            return " in \(bound.range.lowerBound)...\(bound.range.upperBound)"
+        }
         if let bound = numberBounds.first(where: { $0.key == key }) { return " in \(bound.range.lowerBound)...\(bound.range.upperBound)" }
         return ""
     }

@@ -71,7 +71,8 @@ final class LiveAuctions: Sendable {
 /// 10,000), and no bidder may learn that a turn began later than another bidder because of where
 /// the observers happen to sit in a set.
 func biddersFirst<Element>(_ items: [Element], isBidder: (Element) -> Bool) -> [Element] {
-    var bidders: [Element] = [], observers: [Element] = []
+    var bidders: [Element] = []
+    var observers: [Element] = []
     for item in items {
         if isBidder(item) { bidders.append(item) } else { observers.append(item) }
     }

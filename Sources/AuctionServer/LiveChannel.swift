@@ -22,14 +22,17 @@ extension AuctionService {
             if let replica = contents.auctions[id]?.replica, case .bidder(let number) = role(of: request, in: replica).0,
                 contents.connectionsPerLink[LiveAuctions.linkKey(id, number), default: 0] >= limits.maxConnectionsPerLink
             {
-                return .reject(status: 429, message: "Too many connections with this participation link (at most \(limits.maxConnectionsPerLink)).")
+                return .reject(
+                    status: 429, message: "Too many connections with this participation link (at most \(limits.maxConnectionsPerLink)).")
             }
             return .accept
         }
     }
 
     public func opened(_ socket: WebSocket) {
-        guard case .webSocket(let id) = Route(path: socket.request.path) else { return socket.close(.policyViolation, reason: "no auction") }
+        guard case .webSocket(let id) = Route(path: socket.request.path) else {
+            return socket.close(.policyViolation, reason: "no auction")
+        }
         let now = clock.now.milliseconds
         live.withContents { contents in
             guard var auction = contents.auctions[id] else {
@@ -46,9 +49,12 @@ extension AuctionService {
             var coefficient: String?
             if let number = role.bidderNumber, state.input.isMEAT { coefficient = state.participants[number - 1].coefficient.description }
             send(ServerMessage.welcome(role: role, auctionId: id, serverTime: now, coefficient: coefficient), to: socket)
-            send(ServerMessage.state(seq: auction.replica.seq, auction: state.publicView(serverTime: Timestamp(milliseconds: now))), to: socket)
+            send(
+                ServerMessage.state(seq: auction.replica.seq, auction: state.publicView(serverTime: Timestamp(milliseconds: now))),
+                to: socket)
             if presentedBadToken {
-                send(ServerMessage.error(.invalidToken, "The participation link is not valid: you are watching as an observer."), to: socket)
+                send(
+                    ServerMessage.error(.invalidToken, "The participation link is not valid: you are watching as an observer."), to: socket)
                 logger.notice("invalid participation token", metadata: ["auction": "\(id)", "peer": "\(socket.request.peer)"])
             }
             if let number = role.bidderNumber, let pending = state.pendingBid(of: number) {
@@ -130,15 +136,18 @@ extension AuctionService {
                 self.metrics.bids("outage").increment()
                 self.send(
                     ServerMessage.error(
-                        .unavailable, "The auction is recovering from an outage and its timeline is being moved; nothing was recorded. Send the bid again with the same requestId.",
+                        .unavailable,
+                        "The auction is recovering from an outage and its timeline is being moved; nothing was recorded. Send the bid again with the same requestId.",
                         requestId: requestId),
                     to: socket)
             case .failure(let error):
                 self.metrics.redisErrors.increment()
-                self.logger.error("bid not recorded", metadata: ["auction": "\(session.auctionId)", "bidder": "\(bidder)", "error": "\(error)"])
+                self.logger.error(
+                    "bid not recorded", metadata: ["auction": "\(session.auctionId)", "bidder": "\(bidder)", "error": "\(error)"])
                 self.send(
                     ServerMessage.error(
-                        .unavailable, "The bid could not be confirmed because storage did not answer. Send it again with the same requestId.",
+                        .unavailable,
+                        "The bid could not be confirmed because storage did not answer. Send it again with the same requestId.",
                         requestId: requestId),
                     to: socket)
             }
@@ -146,7 +155,9 @@ extension AuctionService {
         if !queued {
             metrics.bids("busy").increment()
             send(
-                ServerMessage.error(.unavailable, "The service is busy and did not record the bid. Send it again with the same requestId.", requestId: requestId),
+                ServerMessage.error(
+                    .unavailable, "The service is busy and did not record the bid. Send it again with the same requestId.",
+                    requestId: requestId),
                 to: socket)
         }
     }
@@ -179,12 +190,18 @@ extension AuctionService {
             }
             switch event.event {
             case .bidAccepted(_, let bidder, let amount, let at):
-                return (.text(ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds)), bidderSockets(bidder))
+                return (
+                    .text(ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds)),
+                    bidderSockets(bidder)
+                )
             case .bidCancelled(_, let bidder, let at):
                 return (.text(ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds)), bidderSockets(bidder))
             default:
                 let sessions = auction.sockets.compactMap { contents.sessions[$0] }
-                return (.state(seq: auction.replica.seq, auction.replica.state), biddersFirst(sessions) { $0.role.bidderNumber != nil }.map(\.socket))
+                return (
+                    .state(seq: auction.replica.seq, auction.replica.state),
+                    biddersFirst(sessions) { $0.role.bidderNumber != nil }.map(\.socket)
+                )
             }
         }
         guard let outgoing, !targets.isEmpty else { return }
@@ -238,7 +255,9 @@ extension AuctionService {
         // Past the limit the answers stop; the close follows once.
         if violations <= limit { refuse(socket, code, message) }
         if violations == limit {
-            logger.notice("closing a connection that keeps breaking the limits", metadata: ["code": "\(code.rawValue)", "peer": "\(socket.request.peer)"])
+            logger.notice(
+                "closing a connection that keeps breaking the limits",
+                metadata: ["code": "\(code.rawValue)", "peer": "\(socket.request.peer)"])
             socket.close(.policyViolation, reason: code.rawValue)
         }
     }

@@ -147,7 +147,9 @@ public final class AuctionStore {
         var arguments = [plan, String(outages), String(mirror.count)]
         arguments += mirror.flatMap { [$0.0, $0.1] }
         arguments += planned.participants.enumerated().flatMap { [$0.element.bidId, String($0.offset + 1)] }
-        let created = try evaluate(Scripts.create, keys: [keys.plan, keys.live, keys.log, keys.pending, keys.requests, keys.bidders, keys.lease, keys.report], arguments: arguments)
+        let created = try evaluate(
+            Scripts.create, keys: [keys.plan, keys.live, keys.log, keys.pending, keys.requests, keys.bidders, keys.lease, keys.report],
+            arguments: arguments)
         guard created.integer == 1 else { return false }
         try index(id, status: planned.status, start: planned.input.startDate)
         return true
@@ -164,10 +166,11 @@ public final class AuctionStore {
     public func load(_ auctionIds: [String]) throws(AuctionStoreError) -> [Result<AuctionReplica, AuctionStoreError>] {
         guard !auctionIds.isEmpty else { return [] }
         let plans = try run { connection in
-            try connection.exchange(auctionIds.flatMap { id in
-                let keys = AuctionKeys(id)
-                return [command("GET", keys.plan), command("HGET", keys.live, "outages")]
-            })
+            try connection.exchange(
+                auctionIds.flatMap { id in
+                    let keys = AuctionKeys(id)
+                    return [command("GET", keys.plan), command("HGET", keys.live, "outages")]
+                })
         }
         var replicas = auctionIds.enumerated().map { i, id in
             Result { () throws(AuctionStoreError) -> AuctionReplica in
@@ -203,9 +206,13 @@ public final class AuctionStore {
     }
 
     /// The logged events of several auctions, each after its own `seq`, in one round trip.
-    public func events(of logs: [(auctionId: String, after: Int64)]) throws(AuctionStoreError) -> [Result<[SequencedEvent], AuctionStoreError>] {
+    public func events(
+        of logs: [(auctionId: String, after: Int64)]
+    ) throws(AuctionStoreError) -> [Result<[SequencedEvent], AuctionStoreError>] {
         guard !logs.isEmpty else { return [] }
-        let replies = try run { connection in try connection.exchange(logs.map { Self.logRange($0.auctionId, after: $0.after).map { Array($0.utf8) } }) }
+        let replies = try run { connection in
+            try connection.exchange(logs.map { Self.logRange($0.auctionId, after: $0.after).map { Array($0.utf8) } })
+        }
         return zip(logs, replies).map { log, reply in Self.sequencedEvents(reply, auctionId: log.auctionId) }
     }
 
@@ -252,7 +259,9 @@ public final class AuctionStore {
             bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt)
         }
         let replies = try evaluateBatch(Scripts.bid, calls: calls)
-        return zip(bids, replies).map { bid, reply in Result { () throws(AuctionStoreError) in try Self.verdict(reply, auctionId: bid.auctionId) } }
+        return zip(bids, replies).map { bid, reply in
+            Result { () throws(AuctionStoreError) in try Self.verdict(reply, auctionId: bid.auctionId) }
+        }
     }
 
     private static func verdict(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> BidVerdict {
@@ -364,10 +373,12 @@ public final class AuctionStore {
         let ends = next.status != replica.state.status && next.status.hasEnded
         let expiry: String =
             if case .replanned = event { "persist" } else if ends { String(max(1, policy.retention.wholeMilliseconds)) } else { "" }
-        arguments += mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry] + fields.flatMap { [$0.0, $0.1] }
+        arguments +=
+            mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry] + fields.flatMap { [$0.0, $0.1] }
         return (
             [
-                keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages, keys.plan, keys.bidders,
+                keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages, keys.plan,
+                keys.bidders,
                 keys.report, keys.refusedReport,
             ], arguments
         )
@@ -435,7 +446,8 @@ public final class AuctionStore {
     /// Says this process is alive and returns how many outages (every process down for longer
     /// than `threshold`) have been recorded in all.
     public func heartbeat(threshold: Duration) throws(AuctionStoreError) -> Int {
-        let reply = try evaluate(Scripts.heartbeat, keys: [ServiceKeys.heartbeat, ServiceKeys.outages], arguments: [String(threshold.wholeMicroseconds)])
+        let reply = try evaluate(
+            Scripts.heartbeat, keys: [ServiceKeys.heartbeat, ServiceKeys.outages], arguments: [String(threshold.wholeMicroseconds)])
         return Int(reply.integer ?? 0)
     }
 
@@ -483,7 +495,9 @@ public final class AuctionStore {
 
     /// Every auction the index knows, with its status, soonest start first.
     public func indexedAuctions() throws(AuctionStoreError) -> [(id: String, status: AuctionStatus?, startMilliseconds: Int64)] {
-        let replies = try run { try $0.pipeline([command("ZRANGE", ServiceKeys.schedule, "0", "-1", "WITHSCORES"), command("HGETALL", ServiceKeys.status)]) }
+        let replies = try run {
+            try $0.pipeline([command("ZRANGE", ServiceKeys.schedule, "0", "-1", "WITHSCORES"), command("HGETALL", ServiceKeys.status)])
+        }
         let statuses = Self.fieldMap(replies[1].array ?? [])
         let flat = replies[0].array ?? []
         return stride(from: 0, to: flat.count - 1, by: 2).compactMap { i in
@@ -512,7 +526,9 @@ public final class AuctionStore {
         var commands: [[[UInt8]]] = []
         for entry in entries {
             commands.append(command("HSET", ServiceKeys.status, entry.auctionId, entry.status.rawValue))
-            if let start = entry.start { commands.append(command("ZADD", ServiceKeys.schedule, String(start.milliseconds), entry.auctionId)) }
+            if let start = entry.start {
+                commands.append(command("ZADD", ServiceKeys.schedule, String(start.milliseconds), entry.auctionId))
+            }
         }
         _ = try run { try $0.pipeline(commands) }
     }
@@ -535,7 +551,9 @@ public final class AuctionStore {
         let waiting = try evaluateBatch(Scripts.queueReport, calls: calls)
         // Adding to the outbox is idempotent, so a crash between the two steps is mended by the
         // next offer of the same report.
-        let commands = zip(reports, waiting).compactMap { report, reply in reply.integer == 1 ? command("SADD", ServiceKeys.outbox, report.auctionId) : nil }
+        let commands = zip(reports, waiting).compactMap { report, reply in
+            reply.integer == 1 ? command("SADD", ServiceKeys.outbox, report.auctionId) : nil
+        }
         if !commands.isEmpty { _ = try run { try $0.pipeline(commands) } }
     }
 
@@ -653,12 +671,15 @@ public final class AuctionStore {
     /// replies in place. If Redis lost its script cache (after a restart), the script is loaded and
     /// the batch sent again: the calls that did run are idempotent or compare-and-set, so running
     /// them twice changes nothing.
-    private func evaluateBatch(_ script: RedisScript, calls: [(keys: [String], arguments: [String])]) throws(AuctionStoreError) -> [RedisReply] {
+    private func evaluateBatch(
+        _ script: RedisScript, calls: [(keys: [String], arguments: [String])]
+    ) throws(AuctionStoreError) -> [RedisReply] {
         try run { connection in
             func send(_ hash: String) throws -> [RedisReply] {
-                try connection.exchange(calls.map { call in
-                    (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
-                })
+                try connection.exchange(
+                    calls.map { call in
+                        (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
+                    })
             }
             if let hash = scriptHashes[script.name] {
                 let replies = try send(hash)

@@ -82,7 +82,9 @@ public enum FlatJSONObject {
         private mutating func unicodeEscape() -> Unicode.Scalar? {
             guard let unit = hex4() else { return nil }
             if (0xD800..<0xDC00).contains(unit) {
-                guard take(UInt8(ascii: "\\")), take(UInt8(ascii: "u")), let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                guard take(UInt8(ascii: "\\")), take(UInt8(ascii: "u")), let low = hex4(), (0xDC00..<0xE000).contains(low) else {
+                    return nil
+                }
                 return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
             }
             return Unicode.Scalar(unit)  // nil for a lone low surrogate

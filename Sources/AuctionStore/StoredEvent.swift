@@ -33,8 +33,10 @@ public enum StoredEvent {
         case .stageStarted(let index, let at):
             return [("type", "stageStarted"), ("stage", String(index)), ("at", time(at))]
         case .bidAccepted(let stage, let bidder, let amount, let at):
-            return [("type", "bidAccepted"), ("stage", String(stage)), ("bidder", String(bidder)),
-                    ("amount", String(amount.kopiyky)), ("at", time(at))]
+            return [
+                ("type", "bidAccepted"), ("stage", String(stage)), ("bidder", String(bidder)),
+                ("amount", String(amount.kopiyky)), ("at", time(at)),
+            ]
         case .bidCancelled(let stage, let bidder, let at):
             return [("type", "bidCancelled"), ("stage", String(stage)), ("bidder", String(bidder)), ("at", time(at))]
         case .outageRecovered(let from, let until):
@@ -100,7 +102,8 @@ public enum StoredEvent {
     /// Reads an event from a message published on an auction's channel (`pmessage`'s channel and
     /// payload); nil for a channel or payload that is not one.
     public static func decode(channel: String, payload: String) -> SequencedEvent? {
-        let prefix = "auction:{", suffix = "}:events"
+        let prefix = "auction:{"
+        let suffix = "}:events"
         guard channel.hasPrefix(prefix), channel.hasSuffix(suffix), channel.count > prefix.count + suffix.count,
             let fields = FlatJSONObject.decode(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)))
         else { return nil }

@@ -71,7 +71,9 @@ public final class AuctiondProcess: @unchecked Sendable {
 
 /// One HTTP/1.1 request over a blocking socket (`Connection: close`): status and body, or nil
 /// when nothing answers. For readiness checks and tests that must not depend on URLSession.
-public func blockingHTTP(_ method: String, port: Int, path: String, headers: [String: String] = [:], body: String = "") -> (status: Int, body: String)? {
+public func blockingHTTP(
+    _ method: String, port: Int, path: String, headers: [String: String] = [:], body: String = ""
+) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -98,7 +100,9 @@ public func blockingHTTP(_ method: String, port: Int, path: String, headers: [St
         response += buffer[0..<count]
     }
     let text = String(decoding: response, as: UTF8.self)
-    guard let statusLine = text.split(separator: "\r\n").first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+    guard let statusLine = text.split(separator: "\r\n").first,
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    else {
         return nil
     }
     let payload = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""

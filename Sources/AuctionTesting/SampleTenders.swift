@@ -41,7 +41,8 @@ public func samplePlannedAuction(
     id: String = "tender-1", criteria: AwardCriteria = .lowestCost, amounts: [Double] = [900, 950, 980],
     start: Timestamp, firstPause: Int64 = 100, pause: Int64 = 100, turn: Int64 = 100, maxOutageShiftMilliseconds: Int64 = 120_000
 ) throws -> AuctionState {
-    let input = try sampleAuctionInput(id: id, criteria: criteria, value: criteria == .lowestCost ? 1000 : 100, amounts: amounts, start: start)
+    let input = try sampleAuctionInput(
+        id: id, criteria: criteria, value: criteria == .lowestCost ? 1000 : 100, amounts: amounts, start: start)
     let durations = StageDurations(firstPause: firstPause, pauseBeforeRound: pause, turn: turn)
     let settings = ScheduleSettings(lowestCost: durations, highestCost: durations, maxOutageShiftMilliseconds: maxOutageShiftMilliseconds)
     return AuctionState.planned(input, settings: settings, now: start)

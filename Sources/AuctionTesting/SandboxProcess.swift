@@ -32,7 +32,9 @@ public final class SandboxProcess: @unchecked Sendable {
     @discardableResult
     public func put(_ document: [String: Any], in resource: String = "tenders") throws -> [String: Any] {
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["data": document]), as: UTF8.self)
-        guard let answer = blockingHTTP("POST", port: port, path: "/sandbox/\(resource)", headers: ["Content-Type": "application/json"], body: body),
+        guard
+            let answer = blockingHTTP(
+                "POST", port: port, path: "/sandbox/\(resource)", headers: ["Content-Type": "application/json"], body: body),
             answer.status == 201, let stored = Self.data(answer.body) as? [String: Any]
         else { throw SandboxTestError(description: "the sandbox did not store the document") }
         return stored
@@ -52,7 +54,8 @@ public final class SandboxProcess: @unchecked Sendable {
 
     /// The API requests answered so far: method, path, status.
     public func requests() -> [(method: String, path: String, status: Int)] {
-        guard let answer = blockingHTTP("GET", port: port, path: "/sandbox/requests"), let list = Self.data(answer.body) as? [[String: Any]] else { return [] }
+        guard let answer = blockingHTTP("GET", port: port, path: "/sandbox/requests"), let list = Self.data(answer.body) as? [[String: Any]]
+        else { return [] }
         return list.map { ($0["method"] as? String ?? "", $0["path"] as? String ?? "", $0["status"] as? Int ?? 0) }
     }
 
@@ -94,7 +97,9 @@ public struct SandboxTestError: Error, CustomStringConvertible {
 public func sandboxFixture(_ relativePath: String) throws -> [String: Any] {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Config/sandbox/" + relativePath)
-    guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any], let data = object["data"] as? [String: Any] else {
+    guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any],
+        let data = object["data"] as? [String: Any]
+    else {
         throw SandboxTestError(description: "\(url.path) is not {\"data\": …}")
     }
     return data

@@ -119,7 +119,9 @@ enum Comparisons {
             let words = try store.bidScriptCommand(auctionId: id, bidder: 1, amount: Money(kopiyky: 80_000), requestId: "rb-__rand_int__")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-benchmark")
-            process.arguments = ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(clients), "-n", String(calls), "-r", "1000000000", "--csv"] + words
+            process.arguments =
+                ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(clients), "-n", String(calls), "-r", "1000000000", "--csv"]
+                + words
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -129,7 +131,9 @@ enum Comparisons {
             // CSV: a header line, then "name","rps",…
             let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             guard let row = lines.last(where: { !$0.hasPrefix("\"test\"") }),
-                let rps = row.split(separator: ",").dropFirst().first.flatMap({ Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) })
+                let rps = row.split(separator: ",").dropFirst().first.flatMap({
+                    Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+                })
             else {
                 result.note = "redis-benchmark printed no rate: \(lines.prefix(3).joined(separator: " / "))"
                 return result

@@ -142,7 +142,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         for (index, auction) in planned.enumerated() {
             auctions.append(AuctionTrack(planned: auction))
             for (bidder, plannedBidder) in auction.bidders.enumerated() where crowd == .bidders {
-                let connection = Connection(auction: index, bidderIndex: bidder, target: try target(plannedBidder.participationURL, query: true))
+                let connection = Connection(
+                    auction: index, bidderIndex: bidder, target: try target(plannedBidder.participationURL, query: true))
                 connection.price = plannedBidder.initialKopiyky
                 connections.append(connection)
             }
@@ -229,9 +230,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     private func welcome(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int) {
         connection.welcomes += 1
         connection.expectingConnectState = true
-        if connection.welcomes == 1 { tally.connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds) }
+        if connection.welcomes == 1 {
+            tally.connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds)
+        }
         if let bidderIndex = connection.bidderIndex {
-            guard let number = MessageScan.integer("number", in: message) else { return note("a participation link made an observer (auction \(connection.auction))") }
+            guard let number = MessageScan.integer("number", in: message) else {
+                return note("a participation link made an observer (auction \(connection.auction))")
+            }
             connection.number = Int(number)
             auctions[connection.auction].bidIdByNumber[Int(number)] = auctions[connection.auction].planned.bidders[bidderIndex].bidId
             // After a reconnect, the last request again: the first answer must come back unchanged.
@@ -253,9 +258,11 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
 
     /// From the creation of the tenders to the end of the last auction, as planned.
     var expectedRunSeconds: Double {
-        let rounds = 3.0, bidders = Double(profile.biddersPerAuction)
+        let rounds = 3.0
+        let bidders = Double(profile.biddersPerAuction)
         let (first, pause, turn) = profile.resource == "auctions" ? (300.0, 180.0, 180.0) : (300.0, 120.0, 120.0)
-        return Double(profile.startAfterSeconds) + profile.startSpreadSeconds + (first + rounds * pause + rounds * bidders * turn) / Double(profile.accelerator)
+        return Double(profile.startAfterSeconds) + profile.startSpreadSeconds + (first + rounds * pause + rounds * bidders * turn)
+            / Double(profile.accelerator)
     }
 
     private func state(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int, _ now: Int64) {
@@ -354,7 +361,11 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         }
         if random.chance(behaviour.tooHigh) { bid(connection, id, amount: price, expect: .rejected([rising ? "too_low" : "too_high"])) }
         if random.chance(behaviour.tooLow) {
-            if rising { bid(connection, id, text: "\"12.345\"", expect: .rejected(["invalid_amount"])) } else { bid(connection, id, amount: 0, expect: .rejected(["too_low"])) }
+            if rising {
+                bid(connection, id, text: "\"12.345\"", expect: .rejected(["invalid_amount"]))
+            } else {
+                bid(connection, id, amount: 0, expect: .rejected(["too_low"]))
+            }
         }
         bid(connection, id, amount: price + step, expect: .accepted)
         if random.chance(behaviour.replace) { bid(connection, id, amount: price + 2 * step, expect: .accepted) }
@@ -396,14 +407,16 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         connection.requests += 1
         let requestId = "c\(id)-\(connection.requests)"
         let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
-        sent[requestId] = SentRequest(connection: id, sentAt: ContinuousClock.now, sentWall: RedisClock.hostMicroseconds(), expectation: expect, text: text)
+        sent[requestId] = SentRequest(
+            connection: id, sentAt: ContinuousClock.now, sentWall: RedisClock.hostMicroseconds(), expectation: expect, text: text)
         connection.lastRequestId = requestId
         tally.bidsSent += 1
         pool.send(text: text, on: id)
     }
 
     private func answer(_ type: Substring, _ message: UnsafeRawBufferPointer, _ connection: Connection) {
-        guard let requestId = MessageScan.string(after: "\"requestId\":\"", in: message).map(String.init), var request = sent[requestId] else {
+        guard let requestId = MessageScan.string(after: "\"requestId\":\"", in: message).map(String.init), var request = sent[requestId]
+        else {
             return note("an answer to no request of this bidder: \(String(decoding: message, as: UTF8.self).prefix(120))")
         }
         let code = type == "bidRejected" ? (MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?") : String(type)
@@ -413,10 +426,11 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // A replay after a reconnect: idempotent means the very same answer, unless it went
             // out after the turn it was sent in had ended: in another turn of the bidder's the
             // id means another request (PROTOCOL.md: `request_id_reused`).
-            let turnOver = request.replayedWall.map { replayed in
-                let turn = auctions[connection.auction].stages.last { $0.start * 1000 <= request.sentWall }
-                return turn.map { replayed > $0.end * 1000 } ?? true
-            } ?? false
+            let turnOver =
+                request.replayedWall.map { replayed in
+                    let turn = auctions[connection.auction].stages.last { $0.start * 1000 <= request.sentWall }
+                    return turn.map { replayed > $0.end * 1000 } ?? true
+                } ?? false
             if first != fingerprint, !(code == "request_id_reused" && turnOver) {
                 tally.replayMismatches += 1
                 note("request \(requestId) answered \(first) first and \(fingerprint) on replay")
@@ -435,11 +449,15 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             // serverTime is whole milliseconds: either part may read up to 1 ms short (never < 0).
             tally.toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
             tally.fromScript.record(microseconds: max(0, RedisClock.hostMicroseconds() - serverTime * 1000))
-            tally.acknowledgements.append(Acknowledgement(
-                auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
-                kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
+            tally.acknowledgements.append(
+                Acknowledgement(
+                    auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
+                    kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
         } else if type == "bidCancelled" {
-            tally.acknowledgements.append(Acknowledgement(auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime))
+            tally.acknowledgements.append(
+                Acknowledgement(
+                    auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime)
+            )
         }
         let fits: Bool =
             switch request.expectation {

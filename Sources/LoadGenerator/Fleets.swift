@@ -13,7 +13,9 @@ final class Fleets: Sendable {
     init(profile: Profile, auctions: [PlannedAuction], webSocketPorts: [Int]) throws {
         bidders = try Fleet(.bidders, profile: profile, auctions: auctions, webSocketPorts: webSocketPorts)
         let shares = profile.observerThreads
-        observers = try (0..<shares).map { try Fleet(.observers(share: $0, of: shares), profile: profile, auctions: auctions, webSocketPorts: webSocketPorts) }
+        observers = try (0..<shares).map {
+            try Fleet(.observers(share: $0, of: shares), profile: profile, auctions: auctions, webSocketPorts: webSocketPorts)
+        }
         auctionCount = auctions.count
         connectionCount = bidders.connections.count + observers.reduce(0) { $0 + $1.connections.count }
     }
@@ -58,7 +60,8 @@ final class Fleets: Sendable {
 
     /// This second's client counters from both fleets, and a new second begun on each.
     func takeSecond() -> (second: ClientSecond, connections: Int) {
-        var second = ClientSecond(), connections = 0
+        var second = ClientSecond()
+        var connections = 0
         for fleet in all {
             let (part, open) = onPool(fleet) { fleet in
                 defer { fleet.second = ClientSecond() }

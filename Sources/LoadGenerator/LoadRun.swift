@@ -16,7 +16,10 @@ public struct RunSettings: Sendable {
     public var probes: [ProcessProbe]
     public var reportDirectory: String
 
-    public init(apiURL: String, token: String, fixtures: String, redis: RedisEndpoint, webSocketPorts: [Int], probes: [ProcessProbe], reportDirectory: String) {
+    public init(
+        apiURL: String, token: String, fixtures: String, redis: RedisEndpoint, webSocketPorts: [Int], probes: [ProcessProbe],
+        reportDirectory: String
+    ) {
         self.apiURL = apiURL
         self.token = token
         self.fixtures = fixtures
@@ -46,12 +49,15 @@ public struct LoadRun {
         let runId = String(format: "%08x", UInt32(truncatingIfNeeded: RedisClock.hostMicroseconds() / 1000))
 
         var began = ContinuousClock.now
-        log("creating \(profile.auctions) \(profile.resource) in the sandbox (start in \(profile.startAfterSeconds) s, accelerator \(profile.accelerator))")
+        log(
+            "creating \(profile.auctions) \(profile.resource) in the sandbox (start in \(profile.startAfterSeconds) s, accelerator \(profile.accelerator))"
+        )
         let ids = try sandbox.create(profile, run: runId)
         summary.phases["createSeconds"] = (ContinuousClock.now - began).inSeconds
         began = ContinuousClock.now
         let planned = try sandbox.waitForLinks(
-            resource: profile.resource, tenderIds: ids, bidders: profile.biddersPerAuction, timeout: .seconds(max(30, profile.startAfterSeconds + 30)))
+            resource: profile.resource, tenderIds: ids, bidders: profile.biddersPerAuction,
+            timeout: .seconds(max(30, profile.startAfterSeconds + 30)))
         summary.phases["planSeconds"] = (ContinuousClock.now - began).inSeconds
         log("all \(planned.count) auctions planned in \(String(format: "%.1f", summary.phases["planSeconds"]!)) s")
 
@@ -76,7 +82,9 @@ public struct LoadRun {
         if !connected { log("not every connection was welcomed; going on with \(welcomed)") }
         Thread.sleep(forTimeInterval: 2)
         for (name, rssBefore, socketsBefore) in before {
-            guard let probe = settings.probes.first(where: { $0.name == name }), let after = probe.residentBytes, welcomed > 0 else { continue }
+            guard let probe = settings.probes.first(where: { $0.name == name }), let after = probe.residentBytes, welcomed > 0 else {
+                continue
+            }
             // A process that took on no connections (Redis, the sandbox) is divided by all of them.
             let held = max(0, (probe.socketCount ?? 0) - socketsBefore)
             var figures = summary.server[name] ?? ProcessFigures()
@@ -124,11 +132,15 @@ public struct LoadRun {
         summary.client = figures.client
         summary.latency = figures.latency
         summary.fanOut.deliveries = messagesLive
-        let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) { $0 + (summary.server[$1.name]?.cpuSecondsDuringAuctions ?? 0) }
+        let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) {
+            $0 + (summary.server[$1.name]?.cpuSecondsDuringAuctions ?? 0)
+        }
         summary.fanOut.cpuSeconds = auctiondCPU
         summary.fanOut.deliveriesPerCPUSecond = auctiondCPU > 0 ? Double(messagesLive) / auctiondCPU : 0
         summary.samples = sampler.samples.withLock { $0 }
-        for (name, bytes) in sampler.peakRSS.withLock({ $0 }) { summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576 }
+        for (name, bytes) in sampler.peakRSS.withLock({ $0 }) {
+            summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576
+        }
         summary.bidCommands = BidRate(samples: summary.samples)
         if let port = planned.first.flatMap({ URLComponents(string: $0.auctionURL)?.port }) {
             summary.serverMetrics = ServerMetrics.scrape(port: port)
@@ -136,7 +148,8 @@ public struct LoadRun {
 
         log("reconciling \(figures.acknowledgements.count) acknowledgements with Redis and the API")
         let tracks = fleets.tracksForReconciliation
-        summary.correctness = try Reconciler(redis: settings.redis, sandbox: sandbox).check(tracks, acknowledgements: figures.acknowledgements)
+        summary.correctness = try Reconciler(redis: settings.redis, sandbox: sandbox).check(
+            tracks, acknowledgements: figures.acknowledgements)
 
         // Close the connections before the references run on the same machine.
         fleets.closeAll()

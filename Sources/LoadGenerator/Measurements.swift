@@ -92,7 +92,8 @@ public struct ProcessProbe: Sendable {
         let folder = "/proc/\(pid)/fd"
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
         return entries.reduce(0) { count, entry in
-            ((try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + entry))?.hasPrefix("socket:") ?? false) ? count + 1 : count
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + entry))?.hasPrefix("socket:") ?? false)
+                ? count + 1 : count
         }
     }
 
@@ -136,11 +137,15 @@ struct FleetTally: Sendable {
     var stateCount = 0
 
     mutating func add(_ other: FleetTally) {
-        for path in [\FleetTally.bidAnswers, \.acceptedAnswers, \.toScript, \.fromScript, \.deliveries, \.bidderDeliveries, \.connectLatency] {
+        for path in [
+            \FleetTally.bidAnswers, \.acceptedAnswers, \.toScript, \.fromScript, \.deliveries, \.bidderDeliveries, \.connectLatency,
+        ] {
             self[keyPath: path].add(other[keyPath: path])
         }
-        for path in [\FleetTally.totalMessages, \.totalBytes, \.everOpened, \.unexpectedCount, \.replays, \.replayMismatches,
-                     \.staleStates, \.seqWentBack, \.unexpectedCloses, \.bidsSent, \.stateBytes, \.stateCount] {
+        for path in [
+            \FleetTally.totalMessages, \.totalBytes, \.everOpened, \.unexpectedCount, \.replays, \.replayMismatches,
+            \.staleStates, \.seqWentBack, \.unexpectedCloses, \.bidsSent, \.stateBytes, \.stateCount,
+        ] {
             self[keyPath: path] += other[keyPath: path]
         }
         codes.merge(other.codes, uniquingKeysWith: +)

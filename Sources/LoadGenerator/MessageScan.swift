@@ -64,9 +64,10 @@ enum MessageScan {
                 guard let close = objectEnd(in: message, from: index) else { return nil }
                 let object = UnsafeRawBufferPointer(rebasing: message[index...close])
                 guard let type = string(after: "\"type\":\"", in: object) else { return nil }
-                stages.append(Stage(
-                    type: type, start: integer("start", in: object) ?? 0, end: integer("end", in: object) ?? 0,
-                    bidder: integer("bidder", in: object).map(Int.init), amount: string(after: "\"amount\":\"", in: object)))
+                stages.append(
+                    Stage(
+                        type: type, start: integer("start", in: object) ?? 0, end: integer("end", in: object) ?? 0,
+                        bidder: integer("bidder", in: object).map(Int.init), amount: string(after: "\"amount\":\"", in: object)))
                 index = close + 1
             default:
                 return nil

@@ -136,9 +136,13 @@ public struct Profile: Decodable, Sendable {
     }
 
     func validate() throws {
-        guard ["tenders", "auctions"].contains(resource) else { throw LoadTestError("resource must be tenders or auctions, got '\(resource)'") }
+        guard ["tenders", "auctions"].contains(resource) else {
+            throw LoadTestError("resource must be tenders or auctions, got '\(resource)'")
+        }
         guard auctions >= 1 else { throw LoadTestError("auctions must be at least 1") }
-        guard (2...30).contains(biddersPerAuction) else { throw LoadTestError("biddersPerAuction must be 2…30 (an auction needs two bids)") }
+        guard (2...30).contains(biddersPerAuction) else {
+            throw LoadTestError("biddersPerAuction must be 2…30 (an auction needs two bids)")
+        }
         guard observersPerAuction >= 0 else { throw LoadTestError("observersPerAuction must not be negative") }
         guard accelerator >= 1 else { throw LoadTestError("accelerator must be at least 1") }
         guard startAfterSeconds >= 1 else { throw LoadTestError("startAfterSeconds must be at least 1") }

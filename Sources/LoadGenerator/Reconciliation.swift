@@ -94,7 +94,10 @@ struct Reconciler {
                     }
                     if late {
                         report.lateAccepted += 1
-                        problem(&report, "\(id): bid of bidder \(bidder) accepted at \(at) µs in stage \(stage) after stage \(stageStarted) had started, or outside [\(timeline.indices.contains(stage) ? "\(timeline[stage].start), \(timeline[stage].end)" : "?"))")
+                        problem(
+                            &report,
+                            "\(id): bid of bidder \(bidder) accepted at \(at) µs in stage \(stage) after stage \(stageStarted) had started, or outside [\(timeline.indices.contains(stage) ? "\(timeline[stage].start), \(timeline[stage].end)" : "?"))"
+                        )
                     }
                 } else {
                     pending[stage]?[bidder] = nil
@@ -117,13 +120,16 @@ struct Reconciler {
                     problem(&report, "\(id): request \(ack.requestId) of bidder \(ack.bidder) is in the Stream \(entries.count) times")
                 }
             }
-            report.unacknowledgedInStream += byRequest.filter { !seen.contains($0.key) && $0.value.contains { $0["type"] == "bidAccepted" } }.count
+            report.unacknowledgedInStream +=
+                byRequest.filter { !seen.contains($0.key) && $0.value.contains { $0["type"] == "bidAccepted" } }.count
 
             // The results the API received: each bidder's last standing bid, else its initial one.
             report.resultPostsAccepted += posts[track.planned.tenderId] ?? 0
             var expected: [Int: Int64] = [:]
             for stage in pending.keys.sorted() { for (bidder, amount) in pending[stage]! { expected[bidder] = amount } }
-            guard posts[track.planned.tenderId] == 1, let view = sandbox.publicTender(resource: track.planned.resource, tenderId: track.planned.tenderId) else {
+            guard posts[track.planned.tenderId] == 1,
+                let view = sandbox.publicTender(resource: track.planned.resource, tenderId: track.planned.tenderId)
+            else {
                 report.resultsMissing += 1
                 problem(&report, "\(id): \(posts[track.planned.tenderId] ?? 0) results POSTs accepted by the API (1 expected)")
                 continue

@@ -22,7 +22,8 @@ enum Report {
             <h2>Against the targets</h2><table><tr><th>goal</th><th>target</th><th>measured</th><th></th></tr>
             """
         for check in s.targets {
-            page += "<tr><td>\(escape(check.name))</td><td>\(escape(check.target))</td><td>\(escape(check.measured))</td><td class=\"\(check.met ? "met" : "missed")\">\(check.met ? "met" : "missed")</td></tr>"
+            page +=
+                "<tr><td>\(escape(check.name))</td><td>\(escape(check.target))</td><td>\(escape(check.measured))</td><td class=\"\(check.met ? "met" : "missed")\">\(check.met ? "met" : "missed")</td></tr>"
         }
         page += "</table><h2>Latency (ms)</h2><table><tr><th>what</th><th>count</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
         for (name, l) in s.latency.rows {
@@ -30,21 +31,27 @@ enum Report {
         }
         page += "</table>"
         if let m = s.serverMetrics {
-            page += "<p>auctiond's own part, from its <code>/metrics</code> (bucket bounds; the load generator shares the machine):</p><table><tr><th>what</th><th>count</th><th>mean</th><th>p50</th><th>p99</th></tr>"
+            page +=
+                "<p>auctiond's own part, from its <code>/metrics</code> (bucket bounds; the load generator shares the machine):</p><table><tr><th>what</th><th>count</th><th>mean</th><th>p50</th><th>p99</th></tr>"
             for (name, h) in m.rows {
-                page += "<tr><td>\(name)</td><td>\(h.count)</td><td>\(String(format: "%.2f", h.meanMilliseconds))</td><td>\(escape(ServerHistogram.bound(h.p50AtMostMilliseconds)))</td><td>\(escape(ServerHistogram.bound(h.p99AtMostMilliseconds)))</td></tr>"
+                page +=
+                    "<tr><td>\(name)</td><td>\(h.count)</td><td>\(String(format: "%.2f", h.meanMilliseconds))</td><td>\(escape(ServerHistogram.bound(h.p50AtMostMilliseconds)))</td><td>\(escape(ServerHistogram.bound(h.p99AtMostMilliseconds)))</td></tr>"
             }
             page += "</table>"
         }
         page += "<h2>Correctness</h2><table>"
         let c = s.correctness
         for (name, value) in [
-            ("bids acknowledged", c.acknowledged), ("cancels acknowledged", c.cancelsAcknowledged), ("lost", c.lost), ("duplicated", c.duplicated),
-            ("accepted late or out of turn", c.lateAccepted), ("accepted in the Stream, answer not seen (dropped connection)", c.unacknowledgedInStream),
-            ("auctions whose results the API holds exactly", c.resultsMatching), ("results that differ from the Stream", c.resultsMismatched),
+            ("bids acknowledged", c.acknowledged), ("cancels acknowledged", c.cancelsAcknowledged), ("lost", c.lost),
+            ("duplicated", c.duplicated),
+            ("accepted late or out of turn", c.lateAccepted),
+            ("accepted in the Stream, answer not seen (dropped connection)", c.unacknowledgedInStream),
+            ("auctions whose results the API holds exactly", c.resultsMatching),
+            ("results that differ from the Stream", c.resultsMismatched),
             ("results missing or posted more than once", c.resultsMissing), ("results POSTs accepted by the API", c.resultPostsAccepted),
             ("auctions whose schedule an outage moved", c.auctionsWithOutages),
-            ("answers the script did not expect", s.client.unexpectedCount), ("replays after reconnect / different answers", s.client.replays),
+            ("answers the script did not expect", s.client.unexpectedCount),
+            ("replays after reconnect / different answers", s.client.replays),
             ("replays with a different answer", s.client.replayMismatches), ("state seq going backwards", s.client.seqWentBack),
             ("bidder states that came after their stage ended (bids from them not judged)", s.client.staleStates),
         ] {
@@ -52,26 +59,40 @@ enum Report {
         }
         page += "</table>"
         if !(c.problems + s.client.unexpected).isEmpty {
-            page += "<details><summary>problems (first 50 of each kind)</summary><ul>" + (c.problems + s.client.unexpected).map { "<li>\(escape($0))</li>" }.joined() + "</ul></details>"
+            page +=
+                "<details><summary>problems (first 50 of each kind)</summary><ul>"
+                + (c.problems + s.client.unexpected).map { "<li>\(escape($0))</li>" }.joined() + "</ul></details>"
         }
         page += "<h2>Answers and errors by code</h2><table><tr><th>code</th><th>count</th></tr>"
-        for (code, count) in s.client.answersByCode.sorted(by: { $0.key < $1.key }) { page += "<tr><td>\(escape(code))</td><td>\(count)</td></tr>" }
-        for (reason, count) in s.client.connectionErrors.sorted(by: { $0.key < $1.key }) { page += "<tr><td>connection: \(escape(reason))</td><td>\(count)</td></tr>" }
+        for (code, count) in s.client.answersByCode.sorted(by: { $0.key < $1.key }) {
+            page += "<tr><td>\(escape(code))</td><td>\(count)</td></tr>"
+        }
+        for (reason, count) in s.client.connectionErrors.sorted(by: { $0.key < $1.key }) {
+            page += "<tr><td>connection: \(escape(reason))</td><td>\(count)</td></tr>"
+        }
         page += "<tr><td>connections closed unexpectedly</td><td>\(s.client.unexpectedCloses)</td></tr></table>"
 
-        page += "<h2>Servers</h2><table><tr><th>process</th><th>CPU s (auctions)</th><th>cores</th><th>peak RSS MiB</th><th>RSS before → with connections</th><th>bytes per connection (connections held)</th></tr>"
+        page +=
+            "<h2>Servers</h2><table><tr><th>process</th><th>CPU s (auctions)</th><th>cores</th><th>peak RSS MiB</th><th>RSS before → with connections</th><th>bytes per connection (connections held)</th></tr>"
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
-            page += "<tr><td>\(escape(name))</td><td>\(String(format: "%.1f", p.cpuSecondsDuringAuctions))</td><td>\(String(format: "%.2f", p.cpuCoresDuringAuctions))</td><td>\(String(format: "%.1f", p.peakRSSMiB))</td><td>\(String(format: "%.1f → %.1f", p.rssBeforeConnectionsMiB, p.rssWithConnectionsMiB))</td><td>\(p.rssPerConnectionBytes) (\(p.connectionsHeld))</td></tr>"
+            page +=
+                "<tr><td>\(escape(name))</td><td>\(String(format: "%.1f", p.cpuSecondsDuringAuctions))</td><td>\(String(format: "%.2f", p.cpuCoresDuringAuctions))</td><td>\(String(format: "%.1f", p.peakRSSMiB))</td><td>\(String(format: "%.1f → %.1f", p.rssBeforeConnectionsMiB, p.rssWithConnectionsMiB))</td><td>\(p.rssPerConnectionBytes) (\(p.connectionsHeld))</td></tr>"
         }
         page += "</table><h2>Throughput and references</h2><table>"
         page += "<tr><td>connections planned / opened</td><td>\(s.client.connectionsPlanned) / \(s.client.connectionsOpened)</td></tr>"
         page += "<tr><td>messages received (all)</td><td>\(s.client.messagesReceived)</td></tr>"
-        page += "<tr><td>bid answers per second (mean over busy seconds / peak)</td><td>\(Int(s.bidCommands.mean)) / \(s.bidCommands.peak)</td></tr>"
-        page += "<tr><td>auctiond: deliveries per CPU-second</td><td>\(Int(s.fanOut.deliveriesPerCPUSecond)) (\(s.fanOut.deliveries) in \(String(format: "%.1f", s.fanOut.cpuSeconds)) s)</td></tr>"
+        page +=
+            "<tr><td>bid answers per second (mean over busy seconds / peak)</td><td>\(Int(s.bidCommands.mean)) / \(s.bidCommands.peak)</td></tr>"
+        page +=
+            "<tr><td>auctiond: deliveries per CPU-second</td><td>\(Int(s.fanOut.deliveriesPerCPUSecond)) (\(s.fanOut.deliveries) in \(String(format: "%.1f", s.fanOut.cpuSeconds)) s)</td></tr>"
         if let m = s.mirror {
-            page += "<tr><td>lws mirror: deliveries per CPU-second</td><td>\(Int(m.deliveriesPerCPUSecond)) (\(m.deliveries) to \(m.clients) clients, \(m.messageBytes) B; \(escape(m.note)))</td></tr>"
-            page += "<tr><td>lws mirror: send → last of \(m.clients) clients</td><td>"
-                + String(format: "median %.1f ms, max %.1f ms (this client reading the bare C server)", m.lastReceiverMedianMilliseconds, m.lastReceiverMaxMilliseconds) + "</td></tr>"
+            page +=
+                "<tr><td>lws mirror: deliveries per CPU-second</td><td>\(Int(m.deliveriesPerCPUSecond)) (\(m.deliveries) to \(m.clients) clients, \(m.messageBytes) B; \(escape(m.note)))</td></tr>"
+            page +=
+                "<tr><td>lws mirror: send → last of \(m.clients) clients</td><td>"
+                + String(
+                    format: "median %.1f ms, max %.1f ms (this client reading the bare C server)", m.lastReceiverMedianMilliseconds,
+                    m.lastReceiverMaxMilliseconds) + "</td></tr>"
         }
         if let r = s.redisBenchmark {
             page += "<tr><td>bid script alone (redis-benchmark)</td><td>\(Int(r.scriptCallsPerSecond))/s (\(escape(r.note)))</td></tr>"
@@ -80,9 +101,15 @@ enum Report {
         let samples = s.samples
         let t = samples.map(\.t)
         page += chart("Bid answer latency per second (ms)", t, [("p50", samples.map(\.bidP50)), ("p99", samples.map(\.bidP99))])
-        page += chart("Broadcast delivery latency per second (ms)", t, [("p50", samples.map(\.deliveryP50)), ("p99", samples.map(\.deliveryP99))])
+        page += chart(
+            "Broadcast delivery latency per second (ms)", t, [("p50", samples.map(\.deliveryP50)), ("p99", samples.map(\.deliveryP99))])
         page += chart("Connections held", t, [("open", samples.map { Double($0.connections) })])
-        page += chart("Messages received and bid answers per second", t, [("messages/s", samples.map { Double($0.messagesPerSecond) }), ("bid answers/s", samples.map { Double($0.bidAnswers) }), ("Redis ops/s", samples.map { Double($0.redisOpsPerSecond) })])
+        page += chart(
+            "Messages received and bid answers per second", t,
+            [
+                ("messages/s", samples.map { Double($0.messagesPerSecond) }), ("bid answers/s", samples.map { Double($0.bidAnswers) }),
+                ("Redis ops/s", samples.map { Double($0.redisOpsPerSecond) }),
+            ])
         let names = Array(Set(samples.flatMap { $0.cpu.keys })).sorted()
         page += chart("CPU (cores)", t, names.map { name in (name, samples.map { $0.cpu[name] ?? 0 }) })
         page += chart("Resident memory (MiB)", t, names.map { name in (name, samples.map { $0.rssMiB[name] ?? 0 }) })
@@ -94,14 +121,21 @@ enum Report {
 
     /// A line chart as inline SVG: x is seconds since the run started.
     static func chart(_ title: String, _ x: [Double], _ series: [(String, [Double])]) -> String {
-        let width = 1000.0, height = 220.0, left = 60.0, bottom = 24.0, top = 10.0
+        let width = 1000.0
+        let height = 220.0
+        let left = 60.0
+        let bottom = 24.0
+        let top = 10.0
         let maxX = max(x.max() ?? 1, 1)
         let maxY = max(series.flatMap(\.1).max() ?? 1, 1e-9) * 1.1
         func px(_ value: Double) -> Double { left + (width - left - 10) * value / maxX }
         func py(_ value: Double) -> Double { top + (height - top - bottom) * (1 - value / maxY) }
         var svg = "<h3>\(escape(title))</h3><div class=\"legend\">"
-        for (index, (name, _)) in series.enumerated() { svg += "<span><i style=\"background:\(colours[index % colours.count])\"></i>\(escape(name))</span>" }
-        svg += "</div><svg width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        for (index, (name, _)) in series.enumerated() {
+            svg += "<span><i style=\"background:\(colours[index % colours.count])\"></i>\(escape(name))</span>"
+        }
+        svg +=
+            "</div><svg width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
         for step in 0...4 {
             let value = maxY * Double(step) / 4
             svg += "<line x1=\"\(left)\" x2=\"\(width - 10)\" y1=\"\(py(value))\" y2=\"\(py(value))\" stroke=\"#e4e4e4\"/>"
@@ -126,6 +160,8 @@ enum Report {
     }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;"
+        ).replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

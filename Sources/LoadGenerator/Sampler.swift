@@ -44,13 +44,15 @@ final class Sampler: @unchecked Sendable {
                     }
                 }
                 let commands = redisCommands()
-                let bids = second.bidAnswers.summary, deliveries = second.deliveries.summary
+                let bids = second.bidAnswers.summary
+                let deliveries = second.deliveries.summary
                 samples.withLock {
-                    $0.append(Sample(
-                        t: ((now - began).inSeconds * 10).rounded() / 10, connections: connections,
-                        messagesPerSecond: Int(Double(second.messages) / elapsed), bidAnswers: Int(Double(bids.count) / elapsed),
-                        bidP50: bids.p50, bidP99: bids.p99, deliveryP50: deliveries.p50, deliveryP99: deliveries.p99,
-                        cpu: cpu, rssMiB: rss, redisOpsPerSecond: Int(Double(max(0, commands - lastCommands)) / elapsed)))
+                    $0.append(
+                        Sample(
+                            t: ((now - began).inSeconds * 10).rounded() / 10, connections: connections,
+                            messagesPerSecond: Int(Double(second.messages) / elapsed), bidAnswers: Int(Double(bids.count) / elapsed),
+                            bidP50: bids.p50, bidP99: bids.p99, deliveryP50: deliveries.p50, deliveryP99: deliveries.p99,
+                            cpu: cpu, rssMiB: rss, redisOpsPerSecond: Int(Double(max(0, commands - lastCommands)) / elapsed)))
                 }
                 lastCommands = commands
             }

@@ -77,7 +77,9 @@ public struct SandboxTenders: Sendable {
             tender["bids"] = bids
             tender["numberOfBids"] = bids.count
             let body = String(decoding: try JSONSerialization.data(withJSONObject: ["data": tender]), as: UTF8.self)
-            guard let answer = blockingHTTP("POST", port: port, path: "/sandbox/\(profile.resource)", headers: ["Content-Type": "application/json"], body: body),
+            guard
+                let answer = blockingHTTP(
+                    "POST", port: port, path: "/sandbox/\(profile.resource)", headers: ["Content-Type": "application/json"], body: body),
                 answer.status == 201
             else { throw LoadTestError("the sandbox refused tender \(index) of \(profile.auctions)") }
             ids.append(id)
@@ -97,7 +99,9 @@ public struct SandboxTenders: Sendable {
             }
             if planned.count == tenderIds.count { break }
             guard ContinuousClock.now < deadline else {
-                throw LoadTestError("only \(planned.count) of \(tenderIds.count) auctions got their links in time: is auctiond following the sandbox's feed?")
+                throw LoadTestError(
+                    "only \(planned.count) of \(tenderIds.count) auctions got their links in time: is auctiond following the sandbox's feed?"
+                )
             }
             Thread.sleep(forTimeInterval: 0.25)
         }
@@ -105,12 +109,17 @@ public struct SandboxTenders: Sendable {
     }
 
     func plannedAuction(resource: String, tenderId: String) throws -> PlannedAuction? {
-        guard let view = try privateView(resource: resource, tenderId: tenderId), let url = view["auctionUrl"] as? String else { return nil }
+        guard let view = try privateView(resource: resource, tenderId: tenderId), let url = view["auctionUrl"] as? String else {
+            return nil
+        }
         let step = ScriptedBidder.kopiyky(jsonAmount: (view["minimalStep"] as? [String: Any])?["amount"])
         var bidders: [PlannedBidder] = []
         for bid in view["bids"] as? [[String: Any]] ?? [] {
             guard let link = bid["participationUrl"] as? String, let id = bid["id"] as? String else { return nil }
-            bidders.append(PlannedBidder(bidId: id, participationURL: link, initialKopiyky: ScriptedBidder.kopiyky(jsonAmount: (bid["value"] as? [String: Any])?["amount"])))
+            bidders.append(
+                PlannedBidder(
+                    bidId: id, participationURL: link,
+                    initialKopiyky: ScriptedBidder.kopiyky(jsonAmount: (bid["value"] as? [String: Any])?["amount"])))
         }
         return PlannedAuction(
             resource: resource, tenderId: tenderId, auctionURL: url, bidders: bidders, stepKopiyky: step,
@@ -120,14 +129,18 @@ public struct SandboxTenders: Sendable {
     /// `GET …/{id}`: the public tender, whose bids show their prices once the auction is over (the
     /// private view is refused then, as the real API refuses it).
     public func publicTender(resource: String, tenderId: String) -> [String: Any]? {
-        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)"), answer.status == 200 else { return nil }
+        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)"), answer.status == 200 else {
+            return nil
+        }
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
     }
 
     /// `GET …/{id}/auction` with the service's token: bids with their links and prices, while the
     /// tender is in `active.auction` (403 after, as the real API).
     public func privateView(resource: String, tenderId: String) throws -> [String: Any]? {
-        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)/auction", headers: ["Authorization": basic]),
+        guard
+            let answer = blockingHTTP(
+                "GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)/auction", headers: ["Authorization": basic]),
             answer.status == 200
         else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
@@ -135,14 +148,18 @@ public struct SandboxTenders: Sendable {
 
     /// The tender's status (`active.auction` until the results arrive).
     public func status(resource: String, tenderId: String) -> String? {
-        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)"), answer.status == 200 else { return nil }
-        return ((try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any])?["status"] as? String
+        guard let answer = blockingHTTP("GET", port: port, path: "/api/2.5/\(resource)/\(tenderId)"), answer.status == 200 else {
+            return nil
+        }
+        return ((try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any])?["status"]
+            as? String
     }
 
     /// How many results POSTs the sandbox accepted for each tender (from its request log).
     public func acceptedResultPosts() -> [String: Int] {
         guard let answer = blockingHTTP("GET", port: port, path: "/sandbox/requests"), answer.status == 200,
-            let entries = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [[String: Any]] ?? (((try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any])?["data"] as? [[String: Any]])
+            let entries = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [[String: Any]]
+                ?? (((try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [String: Any])?["data"] as? [[String: Any]])
         else { return [:] }
         var counts: [String: Int] = [:]
         for entry in entries where entry["method"] as? String == "POST" && entry["status"] as? Int == 200 {

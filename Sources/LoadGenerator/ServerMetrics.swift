@@ -30,8 +30,10 @@ public struct ServerMetrics: Codable, Sendable, Equatable {
 
     /// The histograms read, each with the name the report and the digest give it.
     public var rows: [(name: String, histogram: ServerHistogram)] {
-        [("auctiond: stamp → last connection", broadcast), ("auctiond: bid arrived → verdict", bidVerdict),
-         ("auctiond: stage switch written late", stageLag)].compactMap { row in row.1.map { (row.0, $0) } }
+        [
+            ("auctiond: stamp → last connection", broadcast), ("auctiond: bid arrived → verdict", bidVerdict),
+            ("auctiond: stage switch written late", stageLag),
+        ].compactMap { row in row.1.map { (row.0, $0) } }
     }
 
     /// Reads the three histograms from Prometheus' text format.

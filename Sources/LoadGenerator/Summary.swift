@@ -149,31 +149,45 @@ public struct Summary: Codable, Sendable {
             checks.append(TargetCheck(name: name, target: target, measured: measured, met: met))
         }
         let c = correctness
-        add("correctness", "0 lost, duplicated or late-accepted bids; results exact",
+        add(
+            "correctness", "0 lost, duplicated or late-accepted bids; results exact",
             "\(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results \(c.resultsMatching)/\(c.auctionsChecked) exact",
             c.passed && c.resultsMatching == c.auctionsChecked)
         if latency.bidAcknowledgement.count > 0 {
-            add("bid acknowledgement p99", "≤ 10 ms", String(format: "%.2f ms", latency.bidAcknowledgement.p99), latency.bidAcknowledgement.p99 <= 10)
+            add(
+                "bid acknowledgement p99", "≤ 10 ms", String(format: "%.2f ms", latency.bidAcknowledgement.p99),
+                latency.bidAcknowledgement.p99 <= 10)
         }
         if latency.broadcastDelivery.count > 0 {
-            add("broadcast p99 (server stamp → receipt)", "≤ 50 ms", String(format: "%.2f ms", latency.broadcastDelivery.p99), latency.broadcastDelivery.p99 <= 50)
+            add(
+                "broadcast p99 (server stamp → receipt)", "≤ 50 ms", String(format: "%.2f ms", latency.broadcastDelivery.p99),
+                latency.broadcastDelivery.p99 <= 50)
         }
         if latency.stageSwitchLag.count > 0 {
-            add("stage switch p99 behind schedule", "≤ 20 ms", String(format: "%.2f ms", latency.stageSwitchLag.p99), latency.stageSwitchLag.p99 <= 20)
+            add(
+                "stage switch p99 behind schedule", "≤ 20 ms", String(format: "%.2f ms", latency.stageSwitchLag.p99),
+                latency.stageSwitchLag.p99 <= 20)
         }
         for (name, figures) in server where name.hasPrefix("auctiond") && figures.connectionsHeld >= 1000 {
-            add("memory per idle connection (\(name))", "≤ 8 KiB", String(format: "%.1f KiB", Double(figures.rssPerConnectionBytes) / 1024), figures.rssPerConnectionBytes <= 8192)
+            add(
+                "memory per idle connection (\(name))", "≤ 8 KiB", String(format: "%.1f KiB", Double(figures.rssPerConnectionBytes) / 1024),
+                figures.rssPerConnectionBytes <= 8192)
         }
         if storm, let redis = redisBenchmark, redis.scriptCallsPerSecond > 0 {
             let ratio = bidCommands.mean / redis.scriptCallsPerSecond
-            add("bid commands/s", "≥ 20,000/s and ≥ 0.5 × bare script",
-                String(format: "%.0f/s (peak %d); bare script %.0f/s; ratio %.2f", bidCommands.mean, bidCommands.peak, redis.scriptCallsPerSecond, ratio),
+            add(
+                "bid commands/s", "≥ 20,000/s and ≥ 0.5 × bare script",
+                String(
+                    format: "%.0f/s (peak %d); bare script %.0f/s; ratio %.2f", bidCommands.mean, bidCommands.peak,
+                    redis.scriptCallsPerSecond, ratio),
                 bidCommands.mean >= 20_000 && ratio >= 0.5)
         }
         if let mirror, connectionsWelcomed >= 1000, mirror.deliveriesPerCPUSecond > 0, fanOut.deliveriesPerCPUSecond > 0 {
             let ratio = fanOut.deliveriesPerCPUSecond / mirror.deliveriesPerCPUSecond
-            add("fan-out deliveries per CPU-second", "≥ 0.5 × lws mirror",
-                String(format: "%.0f vs mirror %.0f; ratio %.2f", fanOut.deliveriesPerCPUSecond, mirror.deliveriesPerCPUSecond, ratio), ratio >= 0.5)
+            add(
+                "fan-out deliveries per CPU-second", "≥ 0.5 × lws mirror",
+                String(format: "%.0f vs mirror %.0f; ratio %.2f", fanOut.deliveriesPerCPUSecond, mirror.deliveriesPerCPUSecond, ratio),
+                ratio >= 0.5)
         }
         targets = checks
     }
@@ -224,18 +238,25 @@ extension Fleets {
         client.seqWentBack = tally.seqWentBack
         client.staleStates = tally.staleStates
         client.largestStateBytes = tally.largestState
-        var turnEnd = LatencyHistogram(), stageSwitchLag = LatencyHistogram()
+        var turnEnd = LatencyHistogram()
+        var stageSwitchLag = LatencyHistogram()
         for index in 0..<auctionCount {
             for (stage, received) in lastDelivery[index] {
-                if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) { turnEnd.record(microseconds: received - start * 1000) }
+                if let start = Fleet.AuctionTrack.scheduledStart(stage, in: stages[index]) {
+                    turnEnd.record(microseconds: received - start * 1000)
+                }
             }
             for (stage, stamp) in switchStamps[index] {
-                if let due = Fleet.AuctionTrack.switchDue(stage, in: stages[index]) { stageSwitchLag.record(microseconds: (stamp - due) * 1000) }
+                if let due = Fleet.AuctionTrack.switchDue(stage, in: stages[index]) {
+                    stageSwitchLag.record(microseconds: (stamp - due) * 1000)
+                }
             }
         }
         let latency = LatencyFigures(
-            bidAcknowledgement: tally.acceptedAnswers.summary, bidToScript: tally.toScript.summary, scriptToAcknowledgement: tally.fromScript.summary,
-            bidAnswer: tally.bidAnswers.summary, broadcastDelivery: tally.deliveries.summary, broadcastToBidders: tally.bidderDeliveries.summary,
+            bidAcknowledgement: tally.acceptedAnswers.summary, bidToScript: tally.toScript.summary,
+            scriptToAcknowledgement: tally.fromScript.summary,
+            bidAnswer: tally.bidAnswers.summary, broadcastDelivery: tally.deliveries.summary,
+            broadcastToBidders: tally.bidderDeliveries.summary,
             turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: tally.connectLatency.summary)
         return Figures(
             client: client, latency: latency, acknowledgements: tally.acknowledgements,

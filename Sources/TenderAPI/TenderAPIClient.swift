@@ -4,7 +4,7 @@
 import AuctionCore
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 import Synchronization
 
@@ -74,13 +74,22 @@ struct JSONFragment: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) { self.text = text; return }
-        if let list = try? container.decode([JSONFragment].self) { text = list.map(\.text).joined(separator: "; "); return }
+        if let text = try? container.decode(String.self) {
+            self.text = text
+            return
+        }
+        if let list = try? container.decode([JSONFragment].self) {
+            text = list.map(\.text).joined(separator: "; ")
+            return
+        }
         if let map = try? container.decode([String: JSONFragment].self) {
             text = map.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: "; ")
             return
         }
-        if let number = try? container.decode(Double.self) { text = "\(number)"; return }
+        if let number = try? container.decode(Double.self) {
+            text = "\(number)"
+            return
+        }
         text = ""
     }
 }

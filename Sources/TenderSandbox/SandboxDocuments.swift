@@ -47,7 +47,9 @@ final class SandboxDocuments: @unchecked Sendable {
         // One JSON line per request answered, appended as it happens.
         let logPath = stateDirectory + "/requests.jsonl"
         if let data = FileManager.default.contents(atPath: logPath) {
-            requests = data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONDecoder().decode(SandboxRequestRecord.self, from: Data($0)) }
+            requests = data.split(separator: UInt8(ascii: "\n")).compactMap {
+                try? JSONDecoder().decode(SandboxRequestRecord.self, from: Data($0))
+            }
         } else {
             FileManager.default.createFile(atPath: logPath, contents: nil)
         }

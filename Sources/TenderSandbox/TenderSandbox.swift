@@ -44,7 +44,8 @@ public final class TenderSandbox: WebServerDelegate {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
             for name in names.sorted() where name.hasSuffix(".json") {
                 let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
-                guard let body = try JSONSerialization.jsonObject(with: data) as? JSONObject, let document = body["data"] as? JSONObject else {
+                guard let body = try JSONSerialization.jsonObject(with: data) as? JSONObject, let document = body["data"] as? JSONObject
+                else {
                     throw SandboxError("\(folder)/\(name): expected {\"data\": <document>}")
                 }
                 if let id = document["id"] as? String, documents.document(resource, id) != nil { continue }
@@ -61,7 +62,8 @@ public final class TenderSandbox: WebServerDelegate {
         let fault = request.path.hasPrefix("/api/") ? faults.next() : nil
         let response: HTTPResponse
         if let fault, let status = fault.status {
-            response = fault.body.map { HTTPResponse(status: status, contentType: "application/json", text: $0) }
+            response =
+                fault.body.map { HTTPResponse(status: status, contentType: "application/json", text: $0) }
                 ?? Self.apiError(status, "body", "sandbox", "A fault the test asked for")
         } else {
             response = answer(request)
@@ -95,7 +97,9 @@ public final class TenderSandbox: WebServerDelegate {
                 response.headers.append(("set-cookie", Self.serverCookie + "; Path=/"))
                 return response
             }
-            guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? JSONObject, let data = body["data"] as? JSONObject else {
+            guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? JSONObject,
+                let data = body["data"] as? JSONObject
+            else {
                 return Self.apiError(422, "body", "data", "Data not available")
             }
             let lotId = rest.count == 3 ? rest[2] : nil
@@ -113,13 +117,17 @@ public final class TenderSandbox: WebServerDelegate {
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? JSONObject
         switch (request.method, parts) {
         case (.post, let p) where p.count == 1 && sandboxResources.contains(p[0]):
-            guard let document = body?["data"] as? JSONObject else { return Self.apiError(422, "body", "data", "Expected {\"data\": <document>}") }
+            guard let document = body?["data"] as? JSONObject else {
+                return Self.apiError(422, "body", "data", "Expected {\"data\": <document>}")
+            }
             do { return Self.json(201, ["data": try store(p[0], document)]) } catch {
                 return Self.apiError(422, "body", "data", "\(error)")
             }
         case (.post, ["faults"]):
             guard let data = body?["data"] as? JSONObject, let count = data["count"] as? Int, count >= 0 else {
-                return Self.apiError(422, "body", "data", "Expected {\"data\": {\"count\": n, \"status\": 200-599, \"body\": text, \"delayMilliseconds\": ms}}")
+                return Self.apiError(
+                    422, "body", "data",
+                    "Expected {\"data\": {\"count\": n, \"status\": 200-599, \"body\": text, \"delayMilliseconds\": ms}}")
             }
             let status = data["status"] as? Int
             if let status, !(200...599).contains(status) { return Self.apiError(422, "body", "status", "status must be 200-599") }
@@ -127,7 +135,9 @@ public final class TenderSandbox: WebServerDelegate {
             faults.set(fault, count: count)
             return Self.json(200, ["data": ["count": count]])
         case (.get, ["requests"]):
-            let records = documents.requestLog().map { ["method": $0.method, "path": $0.path, "status": $0.status, "at": $0.at] as JSONObject }
+            let records = documents.requestLog().map {
+                ["method": $0.method, "path": $0.path, "status": $0.status, "at": $0.at] as JSONObject
+            }
             return Self.json(200, ["data": records])
         default:
             return Self.apiError(404, "url", "name", "Not Found")
@@ -261,7 +271,8 @@ public final class TenderSandbox: WebServerDelegate {
             for index in bids.indices {
                 let entry = entries[index]
                 if let lotId {
-                    guard let result = (entry["lotValues"] as? [JSONObject])?.first(where: { ($0["relatedLot"] as? String) == lotId }) else { continue }
+                    guard let result = (entry["lotValues"] as? [JSONObject])?.first(where: { ($0["relatedLot"] as? String) == lotId })
+                    else { continue }
                     bids[index]["lotValues"] = (bids[index]["lotValues"] as? [JSONObject])?.map { lotValue -> JSONObject in
                         guard (lotValue["relatedLot"] as? String) == lotId else { return lotValue }
                         return Self.applyResult(result, to: lotValue)
@@ -302,7 +313,9 @@ public final class TenderSandbox: WebServerDelegate {
         }
         let lots = tender["lots"] as? [JSONObject] ?? []
         if let lotId {
-            guard let lot = lots.first(where: { ($0["id"] as? String) == lotId }) else { return Self.apiError(404, "url", "lot_id", "Not Found") }
+            guard let lot = lots.first(where: { ($0["id"] as? String) == lotId }) else {
+                return Self.apiError(404, "url", "lot_id", "Not Found")
+            }
             guard (lot["status"] as? String ?? "active") == "active" else {
                 return Self.apiError(403, "body", "data", "Can \(action) only in active lot status")
             }
@@ -339,7 +352,9 @@ public final class TenderSandbox: WebServerDelegate {
         let lots = tender["lots"] as? [JSONObject] ?? []
         if lots.isEmpty { return (tender["auctionPeriod"] as? JSONObject)?["endDate"] != nil }
         return lots.allSatisfy { lot in
-            guard (lot["status"] as? String ?? "active") == "active", let period = lot["auctionPeriod"] as? JSONObject, period["startDate"] != nil else {
+            guard (lot["status"] as? String ?? "active") == "active", let period = lot["auctionPeriod"] as? JSONObject,
+                period["startDate"] != nil
+            else {
                 return true
             }
             return period["endDate"] != nil
@@ -363,7 +378,10 @@ public final class TenderSandbox: WebServerDelegate {
             for bid in tender["bids"] as? [JSONObject] ?? [] where (bid["status"] as? String ?? "active") == "active" {
                 let offer: JSONObject?
                 if let lotId {
-                    offer = (bid["lotValues"] as? [JSONObject])?.first { ($0["relatedLot"] as? String) == lotId && ($0["status"] as? String ?? "active") != "unsuccessful" }?["value"] as? JSONObject
+                    offer =
+                        (bid["lotValues"] as? [JSONObject])?.first {
+                            ($0["relatedLot"] as? String) == lotId && ($0["status"] as? String ?? "active") != "unsuccessful"
+                        }?["value"] as? JSONObject
                 } else {
                     offer = bid["value"] as? JSONObject
                 }
@@ -375,7 +393,9 @@ public final class TenderSandbox: WebServerDelegate {
             for (rank, candidate) in candidates.prefix(highest ? 2 : 1).enumerated() {
                 var status = "pending"
                 if highest {
-                    status = ((candidate.value["amount"] as? NSNumber)?.doubleValue ?? 0) < minimum ? "unsuccessful" : (rank == 0 ? "pending.verification" : "pending.waiting")
+                    status =
+                        ((candidate.value["amount"] as? NSNumber)?.doubleValue ?? 0) < minimum
+                        ? "unsuccessful" : (rank == 0 ? "pending.verification" : "pending.waiting")
                 }
                 var award: JSONObject = [
                     "id": UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
@@ -393,7 +413,10 @@ public final class TenderSandbox: WebServerDelegate {
     /// features of the tenderer, this lot and its items; awards compare `amount / coefficient`.
     /// In doubles: the sandbox only ranks, the service's own arithmetic is exact.
     static func coefficient(of bid: JSONObject, in tender: JSONObject, lotId: String?) -> Double {
-        let items = Set((tender["items"] as? [JSONObject] ?? []).filter { lotId == nil || ($0["relatedLot"] as? String) == lotId }.compactMap { $0["id"] as? String })
+        let items = Set(
+            (tender["items"] as? [JSONObject] ?? []).filter { lotId == nil || ($0["relatedLot"] as? String) == lotId }.compactMap {
+                $0["id"] as? String
+            })
         var largest: [String: Double] = [:]
         for feature in tender["features"] as? [JSONObject] ?? [] {
             let related = feature["relatedItem"] as? String
@@ -470,7 +493,8 @@ public final class TenderSandbox: WebServerDelegate {
     }
 
     static func json(_ status: Int, _ object: JSONObject) -> HTTPResponse {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let body =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return HTTPResponse(status: status, contentType: "application/json; charset=utf-8", body: Array(body))
     }
 

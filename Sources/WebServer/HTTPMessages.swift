@@ -1,8 +1,13 @@
 // The HTTP and WebSocket values the server hands to its delegate. Plain Swift: no lws here.
 
 public enum HTTPMethod: String, Sendable {
-    case get = "GET", post = "POST", put = "PUT", patch = "PATCH", delete = "DELETE"
-    case options = "OPTIONS", head = "HEAD"
+    case get = "GET"
+    case post = "POST"
+    case put = "PUT"
+    case patch = "PATCH"
+    case delete = "DELETE"
+    case options = "OPTIONS"
+    case head = "HEAD"
 
     /// Methods whose request may carry a body.
     var carriesBody: Bool { self == .post || self == .put || self == .patch }

@@ -130,10 +130,15 @@ public final class WebServer: @unchecked Sendable {
         var port: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
         // An IPv6 address may come in brackets, as in a URL ("[::1]:8090").
-        let host = configuration.host.hasPrefix("[") && configuration.host.hasSuffix("]") ? String(configuration.host.dropFirst().dropLast()) : configuration.host
+        let host =
+            configuration.host.hasPrefix("[") && configuration.host.hasSuffix("]")
+            ? String(configuration.host.dropFirst().dropLast()) : configuration.host
         let listener = cshim_listen(host, Int32(configuration.port), configuration.shareListeningPort ? 1 : 0, &port, &error, error.count)
         guard listener >= 0 else {
-            throw WebServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw WebServerError(
+                description:
+                    "cannot listen on \(configuration.host):\(configuration.port): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+            )
         }
         boundPort.store(Int(port), ordering: .releasing)
         // The others first, so that the first thread has somewhere to hand connections to.

@@ -279,7 +279,8 @@ private final class TimerQueue: @unchecked Sendable {
                 }
                 let now = ContinuousClock.now
                 if first.deadline > now {
-                    let seconds = Double((first.deadline - now).components.attoseconds) / 1e18 + Double((first.deadline - now).components.seconds)
+                    let seconds =
+                        Double((first.deadline - now).components.attoseconds) / 1e18 + Double((first.deadline - now).components.seconds)
                     condition.wait(until: Date().addingTimeInterval(seconds))
                     continue
                 }
@@ -330,7 +331,8 @@ private final class TimerQueue: @unchecked Sendable {
         heap[0] = last
         var parent = 0
         while true {
-            let left = 2 * parent + 1, right = left + 1
+            let left = 2 * parent + 1
+            let right = left + 1
             var smallest = parent
             if left < heap.count, before(heap[left], heap[smallest]) { smallest = left }
             if right < heap.count, before(heap[right], heap[smallest]) { smallest = right }

@@ -30,22 +30,30 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let profile = try Profile.load(path: self.profile)
-        guard let endpoint = RedisEndpoint(url: redis) else { throw ValidationError("--redis must be redis://host:port/db, got '\(redis)'") }
-        let probes = try process.map { entry -> ProcessProbe in
-            let parts = entry.split(separator: "=")
-            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--process must be name=pid, got '\(entry)'") }
-            return ProcessProbe(name: String(parts[0]), pid: pid)
+        guard let endpoint = RedisEndpoint(url: redis) else {
+            throw ValidationError("--redis must be redis://host:port/db, got '\(redis)'")
         }
-        // The generator shares the machine: its own CPU is part of the picture.
-        + [ProcessProbe(name: "auction-loadtest", pid: getpid())]
-        let settings = RunSettings(apiURL: api, token: token, fixtures: fixtures, redis: endpoint, webSocketPorts: wsPort, probes: probes, reportDirectory: report)
+        let probes =
+            try process.map { entry -> ProcessProbe in
+                let parts = entry.split(separator: "=")
+                guard parts.count == 2, let pid = Int32(parts[1]) else {
+                    throw ValidationError("--process must be name=pid, got '\(entry)'")
+                }
+                return ProcessProbe(name: String(parts[0]), pid: pid)
+            }
+            // The generator shares the machine: its own CPU is part of the picture.
+            + [ProcessProbe(name: "auction-loadtest", pid: getpid())]
+        let settings = RunSettings(
+            apiURL: api, token: token, fixtures: fixtures, redis: endpoint, webSocketPorts: wsPort, probes: probes, reportDirectory: report)
         let began = ContinuousClock.now
         let summary = try LoadRun(profile: profile, settings: settings) { line in
             // Unbuffered: run.sh's log shows progress as it happens.
             FileHandle.standardOutput.write(Data("[\(String(format: "%6.1f", (ContinuousClock.now - began).inSeconds)) s] \(line)\n".utf8))
         }.run()
         print(Self.digest(summary))
-        if !summary.correctness.passed || summary.client.unexpectedCount > 0 || summary.client.replayMismatches > 0 || summary.client.seqWentBack > 0 {
+        if !summary.correctness.passed || summary.client.unexpectedCount > 0 || summary.client.replayMismatches > 0
+            || summary.client.seqWentBack > 0
+        {
             throw ExitCode(1)
         }
     }
@@ -55,22 +63,36 @@ struct Run: ParsableCommand {
         func row(_ name: String, _ v: LatencySummary) -> String {
             "  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(v.count)  p50 \(v.p50)  p99 \(v.p99)  p99.9 \(v.p999)  max \(v.max) ms"
         }
-        var lines = ["", "Load test \(s.profile): \(s.auctions) auctions × (\(s.biddersPerAuction) bidders + \(s.observersPerAuction) observers)"]
+        var lines = [
+            "", "Load test \(s.profile): \(s.auctions) auctions × (\(s.biddersPerAuction) bidders + \(s.observersPerAuction) observers)",
+        ]
         for (name, latency) in s.latency.rows { lines.append(row(name, latency)) }
         for (name, h) in s.serverMetrics?.rows ?? [] {
-            lines.append("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))")
+            lines.append(
+                "  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) n=\(h.count)  mean \(String(format: "%.2f", h.meanMilliseconds)) ms  p50 \(ServerHistogram.bound(h.p50AtMostMilliseconds))  p99 \(ServerHistogram.bound(h.p99AtMostMilliseconds))"
+            )
         }
         if let m = s.mirror, m.deliveries > 0 {
-            lines.append("  lws mirror, send → last of \(m.clients) clients: median \(String(format: "%.1f", m.lastReceiverMedianMilliseconds)) ms, max \(String(format: "%.1f", m.lastReceiverMaxMilliseconds)) ms")
+            lines.append(
+                "  lws mirror, send → last of \(m.clients) clients: median \(String(format: "%.1f", m.lastReceiverMedianMilliseconds)) ms, max \(String(format: "%.1f", m.lastReceiverMaxMilliseconds)) ms"
+            )
         }
-        lines.append("  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        lines.append(
+            "  messages received \(s.client.messagesReceived); bid answers/s mean \(Int(s.bidCommands.mean)), peak \(s.bidCommands.peak); answers \(s.client.answersByCode.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+        )
         for (name, p) in s.server.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection (\(p.connectionsHeld) held)")
+            lines.append(
+                "  \(name): \(String(format: "%.1f", p.cpuSecondsDuringAuctions)) CPU s, peak RSS \(String(format: "%.1f", p.peakRSSMiB)) MiB, \(p.rssPerConnectionBytes) B per connection (\(p.connectionsHeld) held)"
+            )
         }
         let c = s.correctness
-        lines.append("  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount); stale states \(s.client.staleStates)")
+        lines.append(
+            "  correctness: \(c.acknowledged) bids acknowledged, \(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results exact \(c.resultsMatching)/\(c.auctionsChecked); unexpected answers \(s.client.unexpectedCount); stale states \(s.client.staleStates)"
+        )
         for problem in (c.problems + s.client.unexpected).prefix(10) { lines.append("    ! \(problem)") }
-        for check in s.targets { lines.append("  [\(check.met ? "met" : "MISSED")] \(check.name): \(check.measured) (target \(check.target))") }
+        for check in s.targets {
+            lines.append("  [\(check.met ? "met" : "MISSED")] \(check.name): \(check.measured) (target \(check.target))")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -100,7 +122,9 @@ struct Bidders: ParsableCommand {
             Thread {
                 do { try bidder.run(timeout: .seconds(3600)) } catch { print("bidder in \(bidder.auctionId): \(error)") }
                 let amounts = bidder.accepted.map(ScriptedBidder.text).joined(separator: " → ")
-                print("\(bidder.auctionId) Bidder \(bidder.number ?? 0): bids \(amounts.isEmpty ? "none" : amounts); \(bidder.finalStatus ?? "?")")
+                print(
+                    "\(bidder.auctionId) Bidder \(bidder.number ?? 0): bids \(amounts.isEmpty ? "none" : amounts); \(bidder.finalStatus ?? "?")"
+                )
                 group.leave()
             }.start()
         }
@@ -120,9 +144,13 @@ struct Bidders: ParsableCommand {
     }
 
     private func privateView(_ resource: String, _ id: String) throws -> [String: Any]? {
-        guard let base = URLComponents(string: api), let port = base.port else { throw ValidationError("--api must be http://host:port/api/<version>") }
+        guard let base = URLComponents(string: api), let port = base.port else {
+            throw ValidationError("--api must be http://host:port/api/<version>")
+        }
         let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
-        guard let answer = blockingHTTP("GET", port: port, path: "\(base.path)/\(resource)/\(id)/auction", headers: ["Authorization": basic]) else { return nil }
+        guard
+            let answer = blockingHTTP("GET", port: port, path: "\(base.path)/\(resource)/\(id)/auction", headers: ["Authorization": basic])
+        else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["data"] as? [String: Any]
     }
 }

@@ -54,19 +54,19 @@ struct StoreBenchmark: ParsableCommand {
             done.enter()
             Thread.detachNewThread {
                 defer { done.leave() }
-            let store = AuctionStore(endpoint: endpoint)
-            var mine: [Int64] = []
-            mine.reserveCapacity(bids)
-            for i in 0..<bids {
-                let id = ids[(thread * bids + i) % ids.count]
-                let amount = Money(kopiyky: 90_000 - Int64(i % 5000))
-                let sent = ContinuousClock.now
-                let verdict = try? store.placeBid(auctionId: id, bidder: 1, request: .place(amount), requestId: "t\(thread)-\(i)")
-                let elapsed = ContinuousClock.now - sent
-                mine.append(elapsed.wholeMicroseconds)
-                if case .accepted = verdict { accepted.add(1, ordering: .relaxed) }
-            }
-            latencies.withLock { $0 += mine }
+                let store = AuctionStore(endpoint: endpoint)
+                var mine: [Int64] = []
+                mine.reserveCapacity(bids)
+                for i in 0..<bids {
+                    let id = ids[(thread * bids + i) % ids.count]
+                    let amount = Money(kopiyky: 90_000 - Int64(i % 5000))
+                    let sent = ContinuousClock.now
+                    let verdict = try? store.placeBid(auctionId: id, bidder: 1, request: .place(amount), requestId: "t\(thread)-\(i)")
+                    let elapsed = ContinuousClock.now - sent
+                    mine.append(elapsed.wholeMicroseconds)
+                    if case .accepted = verdict { accepted.add(1, ordering: .relaxed) }
+                }
+                latencies.withLock { $0 += mine }
             }
         }
         done.wait()
@@ -74,7 +74,9 @@ struct StoreBenchmark: ParsableCommand {
         let sorted = latencies.withLock { $0 }.sorted()
         func percentile(_ p: Double) -> Int64 { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         let count = accepted.load(ordering: .relaxed)
-        print("| \(name) | \(threads) | \(sorted.count) | \(Int(Double(count) / seconds)) | \(percentile(0.5)) | \(percentile(0.99)) | \(percentile(0.999)) |")
+        print(
+            "| \(name) | \(threads) | \(sorted.count) | \(Int(Double(count) / seconds)) | \(percentile(0.5)) | \(percentile(0.99)) | \(percentile(0.999)) |"
+        )
         if count != sorted.count { print("(\(sorted.count - count) bids were not accepted)") }
     }
 }

@@ -30,7 +30,9 @@ struct ConfigurationOptions: ParsableArguments {
 
     func load() throws -> Configuration {
         let environment = ProcessInfo.processInfo.environment
-        let path = config ?? environment["AUCTIOND_CONFIG"] ?? (FileManager.default.fileExists(atPath: "Config/auctiond.yaml") ? "Config/auctiond.yaml" : nil)
+        let path =
+            config ?? environment["AUCTIOND_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: "Config/auctiond.yaml") ? "Config/auctiond.yaml" : nil)
         var text: String?
         if let path {
             guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -62,7 +64,9 @@ struct Serve: ParsableCommand {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Bounds at the product's targets (bid answer 10 ms, stage switch 20 ms, broadcast 50 ms),
         // so a percentile read off the buckets says met or missed; the default starts at 5 ms.
-        factory.defaultDurationHistogramBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000].map { Duration.milliseconds($0) }
+        factory.defaultDurationHistogramBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000].map {
+            Duration.milliseconds($0)
+        }
         MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "auctiond")
         let wiring = try Wiring(config, listen: listen)
@@ -88,7 +92,8 @@ struct Serve: ParsableCommand {
             [
                 .init("replicas and workers", start: service.start, stop: service.stop),
                 .init("clock (owner \(clock.owner))", start: clock.start, stop: clock.stop),
-                .init("tender API sync (api \(wiring.tenderAPI.baseURL), feed \(wiring.sync.followFeed))", start: sync.start, stop: sync.stop),
+                .init(
+                    "tender API sync (api \(wiring.tenderAPI.baseURL), feed \(wiring.sync.followFeed))", start: sync.start, stop: sync.stop),
                 .init(
                     "web server",
                     start: {
@@ -118,7 +123,10 @@ struct Wiring {
         self = try Self.make(config, listen: override)
     }
 
-    private init(service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings, tenderAPI: TenderAPISettings, sync: TenderSyncSettings) {
+    private init(
+        service: AuctionServiceSettings, server: WebServerConfiguration, clock: ClockSettings, tenderAPI: TenderAPISettings,
+        sync: TenderSyncSettings
+    ) {
         self.service = service
         self.server = server
         self.clock = clock
@@ -128,7 +136,8 @@ struct Wiring {
 
     private static func make(_ config: Configuration, listen override: String?) throws -> Wiring {
         let listen = override ?? config.listen
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+        else {
             throw ValidationError("listen must be host:port, got '\(listen)'")
         }
         guard let redis = RedisEndpoint(url: config.redisUrl) else {
@@ -169,7 +178,8 @@ struct Wiring {
                 firstPause: milliseconds(stages.lowestCostFirstPauseSeconds), pauseBeforeRound: milliseconds(stages.lowestCostPauseSeconds),
                 turn: milliseconds(stages.lowestCostTurnSeconds)),
             highestCost: StageDurations(
-                firstPause: milliseconds(stages.highestCostFirstPauseSeconds), pauseBeforeRound: milliseconds(stages.highestCostPauseSeconds),
+                firstPause: milliseconds(stages.highestCostFirstPauseSeconds),
+                pauseBeforeRound: milliseconds(stages.highestCostPauseSeconds),
                 turn: milliseconds(stages.highestCostTurnSeconds)),
             maxOutageShiftMilliseconds: milliseconds(stages.maxOutageShiftSeconds))
         let sync = TenderSyncSettings(
@@ -207,7 +217,9 @@ struct Wiring {
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plan a tender's auction (or each active lot's) now from the tender API.",
-        discussion: "Reads the tender and its private auction view, stores the plan in Redis and writes the links back. A running auctiond picks the auction up from Redis.")
+        discussion:
+            "Reads the tender and its private auction view, stores the plan in Redis and writes the links back. A running auctiond picks the auction up from Redis."
+    )
 
     @OptionGroup var options: ConfigurationOptions
     @Argument(help: "The tender id.") var tenderId: String
@@ -218,7 +230,8 @@ struct Plan: ParsableCommand {
         let wiring = try Wiring(config, listen: nil)
         let logger = Logger(label: "auctiond.plan")
         let planner = AuctionPlanner(
-            api: TenderAPIClient(settings: wiring.tenderAPI), store: AuctionStore(endpoint: wiring.service.redis, policy: wiring.service.storePolicy),
+            api: TenderAPIClient(settings: wiring.tenderAPI),
+            store: AuctionStore(endpoint: wiring.service.redis, policy: wiring.service.storePolicy),
             tokens: ParticipationTokens(secrets: wiring.service.hashSecrets), settings: wiring.service.planning, logger: logger)
         do {
             for outcome in try planner.plan(tenderId: tenderId, lotId: lot) { print(outcome) }
@@ -246,7 +259,9 @@ func checkDurability(of redis: RedisEndpoint, relaxed: Bool, logger: Logger) thr
                 }
                 logger.warning("\(problem); starting anyway (redisDurability: relaxed)")
             case .unverifiable(let reason):
-                logger.warning("Redis durability could not be verified (CONFIG GET refused, as on managed Redis); going on", metadata: ["reason": "\(reason)"])
+                logger.warning(
+                    "Redis durability could not be verified (CONFIG GET refused, as on managed Redis); going on",
+                    metadata: ["reason": "\(reason)"])
             }
             return
         } catch AuctionStoreError.unavailable(let error) {

@@ -27,7 +27,8 @@ struct TenderSandboxCommand: ParsableCommand {
         }
         let sandbox: TenderSandbox
         do {
-            sandbox = try TenderSandbox(settings: SandboxSettings(token: token, stateDirectory: state, requireServerCookie: requireServerCookie))
+            sandbox = try TenderSandbox(
+                settings: SandboxSettings(token: token, stateDirectory: state, requireServerCookie: requireServerCookie))
         } catch { throw ValidationError("cannot read the state folder \(state ?? ""): \(error)") }
         if let fixtures {
             do {
@@ -38,7 +39,8 @@ struct TenderSandboxCommand: ParsableCommand {
         let server = WebServer(
             configuration: WebServerConfiguration(host: String(listen[..<colon]), port: port, securityHeaders: false), delegate: sandbox)
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        FileHandle.standardOutput.write(Data("tender-sandbox: listening on http://\(listen[..<colon]):\(server.port)/api/\(sandboxAPIVersion)\n".utf8))
+        FileHandle.standardOutput.write(
+            Data("tender-sandbox: listening on http://\(listen[..<colon]):\(server.port)/api/\(sandboxAPIVersion)\n".utf8))
 
         waitForStopSignal()
         server.stop()

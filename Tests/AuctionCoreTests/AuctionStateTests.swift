@@ -18,7 +18,8 @@ extension AuctionState {
 
 @Suite struct BidRuleTests {
     @Test func lowestCostBidMustBeAtMostOwnPriceLessStep() {
-        let own = Money(kopiyky: 95_000), step = Money(kopiyky: 1_000)
+        let own = Money(kopiyky: 95_000)
+        let step = Money(kopiyky: 1_000)
         #expect(checkStep(amount: Money(kopiyky: 94_000), own: own, step: step, criteria: .lowestCost) == nil)
         #expect(checkStep(amount: Money(kopiyky: 94_001), own: own, step: step, criteria: .lowestCost)?.code == .tooHigh)
         #expect(checkStep(amount: .zero, own: own, step: step, criteria: .lowestCost)?.code == .tooLow)
@@ -26,7 +27,8 @@ extension AuctionState {
     }
 
     @Test func highestCostBidMustBeAtLeastOwnPricePlusStep() {
-        let own = Money(kopiyky: 12_000), step = Money(kopiyky: 500)
+        let own = Money(kopiyky: 12_000)
+        let step = Money(kopiyky: 500)
         #expect(checkStep(amount: Money(kopiyky: 12_500), own: own, step: step, criteria: .highestCost) == nil)
         #expect(checkStep(amount: Money(kopiyky: 12_499), own: own, step: step, criteria: .highestCost)?.code == .tooLow)
     }
@@ -37,15 +39,19 @@ extension AuctionState {
         #expect(readBidIntent(.text("480.50")) == .success(.place(Money(kopiyky: 48_050))))
         #expect(readBidIntent(.number(480.5)) == .success(.place(Money(kopiyky: 48_050))))
         for bad in [AmountInput.text("abc"), .text("1.005"), .text("NaN"), .number(.nan), .number(1e308), .text("12,50")] {
-            guard case .failure(let rejection) = readBidIntent(bad) else { Issue.record("\(bad) accepted"); continue }
+            guard case .failure(let rejection) = readBidIntent(bad) else {
+                Issue.record("\(bad) accepted")
+                continue
+            }
             #expect(rejection.code == .invalidAmount)
         }
     }
 
     @Test func rejectionCodesAreTheProtocols() {
-        #expect(BidRejectionCode.allCases.map(\.rawValue) == [
-            "too_high", "too_low", "not_your_turn", "not_bidding_stage", "turn_over", "invalid_amount", "observer", "request_id_reused",
-        ])
+        #expect(
+            BidRejectionCode.allCases.map(\.rawValue) == [
+                "too_high", "too_low", "not_your_turn", "not_bidding_stage", "turn_over", "invalid_amount", "observer", "request_id_reused",
+            ])
         #expect(BidRejection(.tooHigh).message == "Too high value")
         #expect(BidRejection(.notYourTurn).message == "Not valid bidder")
         #expect(BidRejection(.notBiddingStage).message == "Stage not for bidding")
@@ -84,7 +90,9 @@ extension AuctionState {
         #expect(paused.decideBid(bidder: 1, amount: .text("940"), at: paused.inside(0)) == .failure(BidRejection(.notBiddingStage)))
         let input = try simpleInput()
         let planned = AuctionState.planned(input, now: input.startDate)
-        #expect(planned.decideBid(bidder: 1, amount: .text("940"), at: input.startDate.adding(milliseconds: -1)) == .failure(BidRejection(.notBiddingStage)))
+        #expect(
+            planned.decideBid(bidder: 1, amount: .text("940"), at: input.startDate.adding(milliseconds: -1))
+                == .failure(BidRejection(.notBiddingStage)))
     }
 
     @Test func lastAcceptedBidOfTheTurnStands() throws {
@@ -165,7 +173,8 @@ extension AuctionState {
     @Test func shortOutageShiftsTheRemainingStages() throws {
         var state = try runningAuction(to: 1)
         let from = state.inside(1, plus: 10_000)
-        let originalEnd = state.stages[1].end!, originalNext = state.stages[2].start
+        let originalEnd = state.stages[1].end!
+        let originalNext = state.stages[2].start
         try state.apply(.outageRecovered(from: from, until: from.adding(milliseconds: 60_000)))
         #expect(state.status == .active)
         #expect(state.stages[1].end == originalEnd.adding(milliseconds: 60_000))
@@ -185,7 +194,8 @@ extension AuctionState {
         let input = try simpleInput()
         var state = AuctionState.planned(input, now: input.startDate)
         let before = state.stages
-        try state.apply(.outageRecovered(from: input.startDate.adding(milliseconds: -600_000), until: input.startDate.adding(milliseconds: -1)))
+        try state.apply(
+            .outageRecovered(from: input.startDate.adding(milliseconds: -600_000), until: input.startDate.adding(milliseconds: -1)))
         #expect(state.stages == before)
     }
 
@@ -202,7 +212,9 @@ extension AuctionState {
             if live.stages[live.currentStage].kind == .bids, let bidder = live.stages[live.currentStage].bidder {
                 let own = live.prices[bidder - 1].amount.kopiyky
                 let amount = Money(kopiyky: own - Int64.random(in: 0...5_000, using: &generator))
-                if case .success(let bid) = live.decideBid(bidder: bidder, amount: .text(amount.formatted), at: live.inside(live.currentStage)) {
+                if case .success(let bid) = live.decideBid(
+                    bidder: bidder, amount: .text(amount.formatted), at: live.inside(live.currentStage))
+                {
                     try live.apply(bid)
                     log.append(bid)
                 }
@@ -265,7 +277,10 @@ extension AuctionState {
         let input = try AuctionInput(auctionView: seedDocument("twostage-auction-view.json"))
         let state = AuctionState.planned(input, now: input.startDate)
         let json = try JSONEncoderForTests.encode(state.resultsReport())
-        #expect(json == #"{"data":{"bids":[{"date":"2017-02-16T11:35:29.334583+00:00","id":"64c6b855beba4212a4e8434cec225ff3","value":{"amount":475}},{"date":"2017-02-16T11:35:29.806823+00:00","id":"35e7d4ecdfe2489989257ea9acd43787","value":{"amount":480}},{"id":"631df1f78a114db8afb0c09592b20178"}]}}"#)
+        #expect(
+            json
+                == #"{"data":{"bids":[{"date":"2017-02-16T11:35:29.334583+00:00","id":"64c6b855beba4212a4e8434cec225ff3","value":{"amount":475}},{"date":"2017-02-16T11:35:29.806823+00:00","id":"35e7d4ecdfe2489989257ea9acd43787","value":{"amount":480}},{"id":"631df1f78a114db8afb0c09592b20178"}]}}"#
+        )
     }
 
     @Test func lotResultsGoInsideTheMatchingLotValue() throws {
@@ -273,7 +288,8 @@ extension AuctionState {
         let input = try AuctionInput(auctionView: document, lotId: "f2542173d5f74511bd1d3fd7b0ca6333")
         let report = AuctionState.planned(input, now: input.startDate).resultsReport()
         #expect(report.data.bids.map(\.id) == document.bids!.map(\.id))
-        #expect(report.data.bids[0].lotValues?.map(\.relatedLot) == ["f2542173d5f74511bd1d3fd7b0ca6333", "37dbcb6cabfe4c44b6c42457cb39dcc9"])
+        #expect(
+            report.data.bids[0].lotValues?.map(\.relatedLot) == ["f2542173d5f74511bd1d3fd7b0ca6333", "37dbcb6cabfe4c44b6c42457cb39dcc9"])
         #expect(report.data.bids[0].lotValues?[0].value?.amount == 480)
         #expect(report.data.bids[0].lotValues?[1].value == nil)
         #expect(report.data.bids[0].value == nil)
@@ -337,7 +353,8 @@ extension AuctionState {
                     let at = stage.start.adding(milliseconds: Int64(action + 1))
                     let own = state.prices[bidder - 1].amount.kopiyky
                     let delta = Int64.random(in: -1_500...1_500, using: &generator)
-                    let amount: AmountInput = Int.random(in: 0..<10, using: &generator) == 0 ? .number(-1) : .text(Money(kopiyky: own + delta).formatted)
+                    let amount: AmountInput =
+                        Int.random(in: 0..<10, using: &generator) == 0 ? .number(-1) : .text(Money(kopiyky: own + delta).formatted)
                     let who = Int.random(in: 0..<8, using: &generator) == 0 ? (bidder % count) + 1 : bidder
                     if case .success(let accepted) = state.decideBid(bidder: who, amount: amount, at: at) { try state.apply(accepted) }
                 }
@@ -363,7 +380,9 @@ extension AuctionState {
                 events.append(.bidAccepted(stage: index, bidder: bidder, amount: outcome.amount, at: outcome.date))
             }
         }
-        for pending in state.pendingBids { events.append(.bidAccepted(stage: pending.stage, bidder: pending.bidder, amount: pending.amount, at: pending.at)) }
+        for pending in state.pendingBids {
+            events.append(.bidAccepted(stage: pending.stage, bidder: pending.bidder, amount: pending.amount, at: pending.at))
+        }
         return events
     }
 }
@@ -393,7 +412,8 @@ extension AuctionState {
 @Suite struct FinalResultsTests {
     @Test func anOutageLongerThanTheLimitAfterTheLastTurnKeepsTheResults() throws {
         var state = try runningAuction(to: 9)
-        let prices = state.prices, stages = state.stages
+        let prices = state.prices
+        let stages = state.stages
         let from = state.inside(9)
         try state.apply(.outageRecovered(from: from, until: from.adding(milliseconds: 600_000)))
         #expect(state.status == .active)

@@ -78,7 +78,8 @@ import Testing
             let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
             let whole = parts[0]
             let fraction = parts.count == 2 ? String(parts[1]) : ""
-            guard !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit), parts.count == 1 || !fraction.isEmpty
+            guard !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit),
+                parts.count == 1 || !fraction.isEmpty
             else { throw .notANumber(text) }
             guard fraction.count <= 2 else { throw .tooManyDecimals(text) }
             let significantWhole = whole.drop { $0 == "0" }
@@ -92,13 +93,17 @@ import Testing
         }
         let alphabet: [String] = ["0", "1", "5", "9", "0", "7", ".", "-", "+", " ", "e", "\u{301}", "１", "٣", ","]
         var generator = SeededGenerator(seed: 11)
-        var texts = ["000000000000001.00", "1000000000000.00", "1000000000000.01", "9999999999999.99", "99999999999999", "-0.5", "-", ".", "-.", "0.", "00"]
+        var texts = [
+            "000000000000001.00", "1000000000000.00", "1000000000000.01", "9999999999999.99", "99999999999999", "-0.5", "-", ".", "-.",
+            "0.", "00",
+        ]
         for _ in 0..<20_000 {
             let length = Int.random(in: 0...16, using: &generator)
             texts.append((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }.joined())
         }
         for text in texts {
-            #expect(outcome({ (t: String) throws(MoneyError) -> Money in try Money(parsing: t) }, text) == outcome(reference, text), "\(text)")
+            #expect(
+                outcome({ (t: String) throws(MoneyError) -> Money in try Money(parsing: t) }, text) == outcome(reference, text), "\(text)")
         }
     }
 
@@ -156,7 +161,9 @@ import Testing
         #expect(kyiv != nil && kyiv == utc)
         #expect(kyiv?.microseconds == 1_487_244_925_282_008)
         #expect(Timestamp(iso8601: "2017-02-18T00:00:00+02:00")?.milliseconds == 1_487_368_800_000)
-        #expect(Timestamp(iso8601: "2026-11-23T12:01:40.1+02:00")?.microseconds == Timestamp(iso8601: "2026-11-23T10:01:40.100000Z")?.microseconds)
+        #expect(
+            Timestamp(iso8601: "2026-11-23T12:01:40.1+02:00")?.microseconds
+                == Timestamp(iso8601: "2026-11-23T10:01:40.100000Z")?.microseconds)
     }
 
     @Test func refusesWhatIsNotADate() {
@@ -184,6 +191,8 @@ import Testing
     // More than six fraction digits must not crash: the extra digits are below a microsecond.
     @Test func fractionsLongerThanMicrosecondsAreTruncated() {
         #expect(Timestamp(iso8601: "2017-02-16T13:35:25.1234567+02:00") == Timestamp(iso8601: "2017-02-16T13:35:25.123456+02:00"))
-        #expect(Timestamp(iso8601: "2017-02-16T13:35:25.123456789123Z")?.microseconds == Timestamp(iso8601: "2017-02-16T13:35:25.123456Z")?.microseconds)
+        #expect(
+            Timestamp(iso8601: "2017-02-16T13:35:25.123456789123Z")?.microseconds
+                == Timestamp(iso8601: "2017-02-16T13:35:25.123456Z")?.microseconds)
     }
 }

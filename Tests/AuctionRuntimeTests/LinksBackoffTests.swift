@@ -18,7 +18,8 @@ import Testing
         let planned = try samplePlannedAuction(id: "links-1", start: store.now().adding(milliseconds: 600_000))
         try store.create(planned)
         try store.queueLinks("links-1")
-        let api = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
+        let api = TenderAPIClient(
+            settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
         let planner = AuctionPlanner(
             api: api, store: store, tokens: ParticipationTokens(secrets: [AuctiondProcess.hashSecret]),
             settings: PlanningSettings(publicURL: "http://127.0.0.1:1"), logger: Logger(label: "test"))

@@ -14,7 +14,8 @@ final class ServiceFixture {
     init(redis: RedisEndpoint) throws {
         try "<!doctype html><title>auction</title>".write(toFile: web + "/index.html", atomically: true, encoding: .utf8)
         let service = AuctionService(
-            settings: AuctionServiceSettings(redis: redis, webDirectory: web, hashSecrets: [AuctiondProcess.hashSecret]), logger: Logger(label: "test"))
+            settings: AuctionServiceSettings(redis: redis, webDirectory: web, hashSecrets: [AuctiondProcess.hashSecret]),
+            logger: Logger(label: "test"))
         server = WebServer(configuration: WebServerConfiguration(port: 0), delegate: service)
         try server.start()
     }

@@ -19,8 +19,10 @@ import Testing
     @Test func malformedJSONAndUnknownTypesGetTheirErrors() throws {
         let fixture = try openTurn()
         let client = try connectedBidder(fixture)
-        for (text, code) in [("{not json", "bad_json"), ("[1,2]", "bad_json"), ("{\"type\": 5}", "bad_json"), ("{\"type\": \"dance\"}", "unknown_type"),
-            ("{\"type\": \"bid\", \"amount\": \"1.00\", \"requestId\": \"\(String(repeating: "x", count: 65))\"}", "bad_json")] {
+        for (text, code) in [
+            ("{not json", "bad_json"), ("[1,2]", "bad_json"), ("{\"type\": 5}", "bad_json"), ("{\"type\": \"dance\"}", "unknown_type"),
+            ("{\"type\": \"bid\", \"amount\": \"1.00\", \"requestId\": \"\(String(repeating: "x", count: 65))\"}", "bad_json"),
+        ] {
             try client.send(text: text)
             let answer = try client.receiveReply()
             #expect(answer["type"] as? String == "error", "\(text)")
@@ -224,7 +226,8 @@ import Testing
         observer.setTimeout(.seconds(10))
         let auction = try observer.receiveAuction { $0["status"] as? String != "active" }
         #expect(auction["status"] as? String == "cancelled")
-        #expect(blockingHTTP("POST", port: port, path: path, headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])?.status == 409)
+        #expect(
+            blockingHTTP("POST", port: port, path: path, headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])?.status == 409)
         let bidder = try connectedBidder(fixture)
         try bidder.sendJSON(["type": "bid", "amount": "900.00", "requestId": "late"])
         #expect(try bidder.receiveReply()["code"] as? String == "not_bidding_stage")

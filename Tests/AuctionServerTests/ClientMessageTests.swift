@@ -31,7 +31,9 @@ import Testing
     }
 
     @Test func aBidIsReadWithItsFields() {
-        #expect(ClientMessage.read(#"{"type":"bid","amount":"900.00","requestId":"r-1"}"#) == .success(.bid(amount: .text("900.00"), requestId: "r-1")))
+        #expect(
+            ClientMessage.read(#"{"type":"bid","amount":"900.00","requestId":"r-1"}"#)
+                == .success(.bid(amount: .text("900.00"), requestId: "r-1")))
         #expect(ClientMessage.read(#"{"type":"cancel","requestId":"c"}"#) == .success(.cancel(requestId: "c")))
     }
 }

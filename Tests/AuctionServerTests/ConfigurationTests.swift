@@ -12,7 +12,8 @@ import Testing
         var section = ""
         for line in text.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") {
             let indented = line.hasPrefix("  ")
-            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map {
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map
+            {
                 $0.trimmingCharacters(in: .whitespaces)
             }
             guard parts.count == 2 else { continue }
@@ -58,17 +59,20 @@ import Testing
             }
         }
         #expect(refusal("nope: 1") == "x.yaml: unknown key 'nope' (see Config/auctiond.yaml for the keys)")
-        #expect(refusal("limits:\n  maxConection: 5") == "x.yaml: unknown key 'limits.maxConection' (see Config/auctiond.yaml for the keys)")
+        #expect(
+            refusal("limits:\n  maxConection: 5") == "x.yaml: unknown key 'limits.maxConection' (see Config/auctiond.yaml for the keys)")
         #expect(refusal(nil, ["AUCTIOND_MAX_CONECTIONS": "5"]).hasPrefix("AUCTIOND_MAX_CONECTIONS: unknown variable"))
         #expect(refusal(nil, ["AUCTIOND_WORKERS": "many"]) == "AUCTIOND_WORKERS: 'many' is not a whole number in 1...64")
         #expect(refusal(nil, ["AUCTIOND_FEED": "maybe"]) == "AUCTIOND_FEED: 'maybe' is not on or off")
-        #expect(refusal(nil, ["AUCTIOND_REDIS_DURABILITY": "sometimes"]) == "AUCTIOND_REDIS_DURABILITY: 'sometimes' is not required or relaxed")
-        #expect(refusal("logLevel: loud") == "x.yaml key logLevel: 'loud' is not one of trace, debug, info, notice, warning, error, critical")
+        #expect(
+            refusal(nil, ["AUCTIOND_REDIS_DURABILITY": "sometimes"]) == "AUCTIOND_REDIS_DURABILITY: 'sometimes' is not required or relaxed")
+        #expect(
+            refusal("logLevel: loud") == "x.yaml key logLevel: 'loud' is not one of trace, debug, info, notice, warning, error, critical")
         #expect(refusal("limits:\n  maxConnections: 0") == "x.yaml key limits.maxConnections: '0' is not a whole number in 1...1000000")
         #expect(refusal("retentionDays: -1") == "x.yaml key retentionDays: '-1' is not a number in 1e-05...3650.0")
         #expect(refusal("limits: 5") == "x.yaml: 'limits' is not a mapping of keys to values")
         #expect(refusal("workers: [1, 2]") == "x.yaml key workers: a list is not a value here")
-        #expect(refusal("workers: 2\n  - :") .hasPrefix("x.yaml is not valid YAML"))
+        #expect(refusal("workers: 2\n  - :").hasPrefix("x.yaml is not valid YAML"))
     }
 
     @Test func auctiondRefusesABadConfigurationWithAClearMessage() throws {
@@ -102,7 +106,9 @@ import Testing
         #expect(tokens.verify(token, auctionId: "a", bidId: "b"))
         #expect(!tokens.verify(token, auctionId: "a", bidId: "c"))
         #expect(!tokens.verify(String(token.dropLast()), auctionId: "a", bidId: "b"))
-        #expect(tokens.participationURL(auctionURL: "http://x/tenders/a", auctionId: "a", bidId: "b") == "http://x/tenders/a?key_for_bid=b&hash=\(token)")
+        #expect(
+            tokens.participationURL(auctionURL: "http://x/tenders/a", auctionId: "a", bidId: "b")
+                == "http://x/tenders/a?key_for_bid=b&hash=\(token)")
     }
 
     @Test func everyConfiguredSecretVerifiesAndTheFirstSigns() {
@@ -119,7 +125,10 @@ import Testing
         let folder = makeTemporaryDirectory("tls")
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-days", "1",
+            "-subj", "/CN=127.0.0.1",
+        ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
         openssl.waitUntilExit()

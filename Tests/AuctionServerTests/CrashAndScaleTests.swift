@@ -91,9 +91,11 @@ import Testing
         let (stopping, staying) = holder.contains(":\(fixture.daemon.pid):") ? (fixture.daemon, shared) : (shared, fixture.daemon)
         stopping.stop()
         // SIGTERM released the lease: the other process takes it within one renewal, not a TTL.
-        #expect(waitUntil(timeout: .seconds(1)) {
-            (try? fixture.redis.connect().execute("GET", AuctionKeys(fixture.auctionId).lease).string)?.contains(":\(staying.pid):") == true
-        })
+        #expect(
+            waitUntil(timeout: .seconds(1)) {
+                (try? fixture.redis.connect().execute("GET", AuctionKeys(fixture.auctionId).lease).string)?.contains(":\(staying.pid):")
+                    == true
+            })
         #expect(staying.get("/healthz")?.status == 200)
     }
 }
@@ -103,9 +105,10 @@ func listenersOnPort(_ port: Int) -> Int {
     let suffix = String(format: ":%04X", port)
     return ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { count, path in
         let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
-        return count + lines.filter { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[1].hasSuffix(suffix) && fields[3] == "0A"
-        }.count
+        return count
+            + lines.filter { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 3 && fields[1].hasSuffix(suffix) && fields[3] == "0A"
+            }.count
     }
 }

@@ -11,7 +11,8 @@ import Testing
     /// three connections are served by three threads.
     @Test(arguments: ["1", "3"]) func biddersAndAnObserverRunAWholeAuction(webThreads: String) throws {
         // Turns long enough for a loaded CI machine: a bidder must see its turn and bid within it.
-        let fixture = try LiveFixture(offset: 3000, firstPause: 500, pause: 500, turn: 1000, environment: ["AUCTIOND_WEB_THREADS": webThreads])
+        let fixture = try LiveFixture(
+            offset: 3000, firstPause: 500, pause: 500, turn: 1000, environment: ["AUCTIOND_WEB_THREADS": webThreads])
         let observer = try fixture.observer()
         let welcome = try observer.receiveJSON()
         #expect(welcome["type"] as? String == "welcome")
@@ -46,10 +47,13 @@ import Testing
                             if stage["type"] as? String == "bids", stage["bidder"] as? Int == number, !bidStages.contains(index) {
                                 bidStages.insert(index)
                                 own -= 2000
-                                try client.sendJSON(["type": "bid", "amount": Money(kopiyky: Int64(own)).formatted, "requestId": "b\(number)-\(index)"])
+                                try client.sendJSON([
+                                    "type": "bid", "amount": Money(kopiyky: Int64(own)).formatted, "requestId": "b\(number)-\(index)",
+                                ])
                             }
                         case "bidAccepted":
-                            accepted.append((number, message["requestId"] as? String, message["serverTime"] as? Int64, message["amount"] as? String))
+                            accepted.append(
+                                (number, message["requestId"] as? String, message["serverTime"] as? Int64, message["amount"] as? String))
                         case "bidRejected", "error":
                             failures.append("bidder \(number): \(message)")
                         default:

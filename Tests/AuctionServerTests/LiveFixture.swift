@@ -34,8 +34,12 @@ final class LiveFixture: @unchecked Sendable {
         return "/ws/\(auctionId)?key_for_bid=\(bidId)&hash=\(token ?? tokens.token(auctionId: auctionId, bidId: bidId))"
     }
 
-    func observer(on daemon: AuctiondProcess? = nil) throws -> TestWebSocketClient { try (daemon ?? self.daemon).webSocket("/ws/\(auctionId)") }
-    func bidder(_ number: Int, on daemon: AuctiondProcess? = nil) throws -> TestWebSocketClient { try (daemon ?? self.daemon).webSocket(bidderPath(number)) }
+    func observer(on daemon: AuctiondProcess? = nil) throws -> TestWebSocketClient {
+        try (daemon ?? self.daemon).webSocket("/ws/\(auctionId)")
+    }
+    func bidder(_ number: Int, on daemon: AuctiondProcess? = nil) throws -> TestWebSocketClient {
+        try (daemon ?? self.daemon).webSocket(bidderPath(number))
+    }
 }
 
 extension TestWebSocketClient {

@@ -16,7 +16,8 @@ import Testing
             "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
         ]
         base.merge(environment) { $1 }
-        let process = try ManagedProcess(executable: builtProduct("auctiond"), arguments: ["serve"], environment: base, logPath: folder + "/log")
+        let process = try ManagedProcess(
+            executable: builtProduct("auctiond"), arguments: ["serve"], environment: base, logPath: folder + "/log")
         _ = waitUntil(timeout: .seconds(15)) { !process.isRunning || blockingHTTP("GET", port: port, path: "/healthz")?.status == 200 }
         return (process, port)
     }

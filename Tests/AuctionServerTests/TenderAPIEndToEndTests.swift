@@ -13,11 +13,13 @@ final class TenderWorld: @unchecked Sendable {
     init(feed: Bool = true) throws {
         redis = try RedisServer()
         sandbox = try SandboxProcess()
-        daemon = try AuctiondProcess(redisURL: redis.url, environment: [
-            "AUCTIOND_API_URL": sandbox.apiURL, "AUCTIOND_FEED": feed ? "on" : "off",
-            "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200", "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100",
-            "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
-        ])
+        daemon = try AuctiondProcess(
+            redisURL: redis.url,
+            environment: [
+                "AUCTIOND_API_URL": sandbox.apiURL, "AUCTIOND_FEED": feed ? "on" : "off",
+                "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200", "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100",
+                "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
+            ])
     }
 
     /// A fixture of `Config/sandbox`, starting `seconds` from now, quick.
@@ -42,11 +44,13 @@ final class TenderWorld: @unchecked Sendable {
     func bidders(resource: String, tenderId: String, lotId: String? = nil) throws -> [ScriptedBidder] {
         var found: [ScriptedBidder] = []
         guard
-            waitUntil(timeout: .seconds(15), {
-                guard let view = sandbox.auctionView(resource, tenderId) else { return false }
-                found = (try? ScriptedBidder.bidders(inAuctionView: view, lotId: lotId)) ?? []
-                return found.count >= 2
-            })
+            waitUntil(
+                timeout: .seconds(15),
+                {
+                    guard let view = sandbox.auctionView(resource, tenderId) else { return false }
+                    found = (try? ScriptedBidder.bidders(inAuctionView: view, lotId: lotId)) ?? []
+                    return found.count >= 2
+                })
         else { throw LiveTestError(description: "no links for \(tenderId) \(lotId ?? ""):\n\(daemon.log.suffix(3000))") }
         return found
     }
@@ -71,8 +75,12 @@ final class TenderWorld: @unchecked Sendable {
     func planOnRequest(_ tender: [String: Any]) throws -> String {
         try sandbox.put(tender)
         let id = tender["id"] as? String ?? ""
-        let planned = blockingHTTP("POST", port: daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
-        guard planned?.status == 200 else { throw LiveTestError(description: "plan route answered \(planned?.status ?? 0): \(planned?.body ?? "")") }
+        let planned = blockingHTTP(
+            "POST", port: daemon.port, path: "/api/v1/auctions/\(id)/plan",
+            headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+        guard planned?.status == 200 else {
+            throw LiveTestError(description: "plan route answered \(planned?.status ?? 0): \(planned?.body ?? "")")
+        }
         guard waitUntil({ sandbox.requests().contains { $0.method == "PATCH" && $0.status == 200 } }) else {
             throw LiveTestError(description: "no links for \(id):\n\(daemon.log.suffix(3000))")
         }
@@ -85,7 +93,9 @@ final class TenderWorld: @unchecked Sendable {
     }
 
     func publicState(_ auctionId: String) -> [String: Any]? {
-        daemon.get("/api/v1/auctions/\(auctionId)").flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any] }?["data"] as? [String: Any]
+        daemon.get("/api/v1/auctions/\(auctionId)").flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]
+        }?["data"] as? [String: Any]
     }
 
     func waitForStatus(_ auctionId: String, _ status: String, timeout: Duration = .seconds(60)) -> Bool {
@@ -115,7 +125,9 @@ final class TenderWorld: @unchecked Sendable {
         let errors = TenderWorld.run(bidders)
         #expect(errors.isEmpty, "\(errors)")
         for bidder in bidders {
-            #expect(bidder.accepted.count == 3, "\(bidder.auctionId) bidder \(bidder.number ?? 0): \(bidder.accepted) rejected \(bidder.rejections)")
+            #expect(
+                bidder.accepted.count == 3,
+                "\(bidder.auctionId) bidder \(bidder.number ?? 0): \(bidder.accepted) rejected \(bidder.rejections)")
         }
 
         // The sandbox holds the final prices: each bidder improved by one step in each of 3 rounds.
@@ -127,8 +139,12 @@ final class TenderWorld: @unchecked Sendable {
             }
             return result
         }
-        let twoStageId = tenderId(twoStage), dgfId = tenderId(dgf), meatId = tenderId(meat), lotsId = tenderId(lots)
-        #expect(waitUntil(timeout: .seconds(30)) { world.sandbox.tender("tenders", lotsId)?["status"] as? String == "active.qualification" })
+        let twoStageId = tenderId(twoStage)
+        let dgfId = tenderId(dgf)
+        let meatId = tenderId(meat)
+        let lotsId = tenderId(lots)
+        #expect(
+            waitUntil(timeout: .seconds(30)) { world.sandbox.tender("tenders", lotsId)?["status"] as? String == "active.qualification" })
         let twoStageFinal = world.sandbox.tender("tenders", twoStageId)
         #expect(twoStageFinal?["status"] as? String == "active.qualification")
         #expect(Set(amounts("tenders", twoStageId).values) == [370, 375, 490], "the unsuccessful bid keeps its price")
@@ -153,7 +169,8 @@ final class TenderWorld: @unchecked Sendable {
         }
 
         // Each report was accepted exactly once, and every page shows the names at the end.
-        let auctions = ["tenders/\(twoStageId)/auction", "auctions/\(dgfId)/auction", "tenders/\(meatId)/auction"]
+        let auctions =
+            ["tenders/\(twoStageId)/auction", "auctions/\(dgfId)/auction", "tenders/\(meatId)/auction"]
             + lotIds.map { "tenders/\(lotsId)/auction/\($0)" }
         for path in auctions { #expect(world.resultPosts("/api/2.5/" + path) == [200], "\(path)") }
         for id in [twoStageId, dgfId, meatId] + lotIds.map({ "\(lotsId)_\($0)" }) {
@@ -212,10 +229,11 @@ final class TenderWorld: @unchecked Sendable {
 
         tender["auctionPeriod"] = ["startDate": "now+120s"]
         try world.sandbox.put(tender)
-        #expect(waitUntil(timeout: .seconds(10)) {
-            let start = ((world.publicState(id)?["stages"] as? [[String: Any]])?.first?["start"] as? NSNumber)?.int64Value ?? 0
-            return start > firstStart + 50_000
-        })
+        #expect(
+            waitUntil(timeout: .seconds(10)) {
+                let start = ((world.publicState(id)?["stages"] as? [[String: Any]])?.first?["start"] as? NSNumber)?.int64Value ?? 0
+                return start > firstStart + 50_000
+            })
         #expect(world.publicState(id)?["status"] as? String == "scheduled")
         #expect(world.sandbox.requests().filter { $0.method == "PATCH" }.count == 1, "the links stay the same")
 
@@ -227,7 +245,9 @@ final class TenderWorld: @unchecked Sendable {
     @Test func thePlanRouteAndCommandNameEveryRefusal() throws {
         let world = try TenderWorld(feed: false)
         func plan(_ id: String) -> (status: Int, body: String)? {
-            blockingHTTP("POST", port: world.daemon.port, path: "/api/v1/auctions/\(id)/plan", headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
+            blockingHTTP(
+                "POST", port: world.daemon.port, path: "/api/v1/auctions/\(id)/plan",
+                headers: ["Authorization": "Bearer \(AuctiondProcess.adminToken)"])
         }
         var reporting = try sandboxFixture("tenders/reporting.json")
         reporting["status"] = "active.auction"
@@ -249,7 +269,8 @@ final class TenderWorld: @unchecked Sendable {
         command.executableURL = URL(fileURLWithPath: builtProduct("auctiond"))
         command.arguments = ["plan", dgf["id"] as? String ?? ""]
         command.environment = [
-            "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL, "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
+            "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL,
+            "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
         ]
         let output = Pipe()
         command.standardOutput = output

@@ -12,7 +12,8 @@ import Testing
 @Suite(.serialized) struct UnhappyPathTests {
     /// The participation links of a tender, as the service wrote them into the sandbox.
     private func links(_ world: TenderWorld, _ id: String) -> [String] {
-        ((world.sandbox.auctionView("tenders", id)?["bids"] as? [[String: Any]]) ?? []).compactMap { $0["participationUrl"] as? String }.sorted()
+        ((world.sandbox.auctionView("tenders", id)?["bids"] as? [[String: Any]]) ?? []).compactMap { $0["participationUrl"] as? String }
+            .sorted()
     }
 
     private func status(_ daemon: AuctiondProcess, _ id: String) -> String? {
@@ -24,10 +25,12 @@ import Testing
     /// new start from the API brings it back with the same links on every process, and `seq` goes on.
     @Test func aLatePlanIsRescheduledAndANewStartRunsItOnEveryProcessWithTheSameLinks() throws {
         let world = try TenderWorld()
-        let second = try AuctiondProcess(redisURL: world.redis.url, environment: [
-            "AUCTIOND_API_URL": world.sandbox.apiURL, "AUCTIOND_FEED": "on", "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200",
-            "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100", "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
-        ])
+        let second = try AuctiondProcess(
+            redisURL: world.redis.url,
+            environment: [
+                "AUCTIOND_API_URL": world.sandbox.apiURL, "AUCTIOND_FEED": "on", "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200",
+                "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100", "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
+            ])
         var tender = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 0)
         tender["auctionPeriod"] = ["startDate": "now-300s"]
         try world.sandbox.put(tender)
@@ -45,9 +48,10 @@ import Testing
 
         // The API moves the start; the bids keep the links the service gave them.
         let view = try #require(world.sandbox.auctionView("tenders", id))
-        let urls = Dictionary(uniqueKeysWithValues: ((view["bids"] as? [[String: Any]]) ?? []).compactMap { bid in
-            (bid["id"] as? String).map { ($0, bid["participationUrl"]) }
-        })
+        let urls = Dictionary(
+            uniqueKeysWithValues: ((view["bids"] as? [[String: Any]]) ?? []).compactMap { bid in
+                (bid["id"] as? String).map { ($0, bid["participationUrl"]) }
+            })
         tender["bids"] = (tender["bids"] as? [[String: Any]])?.map { bid -> [String: Any] in
             var linked = bid
             if let id = bid["id"] as? String, let url = urls[id] ?? nil { linked["participationUrl"] = url }
@@ -127,14 +131,16 @@ import Testing
         try world.sandbox.put(bad)
         let good = try TenderWorld.fixture("tenders/meat.json", startIn: 60)
         try world.sandbox.put(good)
-        let badId = bad["id"] as? String ?? "", goodId = good["id"] as? String ?? ""
+        let badId = bad["id"] as? String ?? ""
+        let goodId = good["id"] as? String ?? ""
         #expect(world.daemon.waitForAuction(goodId), "the feed went on past the bad tender: \(world.daemon.log.suffix(3000))")
         #expect(world.daemon.log.contains("tender skipped"), "\(world.daemon.log.suffix(3000))")
         #expect(world.daemon.log.split(separator: "\n").contains { $0.contains("tender skipped") && $0.contains(badId) })
         // It is tried again later, with backoff.
-        #expect(waitUntil(timeout: .seconds(15)) {
-            world.sandbox.requests().filter { $0.method == "GET" && $0.path == "/api/2.5/tenders/\(badId)" }.count >= 2
-        })
+        #expect(
+            waitUntil(timeout: .seconds(15)) {
+                world.sandbox.requests().filter { $0.method == "GET" && $0.path == "/api/2.5/tenders/\(badId)" }.count >= 2
+            })
         // Mended, it is planned.
         bad["value"] = ["amount": 500, "currency": "UAH", "valueAddedTaxIncluded": true]
         try world.sandbox.put(bad)
@@ -150,10 +156,11 @@ extension FeedTests {
         let quick = try TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 2)
         try world.sandbox.put(quick)
         let id = quick["id"] as? String ?? ""
-        #expect(waitUntil(timeout: .seconds(30)) {
-            guard let state = world.publicState(id), let stages = state["stages"] as? [[String: Any]] else { return false }
-            return (state["currentStage"] as? Int ?? -1) >= stages.count - 3
-        })
+        #expect(
+            waitUntil(timeout: .seconds(30)) {
+                guard let state = world.publicState(id), let stages = state["stages"] as? [[String: Any]] else { return false }
+                return (state["currentStage"] as? Int ?? -1) >= stages.count - 3
+            })
         let start = Timestamp(microseconds: RedisClock.hostMicroseconds()).adding(milliseconds: 3_600_000)
         for n in 0..<120 { try world.sandbox.put(sampleTender(id: "burst-\(n)", start: start)) }
         world.sandbox.fault(count: 2000, delayMilliseconds: 40)
@@ -183,7 +190,8 @@ extension FeedTests {
 
     @Test func theInterruptedTurnMovesByTheOutageBeforeAnyBidIsJudged() throws {
         let fixture = try LiveFixture(offset: -10, firstPause: 0, pause: 300, turn: 6000, appendOnly: true)
-        let first = try fixture.bidder(1), second = try fixture.bidder(2)
+        let first = try fixture.bidder(1)
+        let second = try fixture.bidder(2)
         for client in [first, second] {
             _ = try client.receive(until: "state")
             client.setTimeout(.seconds(30))
@@ -215,7 +223,8 @@ extension FeedTests {
         fixture.daemon.kill9()
         Thread.sleep(forTimeInterval: 7)
         try fixture.daemon.restart()
-        let first = try fixture.bidder(1), second = try fixture.bidder(2)
+        let first = try fixture.bidder(1)
+        let second = try fixture.bidder(2)
         for client in [first, second] {
             _ = try client.receive(until: "state")
             client.setTimeout(.seconds(30))
@@ -281,9 +290,11 @@ extension FeedTests {
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: fakeTimeLibrary), "needs libfaketime (make test-deps installs faketime)"))
     func everyServerTimeIsRedisTimeWhateverTheHostClockSays() throws {
-        let fixture = try LiveFixture(offset: 60_000, environment: [
-            "LD_PRELOAD": Self.fakeTimeLibrary, "FAKETIME": "-10s", "DONT_FAKE_MONOTONIC": "1",
-        ])
+        let fixture = try LiveFixture(
+            offset: 60_000,
+            environment: [
+                "LD_PRELOAD": Self.fakeTimeLibrary, "FAKETIME": "-10s", "DONT_FAKE_MONOTONIC": "1",
+            ])
         func redisMilliseconds() throws -> Int64 { try fixture.store.now().milliseconds }
         func near(_ serverTime: Int64?, _ what: String) throws {
             let redis = try redisMilliseconds()
@@ -291,7 +302,8 @@ extension FeedTests {
             #expect(abs(value - redis) < 1000, "\(what): serverTime \(value) is \(value - redis) ms off Redis time")
         }
         let time = try #require(fixture.daemon.get("/api/v1/time"))
-        try near((try JSONSerialization.jsonObject(with: Data(time.body.utf8)) as? [String: Any])?["serverTime"] as? Int64, "GET /api/v1/time")
+        try near(
+            (try JSONSerialization.jsonObject(with: Data(time.body.utf8)) as? [String: Any])?["serverTime"] as? Int64, "GET /api/v1/time")
         let observer = try fixture.observer()
         let welcome = try observer.receiveJSON()
         try near(welcome["serverTime"] as? Int64, "welcome")
@@ -359,7 +371,8 @@ extension FeedTests {
         #expect(waitUntil(timeout: .seconds(10)) { (try? store.load("good-1"))?.state.currentStage ?? -1 >= 1 })
         Thread.sleep(forTimeInterval: 2.5)
         let mentions = daemon.log.split(separator: "\n").filter { $0.contains("broken-1") && $0.contains("unreadable") }
-        #expect(mentions.count >= 1 && mentions.count <= 2, "logged once by the loader (and once by the clock), not every second: \(mentions)")
+        #expect(
+            mentions.count >= 1 && mentions.count <= 2, "logged once by the loader (and once by the clock), not every second: \(mentions)")
     }
 }
 
@@ -374,7 +387,9 @@ extension FeedTests {
         let redis = try RedisServer()
         let store = AuctionStore(endpoint: redis.endpoint)
         let now = try store.now()
-        for n in 0..<7 { try store.create(samplePlannedAuction(id: "list-\(n)", start: now.adding(milliseconds: 600_000 + Int64(n) * 1000))) }
+        for n in 0..<7 {
+            try store.create(samplePlannedAuction(id: "list-\(n)", start: now.adding(milliseconds: 600_000 + Int64(n) * 1000)))
+        }
         let daemon = try AuctiondProcess(redisURL: redis.url)
         #expect(waitUntil { (try? page(daemon, ""))?.json["data"].map { ($0 as? [Any])?.count == 7 } ?? false })
         var seen: [String] = []
@@ -402,7 +417,8 @@ extension FeedTests {
         let store = AuctionStore(endpoint: redis.endpoint)
         let start = try store.now().adding(milliseconds: -10)
         for id in ["flooded", "quiet"] { try store.create(samplePlannedAuction(id: id, start: start, firstPause: 0, turn: 60_000)) }
-        let daemon = try AuctiondProcess(redisURL: redis.url, environment: ["AUCTIOND_WORKERS": "1", "AUCTIOND_LIMITS_MAX_QUEUED_BIDS": "3"])
+        let daemon = try AuctiondProcess(
+            redisURL: redis.url, environment: ["AUCTIOND_WORKERS": "1", "AUCTIOND_LIMITS_MAX_QUEUED_BIDS": "3"])
         let tokens = ParticipationTokens(secrets: [AuctiondProcess.hashSecret])
         func bidder(_ auction: String) throws -> TestWebSocketClient {
             #expect(daemon.waitForAuction(auction))
@@ -411,7 +427,8 @@ extension FeedTests {
             _ = try client.receive(until: "state")
             return client
         }
-        let flooder = try bidder("flooded"), quiet = try bidder("quiet")
+        let flooder = try bidder("flooded")
+        let quiet = try bidder("quiet")
         _ = try redis.connect().execute("CLIENT", "PAUSE", "1500", "WRITE")
         for n in 0..<12 { try flooder.sendJSON(["type": "bid", "amount": "\(970 - n).00", "requestId": "f\(n)"]) }
         Thread.sleep(forTimeInterval: 0.2)
@@ -419,14 +436,18 @@ extension FeedTests {
         let answer = try quiet.receiveReply()
         #expect(answer["type"] as? String == "bidAccepted", "\(answer)")
         var answers: [String] = []
-        for _ in 0..<12 { let reply = try flooder.receiveReply(); answers.append("\(reply["requestId"] ?? "?"):\(reply["code"] ?? reply["type"] ?? "?")") }
+        for _ in 0..<12 {
+            let reply = try flooder.receiveReply()
+            answers.append("\(reply["requestId"] ?? "?"):\(reply["code"] ?? reply["type"] ?? "?")")
+        }
         #expect(answers.filter { $0.hasSuffix("unavailable") }.count >= 5, "the flooded auction's own queue was full: \(answers)")
     }
 
     /// An ended auction leaves the process's memory after `memoryGraceSeconds`, and its Redis
     /// keys expire `retentionDays` after it ended (here a fraction of a day: 4.3 s).
     @Test func anEndedAuctionLeavesMemoryAfterTheGraceAndRedisAfterTheRetention() throws {
-        let fixture = try LiveFixture(offset: 60_000, environment: ["AUCTIOND_MEMORY_GRACE_SECONDS": "1", "AUCTIOND_RETENTION_DAYS": "0.00005"])
+        let fixture = try LiveFixture(
+            offset: 60_000, environment: ["AUCTIOND_MEMORY_GRACE_SECONDS": "1", "AUCTIOND_RETENTION_DAYS": "0.00005"])
         let other = try samplePlannedAuction(id: "stays", start: fixture.store.now().adding(milliseconds: 60_000))
         try fixture.store.create(other)
         #expect(fixture.daemon.waitForAuction("stays"))
@@ -445,9 +466,10 @@ extension FeedTests {
         #expect(waitUntil(timeout: .seconds(10)) { fixture.daemon.get("/api/v1/auctions/\(fixture.auctionId)")?.status == 404 })
         #expect(fixture.daemon.log.contains("auction left memory"))
         // Gone from Redis after the retention, index included; it is not loaded again.
-        #expect(waitUntil(timeout: .seconds(10)) {
-            (try? redis.execute("EXISTS", keys.plan, keys.live, keys.log, keys.requests, keys.bidders).integer) == 0
-        })
+        #expect(
+            waitUntil(timeout: .seconds(10)) {
+                (try? redis.execute("EXISTS", keys.plan, keys.live, keys.log, keys.requests, keys.bidders).integer) == 0
+            })
         #expect(waitUntil(timeout: .seconds(5)) { (try? fixture.store.indexedAuctions().map(\.id)) == ["stays"] })
         Thread.sleep(forTimeInterval: 1.5)
         #expect(fixture.daemon.get("/api/v1/auctions/\(fixture.auctionId)")?.status == 404)

@@ -65,8 +65,10 @@ import Testing
     @Test func aRetriedRequestGetsItsFirstAnswerAndChangesNothing() throws {
         let fixture = try StoreFixture()
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
-        let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
-        let retry = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
+        let first = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
+        let retry = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
         #expect(first == retry)
         guard case .accepted(1, planned.bestValidAmount(of: 1), _) = first else {
             Issue.record("expected acceptance, got \(first)")
@@ -74,7 +76,8 @@ import Testing
         }
         let refused = try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1")
         #expect(refused.code == "not_your_turn")
-        #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1") == refused)
+        #expect(
+            try fixture.store.placeBid(auctionId: "tender-1", bidder: 2, request: .place(Money(kopiyky: 100)), requestId: "r1") == refused)
         #expect(try fixture.log().count == 1)
     }
 
@@ -86,7 +89,8 @@ import Testing
         let amount = planned.bestValidAmount(of: 1)
         let first = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount), requestId: "r1")
         #expect(first.code == "accepted")
-        let otherAmount = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(amount - Money(kopiyky: 1)), requestId: "r1")
+        let otherAmount = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(amount - Money(kopiyky: 1)), requestId: "r1")
         #expect(otherAmount.code == "request_id_reused")
         let cancelInstead = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .cancel, requestId: "r1")
         #expect(cancelInstead.code == "request_id_reused")
@@ -113,9 +117,11 @@ import Testing
         #expect(waitUntil(timeout: .seconds(6)) { ((try? fixture.store.load("tender-1"))?.state.currentStage ?? 0) >= 5 })
         let state = try fixture.store.load("tender-1").state
         #expect(state.stages[5].bidder == 1, "\(state.stages)")
-        let again = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "same")
+        let again = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "same")
         #expect(again.code == "request_id_reused")
-        let fresh = try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "fresh")
+        let fresh = try fixture.store.placeBid(
+            auctionId: "tender-1", bidder: 1, request: .place(state.bestValidAmount(of: 1)), requestId: "fresh")
         #expect(fresh.code == "accepted")
     }
 
@@ -133,7 +139,9 @@ import Testing
         #expect(try fixture.store.load("tender-1").state.currentStage == 1)
         let arrived = planned.stages[1].start.adding(milliseconds: -3)
         let verdict = try fixture.store.placeBids([
-            BidSubmission(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "early-stamp", arrivedAt: arrived)
+            BidSubmission(
+                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "early-stamp",
+                arrivedAt: arrived)
         ])[0].get()
         #expect(verdict.code == "accepted", "\(verdict)")
         #expect(verdict.at >= planned.stages[1].start)
@@ -259,7 +267,8 @@ import Testing
             let event = try #require(replica.state.dueStageSwitch(at: at))
             var next = replica.state
             try next.apply(event)
-            return AppendRequest(event, to: replica, next: next, leaseOwner: owner, notBefore: next.stages[0].start, stampWithRedisTime: true)
+            return AppendRequest(
+                event, to: replica, next: next, leaseOwner: owner, notBefore: next.stages[0].start, stampWithRedisTime: true)
         }
         let far = future.stages[0].start
         let batch = [
@@ -271,9 +280,15 @@ import Testing
         ]
         let outcomes = try fixture.store.append(batch)
         #expect(outcomes.count == batch.count)
-        guard case .success(.early(let now)) = outcomes[0] else { Issue.record("\(outcomes[0])"); return }
+        guard case .success(.early(let now)) = outcomes[0] else {
+            Issue.record("\(outcomes[0])")
+            return
+        }
         #expect(now < far)
-        guard case .success(.appended(seq: 1, let at)) = outcomes[1] else { Issue.record("\(outcomes[1])"); return }
+        guard case .success(.appended(seq: 1, let at)) = outcomes[1] else {
+            Issue.record("\(outcomes[1])")
+            return
+        }
         #expect(at >= due.state.stages[0].start)
         #expect(outcomes[2] == .success(.conflict(seq: 1)))
         #expect(outcomes[3] == .success(.notLeaseHolder))

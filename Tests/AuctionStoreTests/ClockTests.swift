@@ -157,7 +157,11 @@ import Testing
         defer { after.stop() }
         #expect(waitUntil { ((try? fixture.log()) ?? []).contains { if case .outageRecovered = $0.event { true } else { false } } })
         let replica = try fixture.store.load("tender-1")
-        guard case .outageRecovered(let from, let until) = try fixture.log().first(where: { if case .outageRecovered = $0.event { true } else { false } })?.event else {
+        guard
+            case .outageRecovered(let from, let until) = try fixture.log().first(where: {
+                if case .outageRecovered = $0.event { true } else { false }
+            })?.event
+        else {
             Issue.record("no outage logged")
             return
         }

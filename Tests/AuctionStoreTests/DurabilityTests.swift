@@ -20,7 +20,9 @@ import Testing
             auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: 1000)), requestId: "two")
         #expect(second.code == "accepted")
         // A retry of the first request after the crash still gets the first answer.
-        #expect(try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "one") == first)
+        #expect(
+            try fixture.store.placeBid(auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "one")
+                == first)
         let log = try fixture.log()
         #expect(log.map(\.seq) == [1, 2])
         #expect(log.map(\.requestId) == ["one", "two"])
@@ -50,7 +52,8 @@ import Testing
         // Two events before anyone follows: the feed reads them from the log.
         for i in 0..<2 {
             _ = try fixture.store.placeBid(
-                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(i))), requestId: "early-\(i)")
+                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(i))),
+                requestId: "early-\(i)")
         }
         let received = Recorder<Int64>()
         let feed = AuctionEventFeed(endpoint: fixture.redis.endpoint) { received.append($0.seq) }
@@ -61,7 +64,8 @@ import Testing
         let killer = try fixture.redis.connect()
         for i in 0..<60 {
             _ = try fixture.store.placeBid(
-                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(100 + i))), requestId: "late-\(i)")
+                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(100 + i))),
+                requestId: "late-\(i)")
             if i % 20 == 10 { try killer.execute("CLIENT", "KILL", "TYPE", "pubsub") }
         }
         #expect(waitUntil { received.all.count >= 62 })
@@ -74,7 +78,8 @@ import Testing
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
         for i in 0..<3 {
             _ = try fixture.store.placeBid(
-                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(i))), requestId: "r\(i)")
+                auctionId: "tender-1", bidder: 1, request: .place(planned.bestValidAmount(of: 1) - Money(kopiyky: Int64(i))),
+                requestId: "r\(i)")
         }
         let received = Recorder<SequencedEvent>()
         let feed = AuctionEventFeed(endpoint: fixture.redis.endpoint) { received.append($0) }

@@ -39,7 +39,9 @@ final class StoreFixture {
     }
 
     /// A clock with short intervals, so tests of leases and outages take a second, not a minute.
-    func clock(owner: String, reports: Recorder<ClockReport>? = nil, onReport: @escaping @Sendable (ClockReport) -> Void = { _ in }) -> AuctionClock {
+    func clock(
+        owner: String, reports: Recorder<ClockReport>? = nil, onReport: @escaping @Sendable (ClockReport) -> Void = { _ in }
+    ) -> AuctionClock {
         var settings = ClockSettings()
         settings.leaseTTL = .milliseconds(1000)
         settings.leaseRenewal = .milliseconds(200)

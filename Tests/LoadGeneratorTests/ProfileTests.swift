@@ -14,7 +14,8 @@ import Testing
     }
 
     @Test func everyShippedProfileLoads() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../loadtest/profiles").standardized.path
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../loadtest/profiles")
+            .standardized.path
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(names == ["connect.yaml", "hot.yaml", "peak.yaml", "smoke.yaml", "storm.yaml"])
         for name in names {
@@ -48,7 +49,8 @@ import Testing
     }
 
     @Test func theScannerReadsTheServersCompactSortedJSON() {
-        let text = #"{"auction":{"currentStage":3,"serverTime":1732000000123,"stages":[{"type":"pause"}],"status":"active","title":"\"seq\":9"},"seq":17,"type":"state"}"#
+        let text =
+            #"{"auction":{"currentStage":3,"serverTime":1732000000123,"stages":[{"type":"pause"}],"status":"active","title":"\"seq\":9"},"seq":17,"type":"state"}"#
         Array(text.utf8).withUnsafeBytes { bytes in
             #expect(MessageScan.type(bytes) == "state")
             #expect(MessageScan.integer("seq", in: bytes, fromEnd: true) == 17)
@@ -64,7 +66,8 @@ import Testing
     /// of a planned auction's public view), with finished turns, MEAT's normalizedAmount and a
     /// title full of quotes and brackets.
     @Test func theScannerReadsTheStagesOfTheServersState() throws {
-        var view = try samplePlannedAuction(criteria: .lowestCost, start: Timestamp(milliseconds: 1_732_000_000_000)).publicView(serverTime: Timestamp(milliseconds: 5))
+        var view = try samplePlannedAuction(criteria: .lowestCost, start: Timestamp(milliseconds: 1_732_000_000_000)).publicView(
+            serverTime: Timestamp(milliseconds: 5))
         view.title = #"Лот "{1}" [a]: "stages":["#
         view.stages[1].amount = "885.00"
         view.stages[1].normalizedAmount = "0.97"
@@ -79,13 +82,17 @@ import Testing
         }
         #expect(stages == expected)
         #expect(stages?[1].amount.map(String.init) == "885.00")
-        for broken in [#"{"auction":{"stages":[{"type":"pause""#, #"{"auction":{"stages":[{"start":1}]}}"#, #"{"auction":{"stages":[{"x":{"y":1}}]}}"#, #"{"auction":{}}"#] {
+        for broken in [
+            #"{"auction":{"stages":[{"type":"pause""#, #"{"auction":{"stages":[{"start":1}]}}"#, #"{"auction":{"stages":[{"x":{"y":1}}]}}"#,
+            #"{"auction":{}}"#,
+        ] {
             #expect(Array(broken.utf8).withUnsafeBytes { MessageScan.stages(in: $0) } == nil, "\(broken)")
         }
     }
 
     @Test func theSeededScriptRepeats() {
-        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
+        var a = SeededGenerator(seed: 42)
+        var b = SeededGenerator(seed: 42)
         #expect((0..<100).map { _ in a.chance(0.3) } == (0..<100).map { _ in b.chance(0.3) })
         var c = SeededGenerator(seed: 7)
         let share = Double((0..<10_000).filter { _ in c.chance(0.25) }.count) / 10_000

@@ -26,7 +26,8 @@ import Testing
 
     @Test func readsCountMeanAndThePercentilesBuckets() {
         let metrics = ServerMetrics.parse(Self.text)
-        #expect(metrics.broadcast == ServerHistogram(count: 100, meanMilliseconds: 2.5, p50AtMostMilliseconds: 2, p99AtMostMilliseconds: 10))
+        #expect(
+            metrics.broadcast == ServerHistogram(count: 100, meanMilliseconds: 2.5, p50AtMostMilliseconds: 2, p99AtMostMilliseconds: 10))
         // A percentile past the last finite bucket is not made up.
         #expect(metrics.stageLag?.p50AtMostMilliseconds == nil)
         #expect(metrics.stageLag?.count == 3)
@@ -34,8 +35,11 @@ import Testing
     }
 
     @Test func anEmptyHistogramHasNoPercentiles() {
-        let metrics = ServerMetrics.parse("auctiond_bid_latency_seconds_bucket{le=\"+Inf\"} 0\nauctiond_bid_latency_seconds_sum 0.0\nauctiond_bid_latency_seconds_count 0\n")
-        #expect(metrics.bidVerdict == ServerHistogram(count: 0, meanMilliseconds: 0, p50AtMostMilliseconds: nil, p99AtMostMilliseconds: nil))
+        let metrics = ServerMetrics.parse(
+            "auctiond_bid_latency_seconds_bucket{le=\"+Inf\"} 0\nauctiond_bid_latency_seconds_sum 0.0\nauctiond_bid_latency_seconds_count 0\n"
+        )
+        #expect(
+            metrics.bidVerdict == ServerHistogram(count: 0, meanMilliseconds: 0, p50AtMostMilliseconds: nil, p99AtMostMilliseconds: nil))
     }
 }
 

@@ -45,9 +45,15 @@ import Testing
             ["MULTI"].map { Array($0.utf8) }, ["SET", "k", "v"].map { Array($0.utf8) },
             ["INCR", "k"].map { Array($0.utf8) }, ["EXEC"].map { Array($0.utf8) },
         ])
-        guard case .array(let results) = replies[3] else { Issue.record("EXEC gave \(replies[3])"); return }
+        guard case .array(let results) = replies[3] else {
+            Issue.record("EXEC gave \(replies[3])")
+            return
+        }
         #expect(results[0] == .status("OK"))
-        guard case .error(let message) = results[1] else { Issue.record("expected an error, got \(results[1])"); return }
+        guard case .error(let message) = results[1] else {
+            Issue.record("expected an error, got \(results[1])")
+            return
+        }
         #expect(message.contains("not an integer"))
     }
 
@@ -78,7 +84,10 @@ import Testing
         var firstError: RedisError?
         do { try redis.execute("PING") } catch { firstError = error }
         if let firstError {
-            guard case .connectionLost = firstError else { Issue.record("unexpected \(firstError)"); return }
+            guard case .connectionLost = firstError else {
+                Issue.record("unexpected \(firstError)")
+                return
+            }
         }
         #expect(try redis.execute("GET", "kept") == .bulk(Array("1".utf8)))
     }
@@ -152,7 +161,8 @@ import Testing
         #expect(try redis.execute("GET", "k").string == "v")
         // An ACL user of its own.
         try redis.execute("ACL", "SETUSER", "auctiond", "on", ">pw-of-auctiond", "~*", "&*", "+@all")
-        let asUser = try RedisConnection(endpoint: #require(RedisEndpoint(url: "redis://auctiond:pw-of-auctiond@127.0.0.1:\(server.port)/0")))
+        let asUser = try RedisConnection(
+            endpoint: #require(RedisEndpoint(url: "redis://auctiond:pw-of-auctiond@127.0.0.1:\(server.port)/0")))
         #expect(try asUser.execute("ACL", "WHOAMI").string == "auctiond")
     }
 

@@ -11,7 +11,10 @@ import Testing
 
     init() throws {
         sandbox = try SandboxProcess()
-        client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3), firstBackoff: .milliseconds(20)))
+        client = TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3),
+                firstBackoff: .milliseconds(20)))
     }
 
     private func putTender(_ id: String, status: String = "active.auction") throws {
@@ -34,7 +37,10 @@ import Testing
     }
 
     @Test func unknownTenderIsATypedNotFound() throws {
-        #expect(throws: TenderAPIError.rejected(status: 404, errors: [APIErrorEntry(location: "url", name: "tender_id", description: "Not Found")])) {
+        #expect(
+            throws: TenderAPIError.rejected(
+                status: 404, errors: [APIErrorEntry(location: "url", name: "tender_id", description: "Not Found")])
+        ) {
             try client.tender(.tenders, id: "no-such-tender")
         }
     }
@@ -89,7 +95,10 @@ import Testing
             if case .undecodable = error as? TenderAPIError { return true }
             return false
         }
-        let nobody = TenderAPIClient(settings: TenderAPISettings(baseURL: "http://127.0.0.1:\(freeLoopbackPort())/api/2.5", token: "auction", timeout: .seconds(1), retryBudget: .milliseconds(300)))
+        let nobody = TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: "http://127.0.0.1:\(freeLoopbackPort())/api/2.5", token: "auction", timeout: .seconds(1),
+                retryBudget: .milliseconds(300)))
         #expect {
             try nobody.tender(.tenders, id: "anything")
         } throws: { error in
@@ -109,7 +118,9 @@ import Testing
             guard case .rejected(403, let errors) = error as? TenderAPIError else { return false }
             return errors.first?.description == "Can't get auction info in current (active.qualification) tender status"
         }
-        let body = try JSONSerialization.data(withJSONObject: ["data": ["bids": [["id": "t-moved-on-bid1"], ["id": "t-moved-on-bid2"], ["id": "t-moved-on-bid3"]]]])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "data": ["bids": [["id": "t-moved-on-bid1"], ["id": "t-moved-on-bid2"], ["id": "t-moved-on-bid3"]]]
+        ])
         #expect {
             try client.postResults(.tenders, id: "t-moved-on", lotId: nil, body: body)
         } throws: { error in
@@ -141,7 +152,10 @@ import Testing
 @Suite(.serialized) struct TenderAPIHygieneTests {
     @Test func a412ThatKeepsComingBacksOffInsteadOfLoopingTightly() throws {
         let sandbox = try SandboxProcess()
-        let client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(2), firstBackoff: .milliseconds(20)))
+        let client = TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(2),
+                firstBackoff: .milliseconds(20)))
         sandbox.fault(count: 10_000, status: 412)
         #expect(throws: TenderAPIError.self) { try client.tender(.tenders, id: "anything") }
         let attempts = sandbox.requests().filter { $0.status == 412 }.count
@@ -150,7 +164,10 @@ import Testing
 
     @Test func a409ConflictIsRetriedWithBackoff() throws {
         let sandbox = try SandboxProcess()
-        let client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3), firstBackoff: .milliseconds(20)))
+        let client = TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3),
+                firstBackoff: .milliseconds(20)))
         var document = sampleTender(id: "t-conflict", start: Timestamp(milliseconds: 1_795_000_000_000))
         document["status"] = "active.auction"
         try sandbox.put(document)
@@ -169,7 +186,9 @@ import Testing
                 Thread.sleep(forTimeInterval: 0.3)
             }
         }
-        let client = TenderAPIClient(settings: TenderAPISettings(baseURL: "http://127.0.0.1:\(peer.port)/api/2.5", token: "auction", timeout: .seconds(1), retryBudget: .zero))
+        let client = TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: "http://127.0.0.1:\(peer.port)/api/2.5", token: "auction", timeout: .seconds(1), retryBudget: .zero))
         let started = ContinuousClock.now
         #expect(throws: TenderAPIError.self) { try client.tender(.tenders, id: "slow") }
         #expect(ContinuousClock.now - started < .seconds(4), "cut after \(ContinuousClock.now - started)")
@@ -179,11 +198,17 @@ import Testing
 @Suite struct ServerCookieTests {
     @Test func aWriteRefusedWith412IsSentAgainWithTheServerCookie() throws {
         let sandbox = try SandboxProcess(arguments: ["--require-server-cookie"])
-        let client = TenderAPIClient(settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, retryBudget: .seconds(3)))
+        let client = TenderAPIClient(
+            settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, retryBudget: .seconds(3)))
         var document = sampleTender(id: "t-cookie", start: Timestamp(milliseconds: 1_795_000_000_000))
         document["status"] = "active.auction"
         try sandbox.put(document)
-        let links = try JSONSerialization.data(withJSONObject: ["data": ["auctionUrl": "http://a/tenders/t-cookie", "bids": [["id": "t-cookie-bid1"], ["id": "t-cookie-bid2"], ["id": "t-cookie-bid3"]]]])
+        let links = try JSONSerialization.data(withJSONObject: [
+            "data": [
+                "auctionUrl": "http://a/tenders/t-cookie",
+                "bids": [["id": "t-cookie-bid1"], ["id": "t-cookie-bid2"], ["id": "t-cookie-bid3"]],
+            ]
+        ])
         let patched = try client.patchAuction(.tenders, id: "t-cookie", lotId: nil, body: links)
         #expect(patched.auctionUrl == "http://a/tenders/t-cookie")
         #expect(sandbox.requests().filter { $0.method == "PATCH" }.map(\.status) == [412, 200])

@@ -67,7 +67,10 @@ final class ServerFixture {
     let server: WebServer
     let folder = makeTemporaryDirectory("web")
 
-    init(maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20, broadcastSlice: Int = 128, serviceThreads: Int = 1) throws {
+    init(
+        maxMessageBytes: Int = 256 * 1024, maxQueuedFrames: Int = 1024, maxBody: Int = 1 << 20, broadcastSlice: Int = 128,
+        serviceThreads: Int = 1
+    ) throws {
         try "hello from disk".write(toFile: folder + "/hello.txt", atomically: true, encoding: .utf8)
         try "<!doctype html><title>t</title>".write(toFile: folder + "/index.html", atomically: true, encoding: .utf8)
         server = WebServer(
@@ -88,7 +91,9 @@ final class ServerFixture {
     /// One client, and the server's side of its connection once it is open.
     func connectOne() throws -> (TestWebSocketClient, WebSocket) {
         let client = try connect()
-        guard waitUntil({ delegate.sockets.withLock { $0.count } == 1 }) else { throw FixtureError(description: "the connection did not open") }
+        guard waitUntil({ delegate.sockets.withLock { $0.count } == 1 }) else {
+            throw FixtureError(description: "the connection did not open")
+        }
         return (client, delegate.sockets.withLock { $0[0] })
     }
 
@@ -268,7 +273,8 @@ final class ServerFixture {
         let client = try fixture.connect()
         try client.send(binary: [1, 2, 3])
         guard case .close(let code, let reason) = try client.receive() else {
-            Issue.record("expected a close frame"); return
+            Issue.record("expected a close frame")
+            return
         }
         #expect(code == 1003)
         #expect(reason.contains("binary frames are not accepted"))
@@ -345,7 +351,9 @@ final class ServerFixture {
         let count = 1000  // within the backlog a drain may leave for later (deferLimit)
         try client.send(text: "hold")
         #expect(waitUntil { fixture.delegate.holding.load(ordering: .acquiring) })
-        for n in 0..<count { fixture.server.send(OutgoingFrame(text: "broadcast \(n) " + String(repeating: "x", count: 100)), to: [socket.id]) }
+        for n in 0..<count {
+            fixture.server.send(OutgoingFrame(text: "broadcast \(n) " + String(repeating: "x", count: 100)), to: [socket.id])
+        }
         try client.send(text: "echo")
         Thread.sleep(forTimeInterval: 0.05)
         fixture.delegate.release.signal()
@@ -420,7 +428,10 @@ final class ServerFixture {
         let client = try fixture.connect()
         #expect(waitUntil { fixture.delegate.sockets.withLock { $0.count } == 1 })
         fixture.server.stop()
-        guard case .close(let code, _) = try client.receive() else { Issue.record("expected close"); return }
+        guard case .close(let code, _) = try client.receive() else {
+            Issue.record("expected close")
+            return
+        }
         #expect(code == 1001)
         #expect(fixture.delegate.closedCount.load(ordering: .relaxed) == 1)
     }
@@ -456,7 +467,8 @@ final class ServerFixture {
     /// for `hangUpAfterSeconds`, and keeps one that answers.
     @Test func quietClientsArePingedAndSilentOnesAreDropped() throws {
         let delegate = EchoDelegate()
-        let server = WebServer(configuration: WebServerConfiguration(port: 0, pingAfterSeconds: 1, hangUpAfterSeconds: 3), delegate: delegate)
+        let server = WebServer(
+            configuration: WebServerConfiguration(port: 0, pingAfterSeconds: 1, hangUpAfterSeconds: 3), delegate: delegate)
         try server.start()
         defer { server.stop() }
         // A receive answers pings and goes on waiting, so its time-out must be shorter than the
