@@ -61,6 +61,32 @@ void cshim_ev_wake_free(void *loop, void *wake) {
     free(wake);
 }
 
+struct cshim_timer {
+    ev_timer watcher;
+    cshim_woken_fn fired;
+    void *owner;
+};
+
+static void cshim_timer_fired(struct ev_loop *loop, ev_timer *watcher, int revents) {
+    struct cshim_timer *timer = (struct cshim_timer *)watcher;
+    timer->fired(timer->owner);
+}
+
+void *cshim_ev_timer_new(void *loop, double seconds, cshim_woken_fn fired, void *owner) {
+    struct cshim_timer *timer = calloc(1, sizeof(*timer));
+    if (!timer) return NULL;
+    timer->fired = fired;
+    timer->owner = owner;
+    ev_timer_init(&timer->watcher, cshim_timer_fired, seconds, seconds);
+    ev_timer_start((struct ev_loop *)loop, &timer->watcher);
+    return timer;
+}
+
+void cshim_ev_timer_free(void *loop, void *timer) {
+    ev_timer_stop((struct ev_loop *)loop, &((struct cshim_timer *)timer)->watcher);
+    free(timer);
+}
+
 static void cshim_deadline_fired(struct ev_loop *loop, ev_timer *timer, int revents) {}
 
 void cshim_ev_run_once(void *loop, double seconds) {

@@ -46,6 +46,8 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let wakeTarget = Mutex<WakeTarget?>(nil)
     /// What the libev wake-up runs on the service thread.
     private var woken: WokenHandler?
+    /// What the libev timer runs on the service thread.
+    private var ticking: WokenHandler?
     private let stopped = DispatchSemaphore(value: 0)
     private var thread: Thread?
     /// The owner's part, set by `start` and cleared when the thread ends (they hold the owner).
@@ -53,6 +55,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private var hooks: Hooks?
 
     private struct Hooks {
+        let tick: (interval: Duration, run: () -> Void)?
         let createContext: () -> OpaquePointer?
         let beforeDestroy: (_ serviceOnce: () -> Void) -> Void
         let afterDestroy: () -> Void
@@ -92,14 +95,17 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     ///   - beforeDestroy: on the thread once `stop` was asked for; may run the loop a while longer
     ///     through the function it gets (each call serves one round of events).
     ///   - afterDestroy: on the thread, after the context is gone.
+    ///   - tick: runs on the thread every `interval` (a libev timer; on lws's own poll() loop,
+    ///     after the first round of events past each `interval`).
     func start(
+        tick: (interval: Duration, run: () -> Void)? = nil,
         createContext: @escaping () -> OpaquePointer?,
         execute: @escaping (Command) -> Void,
         beforeDestroy: @escaping (_ serviceOnce: () -> Void) -> Void = { _ in },
         afterDestroy: @escaping () -> Void = {}
     ) -> Bool {
         self.execute = execute
-        hooks = Hooks(createContext: createContext, beforeDestroy: beforeDestroy, afterDestroy: afterDestroy)
+        hooks = Hooks(tick: tick, createContext: createContext, beforeDestroy: beforeDestroy, afterDestroy: afterDestroy)
         let ready = DispatchSemaphore(value: 0)
         let created = Atomic<Bool>(false)
         let thread = Thread { [self] in
@@ -115,12 +121,20 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
             self.context = context
             let target = makeWakeTarget(context)
             wakeTarget.withLock { $0 = target }
+            let ticker = startTicker(hooks.tick)
             created.store(true, ordering: .releasing)
             ready.signal()
+            var nextTick = hooks.tick.map { ContinuousClock.now + $0.interval }
             while !isStopRequested {
                 if !serviceOnce(context, within: 0) { break }
+                if ticker == nil, let tick = hooks.tick, let due = nextTick, ContinuousClock.now >= due {
+                    tick.run()
+                    nextTick = ContinuousClock.now + tick.interval
+                }
             }
             hooks.beforeDestroy { _ = serviceOnce(context, within: 0.05) }
+            if let ticker, let loop = foreignLoops.pointee { cshim_ev_timer_free(loop, ticker) }
+            ticking = nil
             wakeTarget.withLock { $0 = nil }
             if case .libev(let loop, let wake) = target { cshim_ev_wake_free(loop, wake) }
             woken = nil
@@ -235,6 +249,22 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
             fatalError("no memory for the event loop's wake-up")
         }
         return .libev(loop: loop, wake: wake)
+    }
+
+    /// A repeating libev timer for `tick`, on libev; nil on lws's own loop.
+    private func startTicker(_ tick: (interval: Duration, run: () -> Void)?) -> UnsafeMutableRawPointer? {
+        guard let tick, let loop = foreignLoops.pointee else { return nil }
+        let handler = WokenHandler(tick.run)
+        ticking = handler
+        let owner = Unmanaged.passUnretained(handler).toOpaque()
+        guard
+            let timer = cshim_ev_timer_new(
+                loop, Double(tick.interval.components.seconds) + Double(tick.interval.components.attoseconds) / 1e18,
+                { owner in WokenHandler.fire(owner) }, owner)
+        else {
+            fatalError("no memory for the event loop's timer")
+        }
+        return timer
     }
 
     /// One round of events; with `seconds` > 0 it returns within that time on libev (lws's own

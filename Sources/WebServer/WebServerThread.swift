@@ -14,9 +14,6 @@ final class WebServerThread: @unchecked Sendable {
         case respond(UInt64, HTTPResponse)
         /// A connection the first thread accepted, for this one to serve.
         case adopt(Int32)
-        /// Pings the connections that have been quiet for `pingAfterSeconds`, hangs up those
-        /// quiet for `hangUpAfterSeconds`.
-        case keepAliveSweep
     }
 
     let configuration: WebServerConfiguration
@@ -38,11 +35,8 @@ final class WebServerThread: @unchecked Sendable {
     private var nextID: UInt64 = 0
     private var sockets: [UInt64: SocketState] = [:]
     private var transactions: [UInt64: HTTPTransaction] = [:]
-    /// Slot → the connections whose next keep-alive check falls in it (ids of closed ones are
-    /// dropped when their slot comes).
-    private var keepAliveSlots: [Int: [UInt64]] = [:]
-    private var nextKeepAliveSlot = 0
-    private let keepAliveEpoch = ContinuousClock.now
+    private var keepAlive = KeepAliveWheel()
+    private let keepAlivePolicy: KeepAlivePolicy
     private let lifetime = LifetimeArena()
     /// Scratch space for HTTP writes: LWS_PRE bytes, then one chunk. Used only on the service
     /// thread, one write at a time, so one buffer serves every response.
@@ -63,6 +57,8 @@ final class WebServerThread: @unchecked Sendable {
         self.configuration = configuration
         self.delegate = delegate
         service = LWSServiceThread(name: "lws-service-\(index)")
+        keepAlivePolicy = KeepAlivePolicy(
+            pingAfter: .seconds(Int(configuration.pingAfterSeconds)), hangUpAfter: .seconds(Int(configuration.hangUpAfterSeconds)))
     }
 
     /// The thread that owns connection `id`: ids are numbered per thread, `count` apart.
@@ -83,6 +79,7 @@ final class WebServerThread: @unchecked Sendable {
     func start(listener: (socket: Int32, handOut: (Int32) -> Void)?) throws(WebServerError) {
         self.listener = listener
         let created = service.start(
+            tick: (KeepAliveWheel.sweepInterval, { [unowned self] in sweepKeepAlive() }),
             createContext: { [unowned self] in
                 guard let context = createContext() else { return nil }
                 vhost = lws_get_vhost_by_name(context, "default")
@@ -102,32 +99,10 @@ final class WebServerThread: @unchecked Sendable {
             })
         guard created else {
             if let listener = self.listener { close(listener.socket) }
-            throw WebServerError(description: "cannot start the server on \(configuration.host):\(configuration.port) (see lws's log above)")
+            throw WebServerError(
+                description: "cannot start the server on \(configuration.host):\(configuration.port) (see lws's log above)")
         }
         started = true
-        startKeepAliveTicker()
-    }
-
-    /// Keep-alive in a sweep every 100 ms rather than lws's validity timer per connection: with
-    /// 10,000 connections those timers woke the loop a thousand times a second, and each wake-up
-    /// of lws's poll() loop walks every socket (measured by the `hot` load test). Ten sweeps a
-    /// second, not one: each connection is pinged when its own time comes, so connections opened
-    /// over a few seconds are pinged over as many. With one sweep a second, `peak` pinged about
-    /// 2,000 quiet observers at once every second, and bids waited up to 70 ms behind the pings.
-    /// A sweep looks only at the connections filed under its slot (`keepAliveSlots`): looking at
-    /// all 15,000 ten times a second cost auctiond a quarter more CPU in `peak`.
-    static let keepAliveSweepsPerSecond = 10
-    static var keepAliveSweepSeconds: Double { 1 / Double(keepAliveSweepsPerSecond) }
-
-    private func startKeepAliveTicker() {
-        let ticker = Thread { [weak self] in
-            while let server = self, !server.service.isStopRequested {
-                server.perform(.keepAliveSweep)
-                Thread.sleep(forTimeInterval: Self.keepAliveSweepSeconds)
-            }
-        }
-        ticker.name = "lws-keepalive-\(index)"
-        ticker.start()
     }
 
     /// Closes every WebSocket with 1001, finishes within about a second, and (the first thread)
@@ -206,33 +181,30 @@ final class WebServerThread: @unchecked Sendable {
             lws_callback_on_writable(transaction.wsi)
         case .adopt(let connection):
             _ = lws_adopt_socket_vhost(vhost, connection)
-        case .keepAliveSweep:
-            let now = ContinuousClock.now
-            let current = keepAliveSlot(now)
-            while nextKeepAliveSlot <= current {
-                let due = keepAliveSlots.removeValue(forKey: nextKeepAliveSlot) ?? []
-                nextKeepAliveSlot += 1
-                for id in due { checkKeepAlive(id, now) }
-            }
         }
     }
 
-    /// Pings `id` if it has been quiet for `pingAfterSeconds` (and not pinged since), hangs it up
-    /// after `hangUpAfterSeconds`, and files it under the slot of its next check.
-    private func checkKeepAlive(_ id: UInt64, _ now: ContinuousClock.Instant) {
-        guard let socket = sockets[id], socket.pendingClose == nil else { return }
-        let pingAfter = Duration.seconds(Int(configuration.pingAfterSeconds))
-        let hangUpAfter = Duration.seconds(Int(configuration.hangUpAfterSeconds))
-        let quiet = now - socket.lastHeard
-        if quiet >= hangUpAfter { return hangUp(socket, .goingAway, "no answer to pings") }
-        if quiet >= pingAfter, now - socket.lastPinged >= pingAfter {
-            socket.lastPinged = now
-            // Written in the WRITEABLE callback. Written at once outside it, as frames are, lws
-            // 4.1 ended up spinning in its timer list in a `peak` run.
-            socket.pingDue = true
-            lws_callback_on_writable(socket.wsi)
+    /// Pings the connections whose check came that have been quiet for `pingAfterSeconds` (and not
+    /// pinged since), hangs up those quiet for `hangUpAfterSeconds`, and files each for its next check.
+    private func sweepKeepAlive() {
+        let now = ContinuousClock.now
+        for id in keepAlive.takeDue(at: now) {
+            guard let socket = sockets[id], socket.pendingClose == nil else { continue }
+            switch keepAlivePolicy.action(lastHeard: socket.lastHeard, lastPinged: socket.lastPinged, now: now) {
+            case .hangUp:
+                hangUp(socket, .goingAway, "no answer to pings")
+                continue
+            case .ping:
+                socket.lastPinged = now
+                // Written in the WRITEABLE callback. Written at once outside it, as frames are, lws
+                // 4.1 ended up spinning in its timer list in a `peak` run.
+                socket.pingDue = true
+                lws_callback_on_writable(socket.wsi)
+            case .wait:
+                break
+            }
+            keepAlive.schedule(id, at: keepAlivePolicy.nextCheck(lastHeard: socket.lastHeard, lastPinged: socket.lastPinged))
         }
-        scheduleKeepAlive(id, at: min(socket.lastHeard + hangUpAfter, max(socket.lastHeard, socket.lastPinged) + pingAfter))
     }
 
     /// Drops what is queued for `socket` and closes it with `code`. A client that reads nothing
@@ -242,17 +214,6 @@ final class WebServerThread: @unchecked Sendable {
         socket.pendingClose = (code, reason)
         lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
         lws_callback_on_writable(socket.wsi)
-    }
-
-    /// The keep-alive slot (a sweep's worth of time since the server was made) `instant` falls in.
-    private func keepAliveSlot(_ instant: ContinuousClock.Instant) -> Int {
-        let (seconds, attoseconds) = (instant - keepAliveEpoch).components
-        return Int(seconds) * Self.keepAliveSweepsPerSecond + Int(attoseconds / (1_000_000_000_000_000_000 / Int64(Self.keepAliveSweepsPerSecond)))
-    }
-
-    /// Files `id` for a check at `instant`; never in a slot a running sweep has already passed.
-    private func scheduleKeepAlive(_ id: UInt64, at instant: ContinuousClock.Instant) {
-        keepAliveSlots[max(keepAliveSlot(instant), nextKeepAliveSlot), default: []].append(id)
     }
 
     fileprivate func callback(
@@ -312,7 +273,7 @@ final class WebServerThread: @unchecked Sendable {
             let request = readRequest(wsi, method: .get, path: uriPath(wsi) ?? "/")
             let state = SocketState(wsi: wsi, socket: WebSocket(id: id, request: request, server: self))
             sockets[id] = state
-            scheduleKeepAlive(id, at: state.lastHeard + .seconds(Int(configuration.pingAfterSeconds)))
+            keepAlive.schedule(id, at: state.lastHeard + keepAlivePolicy.pingAfter)
             delegate.opened(state.socket)
             return 0
         case LWS_CALLBACK_RECEIVE:
@@ -389,8 +350,9 @@ final class WebServerThread: @unchecked Sendable {
         if !transaction.headersSent {
             var cursor: UnsafeMutablePointer<UInt8>? = start
             let end = start + chunkSize - 1
-            var failed = lws_add_http_common_headers(
-                wsi, UInt32(response.status), response.contentType, lws_filepos_t(response.body.count), &cursor, end) != 0
+            var failed =
+                lws_add_http_common_headers(
+                    wsi, UInt32(response.status), response.contentType, lws_filepos_t(response.body.count), &cursor, end) != 0
             for header in response.headers where !failed {
                 failed = cshim_add_header(wsi, header.name + ":", header.value, &cursor, end) != 0
             }
@@ -598,7 +560,7 @@ final class WebServerThread: @unchecked Sendable {
         }
         info.options = options
 
-        // No lws validity timers: the keep-alive sweep pings and hangs up (startKeepAliveTicker).
+        // No lws validity timers: the keep-alive sweep pings and hangs up (KeepAlive.swift).
         // Zero turns them off; without a policy lws applies its own default (5 minutes), and each
         // connection's timer is re-filed in one sorted list on every frame: O(connections) per
         // frame, which the `hot` load test showed as lws_dll2_add_sorted at 30 % of the CPU.
@@ -674,8 +636,6 @@ private func webServerCallback(
     }
     return Unmanaged<WebServerThread>.fromOpaque(server).takeUnretainedValue().callback(wsi, reason, user, input, length)
 }
-
-
 
 private final class SocketState {
     let wsi: OpaquePointer

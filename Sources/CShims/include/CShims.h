@@ -34,6 +34,9 @@ typedef void (*cshim_woken_fn)(void *owner);
 void *cshim_ev_wake_new(void *loop, cshim_woken_fn woken, void *owner);
 void cshim_ev_wake(void *loop, void *wake);
 void cshim_ev_wake_free(void *loop, void *wake);
+/// A repeating timer on the loop: `fired(owner)` runs on the loop's thread every `seconds`.
+void *cshim_ev_timer_new(void *loop, double seconds, cshim_woken_fn fired, void *owner);
+void cshim_ev_timer_free(void *loop, void *timer);
 /// One round of the loop: waits for events and serves them (lws's watchers run inside). The
 /// loop is run here, not through lws_service: on libev, lws 4.1's lws_service runs it until
 /// ev_break. With `seconds` > 0 it returns within that time even when nothing happens.
