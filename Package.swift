@@ -39,7 +39,9 @@ let package = Package(
 
         // The product.
         .target(name: "AuctionCore"),
-        .target(name: "AuctionStore", dependencies: ["AuctionCore", "RedisClient"]),
+        // The WebSocket messages of PROTOCOL.md, typed, for the server and its clients alike.
+        .target(name: "AuctionProtocol", dependencies: ["AuctionCore"]),
+        .target(name: "AuctionStore", dependencies: ["AuctionCore", "AuctionProtocol", "RedisClient"]),
         .target(name: "TenderAPI", dependencies: ["AuctionCore"]),
         // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
         .target(
@@ -52,7 +54,8 @@ let package = Package(
         .target(
             name: "AuctionServer",
             dependencies: [
-                "AuctionCore", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient", "TenderAPI",
+                "AuctionCore", "AuctionProtocol", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient",
+                "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -78,7 +81,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "AuctionCore", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer",
+                "AuctionCore", "AuctionProtocol", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
@@ -98,9 +101,10 @@ let package = Package(
             ]),
 
         // Test helpers shared by every test target: real processes, free ports, a WebSocket client.
-        .target(name: "AuctionTesting", dependencies: ["RedisClient", "AuctionCore"]),
+        .target(name: "AuctionTesting", dependencies: ["RedisClient", "AuctionCore", "AuctionProtocol"]),
 
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "AuctionTesting"]),
+        .testTarget(name: "AuctionProtocolTests", dependencies: ["AuctionProtocol", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "AuctionTesting"]),
         .testTarget(

@@ -1,13 +1,13 @@
 /// The public auction state of PROTOCOL.md: what every observer may see. Built only from what is
 /// public — no bid ids, tokens, pending bids, or names before the announcement.
-public struct PublicAuctionState: Encodable, Sendable, Equatable {
-    public struct Amount: Encodable, Sendable, Equatable {
+public struct PublicAuctionState: Codable, Sendable, Equatable {
+    public struct Amount: Codable, Sendable, Equatable {
         public var amount: String
         public var currency: String
         public var valueAddedTaxIncluded: Bool?
     }
 
-    public struct StageView: Encodable, Sendable, Equatable {
+    public struct StageView: Codable, Sendable, Equatable {
         public var type: Stage.Kind
         public var round: Int?
         public var bidder: Int?
@@ -18,14 +18,14 @@ public struct PublicAuctionState: Encodable, Sendable, Equatable {
         public var changed: Bool?
     }
 
-    public struct BidView: Encodable, Sendable, Equatable {
+    public struct BidView: Codable, Sendable, Equatable {
         public var bidder: Int
         public var amount: String?
         public var normalizedAmount: String?
         public var time: Int64
     }
 
-    public struct BidderView: Encodable, Sendable, Equatable {
+    public struct BidderView: Codable, Sendable, Equatable {
         public var number: Int
         public var label: String
         public var name: String?

@@ -1,6 +1,7 @@
 // The WebSocket channel `/ws/{auctionId}` (PROTOCOL.md): connect, messages, and the fan-out of
 // events from the feed. Callbacks from WebServer run on the lws thread and must not block.
 import AuctionCore
+import AuctionProtocol
 import AuctionStore
 import Foundation
 import WebServer
@@ -191,11 +192,13 @@ extension AuctionService {
             switch event.event {
             case .bidAccepted(_, let bidder, let amount, let at):
                 return (
-                    .text(ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds)),
+                    .text(ServerMessage.bidAccepted(requestId: event.requestId, amount: amount, serverTime: at.milliseconds).text),
                     bidderSockets(bidder)
                 )
             case .bidCancelled(_, let bidder, let at):
-                return (.text(ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds)), bidderSockets(bidder))
+                return (
+                    .text(ServerMessage.bidCancelled(requestId: event.requestId, serverTime: at.milliseconds).text), bidderSockets(bidder)
+                )
             default:
                 let sessions = auction.sockets.compactMap { contents.sessions[$0] }
                 return (
@@ -211,7 +214,7 @@ extension AuctionService {
             WebSocket.send(OutgoingFrame(text: text), to: targets)
         case .state(let seq, let state):
             let stamped = ContinuousClock.now
-            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: clock.now))
+            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: clock.now)).text
             WebSocket.send(OutgoingFrame(text: message), to: targets) { [metrics] in
                 metrics.broadcast.recordNanoseconds((ContinuousClock.now - stamped).wholeNanoseconds)
             }
@@ -267,9 +270,9 @@ extension AuctionService {
         send(ServerMessage.error(code, message), to: socket)
     }
 
-    func send(_ text: String, to socket: WebSocket) {
+    func send(_ message: ServerMessage, to socket: WebSocket) {
         metrics.messagesOut.increment()
-        socket.send(text: text)
+        socket.send(text: message.text)
     }
 
     /// Who the request is: a bidder with a valid link, or an observer (and whether it presented a

@@ -2,6 +2,7 @@
 // handles them as strings (its numbers are doubles and its cjson prints 14 digits; µs timestamps
 // have 16) and Swift reads them back exactly.
 import AuctionCore
+import AuctionProtocol
 import Foundation
 
 /// One event of an auction's log with its sequence number.
@@ -105,7 +106,7 @@ public enum StoredEvent {
         let prefix = "auction:{"
         let suffix = "}:events"
         guard channel.hasPrefix(prefix), channel.hasSuffix(suffix), channel.count > prefix.count + suffix.count,
-            let fields = FlatJSONObject.decode(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)))
+            let fields = JSONScanner.flatStrings(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)))
         else { return nil }
         return decode(auctionId: String(channel.dropFirst(prefix.count).dropLast(suffix.count)), fields)
     }

@@ -1,3 +1,5 @@
+import AuctionCore
+import AuctionProtocol
 import Foundation
 
 /// A bidder that follows its participation link over the live channel (PROTOCOL.md) and, in each
@@ -59,38 +61,34 @@ public final class ScriptedBidder: @unchecked Sendable {
         let socket = try TestWebSocketClient(port: port, path: path, timeout: .seconds(10))
         var bidStages: Set<Int> = []
         while ContinuousClock.now < deadline {
-            let message: [String: Any]
-            do { message = try socket.receiveJSON() } catch { continue }
-            switch message["type"] as? String {
-            case "welcome":
-                number = (message["bidder"] as? [String: Any])?["number"] as? Int
+            let message: ServerMessage
+            do { message = try socket.receiveMessage() } catch { continue }
+            switch message {
+            case .welcome(let welcome):
+                number = welcome.bidder?.number
                 if number == nil { throw SandboxTestError(description: "\(auctionId): the link made an observer: \(message)") }
-            case "bidAccepted":
-                if let amount = (message["amount"] as? String).flatMap(Self.kopiyky) {
+            case .bidAccepted(_, let text, _):
+                if let amount = Self.kopiyky(text) {
                     accepted.append(amount)
                     price = amount
                 }
-            case "bidRejected":
-                rejections.append(message["code"] as? String ?? "?")
-            case "state":
-                guard let auction = message["auction"] as? [String: Any] else { continue }
-                let status = auction["status"] as? String ?? ""
-                if ["finished", "announced", "cancelled", "rescheduled"].contains(status) {
-                    finalStatus = status
+            case .bidRejected(_, let code, _):
+                rejections.append(code)
+            case .state(_, let auction):
+                if [.finished, .announced, .cancelled, .rescheduled].contains(auction.status) {
+                    finalStatus = auction.status.rawValue
                     return
                 }
-                if untilLastTurn, let current = auction["currentStage"] as? Int, let stages = auction["stages"] as? [[String: Any]],
-                    stages.indices.contains(current), stages[current]["type"] as? String == "preAnnouncement"
-                {
-                    finalStatus = status
+                let current = auction.currentStage
+                guard auction.stages.indices.contains(current) else { continue }
+                let stage = auction.stages[current]
+                if untilLastTurn, stage.type == .preAnnouncement {
+                    finalStatus = auction.status.rawValue
                     return
                 }
-                guard let current = auction["currentStage"] as? Int, let stages = auction["stages"] as? [[String: Any]],
-                    stages.indices.contains(current), stages[current]["type"] as? String == "bids",
-                    stages[current]["bidder"] as? Int == number, !bidStages.contains(current)
-                else { continue }
+                guard stage.type == .bids, stage.bidder == number, !bidStages.contains(current) else { continue }
                 bidStages.insert(current)
-                try socket.send(text: "{\"type\":\"bid\",\"amount\":\"\(Self.text(price + change))\",\"requestId\":\"turn-\(current)\"}")
+                try socket.send(ClientMessage.bid(amount: .text(Self.text(price + change)), requestId: "turn-\(current)"))
             default:
                 continue
             }

@@ -1,3 +1,4 @@
+import AuctionProtocol
 import Foundation
 
 /// A deliberately small RFC 6455 client over a blocking POSIX socket, written independently of
@@ -121,7 +122,21 @@ public final class TestWebSocketClient {
         }
     }
 
-    /// The next text frame as a JSON object, skipping nothing: a non-text frame is an error.
+    /// Sends a client message of the protocol.
+    public func send(_ message: ClientMessage) throws { try send(text: message.text) }
+
+    /// The next text frame as a server message of the protocol; a non-text frame or a message the
+    /// protocol does not know is an error.
+    public func receiveMessage() throws -> ServerMessage {
+        let frame = try receive()
+        guard case .text(let text) = frame else { throw ConnectionError(description: "expected a text frame, got \(frame)") }
+        do { return try ServerMessage.decode(text) } catch {
+            throw ConnectionError(description: "not a server message of the protocol: \(text.prefix(200)): \(error)")
+        }
+    }
+
+    /// The next text frame as a JSON object (for tests of the wire itself), skipping nothing: a
+    /// non-text frame is an error.
     public func receiveJSON() throws -> [String: Any] {
         let frame = try receive()
         guard case .text(let text) = frame,

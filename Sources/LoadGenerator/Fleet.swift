@@ -7,6 +7,7 @@
 // with what the script expected, and every acknowledgement is kept for the reconciliation with
 // Redis and the API.
 import AuctionCore
+import AuctionProtocol
 import AuctionStore
 import AuctionTesting
 import Foundation
@@ -88,20 +89,20 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         /// The stages of the last state read (by its seq): an auction's connections all get the
         /// same state, so they are scanned once for all of them.
         var parsedSeq: Int64 = -1
-        var stages: [MessageScan.Stage] = []
+        var stages: [ServerMessageGlance.Stage] = []
 
         init(planned: PlannedAuction) { self.planned = planned }
 
         /// The planned start of stage `index` (Redis ms) if it starts on schedule: every stage but
         /// the announcement, which starts when the API has taken the results and the names are
         /// revealed, whenever that is.
-        static func scheduledStart(_ index: Int, in stages: [MessageScan.Stage]) -> Int64? {
+        static func scheduledStart(_ index: Int, in stages: [ServerMessageGlance.Stage]) -> Int64? {
             stages.indices.contains(index) && stages[index].type != "announcement" ? stages[index].start : nil
         }
 
         /// When auctiond may switch to stage `index`: its start, and after a turn the bid grace
         /// later (`AuctionState.switchTime`: bids that arrived in time may still wait in a queue).
-        static func switchDue(_ index: Int, in stages: [MessageScan.Stage]) -> Int64? {
+        static func switchDue(_ index: Int, in stages: [ServerMessageGlance.Stage]) -> Int64? {
             guard let start = scheduledStart(index, in: stages) else { return nil }
             return index > 0 && stages[index - 1].type == "bids" ? start + defaultMaxBidWaitMilliseconds : start
         }
@@ -209,36 +210,35 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         second.messages += 1
         second.bytes += message.count
         let connection = connections[id]
-        guard let type = MessageScan.type(message) else { return note("a message without a type on connection \(id)") }
-        switch type {
+        guard let glance = ServerMessageGlance(message) else { return note("a message without a type on connection \(id)") }
+        switch glance.type {
         case "state":
-            state(message, connection, id, now)
+            state(glance, message, connection, id, now)
         case "welcome":
-            welcome(message, connection, id)
+            welcome(glance, connection, id)
         case "bidAccepted", "bidCancelled", "bidRejected":
-            answer(type, message, connection)
+            answer(glance, message, connection)
         case "error":
-            let code = MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?"
-            tally.codes["error:" + code, default: 0] += 1
+            tally.codes["error:" + (glance.code ?? "?"), default: 0] += 1
         case "pong", "pendingBid":
             break
         default:
-            note("unknown message type \(type)")
+            note("unknown message type \(glance.type)")
         }
     }
 
-    private func welcome(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int) {
+    private func welcome(_ glance: ServerMessageGlance, _ connection: Connection, _ id: Int) {
         connection.welcomes += 1
         connection.expectingConnectState = true
         if connection.welcomes == 1 {
             tally.connectLatency.record(microseconds: (ContinuousClock.now - connection.connectStartedAt).wholeMicroseconds)
         }
         if let bidderIndex = connection.bidderIndex {
-            guard let number = MessageScan.integer("number", in: message) else {
+            guard let number = glance.bidderNumber else {
                 return note("a participation link made an observer (auction \(connection.auction))")
             }
-            connection.number = Int(number)
-            auctions[connection.auction].bidIdByNumber[Int(number)] = auctions[connection.auction].planned.bidders[bidderIndex].bidId
+            connection.number = number
+            auctions[connection.auction].bidIdByNumber[number] = auctions[connection.auction].planned.bidders[bidderIndex].bidId
             // After a reconnect, the last request again: the first answer must come back unchanged.
             if connection.welcomes > 1, let last = connection.lastRequestId, let request = sent[last] {
                 tally.replays += 1
@@ -265,12 +265,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             / Double(profile.accelerator)
     }
 
-    private func state(_ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int, _ now: Int64) {
-        guard let seq = MessageScan.integer("seq", in: message, fromEnd: true),
-            let stage = MessageScan.integer("currentStage", in: message),
-            let serverTime = MessageScan.integer("serverTime", in: message),
-            // `status` follows `stages`, the bulk of a state: found from the end.
-            let status = MessageScan.string(after: "\"status\":\"", in: message, fromEnd: true)
+    private func state(_ glance: ServerMessageGlance, _ message: UnsafeRawBufferPointer, _ connection: Connection, _ id: Int, _ now: Int64)
+    {
+        guard let seq = glance.seq, let stage = glance.currentStage, let serverTime = glance.serverTime, let status = glance.status
         else { return note("a state without seq, currentStage, serverTime or status") }
         tally.stateCount += 1
         tally.stateBytes += message.count
@@ -281,7 +278,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         connection.expectingConnectState = false
         connection.lastSeq = max(seq, connection.lastSeq)
         if track.parsedSeq != seq {
-            guard let stages = MessageScan.stages(in: message) else { return note("a state whose stages cannot be read") }
+            guard let stages = glance.stages(in: message) else { return note("a state whose stages cannot be read") }
             track.parsedSeq = seq
             track.stages = stages
         }
@@ -310,13 +307,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     }
 
     /// A bidder reads the stages: whose turn it is, its own price, the schedule.
-    private func bidderState(current: Int, status: Substring, _ connection: Connection, _ id: Int, _ track: AuctionTrack) {
+    private func bidderState(current: Int, status: String, _ connection: Connection, _ id: Int, _ track: AuctionTrack) {
         let stages = track.stages
         guard let number = connection.number, status == "active", stages.indices.contains(current) else { return }
         // Own price: the amount of this bidder's last finished turn, else its initial bid.
         var price = track.planned.bidders[connection.bidderIndex!].initialKopiyky
         for (index, stage) in stages.enumerated() where index < current && stage.type == "bids" && stage.bidder == number {
-            if let text = stage.amount, let amount = ScriptedBidder.kopiyky(String(text)) { price = amount }
+            if let text = stage.amount, let amount = ScriptedBidder.kopiyky(text) { price = amount }
         }
         connection.price = price
         let step = track.planned.stepKopiyky * (track.planned.rising ? 1 : -1)
@@ -356,13 +353,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         func bid(_ connection: Connection, _ id: Int, amount: Int64, expect: Expectation) {
             self.bid(connection, id, amount: amount, expect: stale ? .anything : expect)
         }
-        func bid(_ connection: Connection, _ id: Int, text: String, expect: Expectation) {
-            self.bid(connection, id, text: text, expect: stale ? .anything : expect)
+        func bid(_ connection: Connection, _ id: Int, input: AmountInput, expect: Expectation) {
+            self.bid(connection, id, input: input, expect: stale ? .anything : expect)
         }
         if random.chance(behaviour.tooHigh) { bid(connection, id, amount: price, expect: .rejected([rising ? "too_low" : "too_high"])) }
         if random.chance(behaviour.tooLow) {
             if rising {
-                bid(connection, id, text: "\"12.345\"", expect: .rejected(["invalid_amount"]))
+                bid(connection, id, input: .text("12.345"), expect: .rejected(["invalid_amount"]))
             } else {
                 bid(connection, id, amount: 0, expect: .rejected(["too_low"]))
             }
@@ -370,7 +367,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         bid(connection, id, amount: price + step, expect: .accepted)
         if random.chance(behaviour.replace) { bid(connection, id, amount: price + 2 * step, expect: .accepted) }
         if random.chance(behaviour.cancel) {
-            bid(connection, id, text: "-1", expect: .cancelled)
+            bid(connection, id, input: .number(-1), expect: .cancelled)
             if random.chance(0.5) { bid(connection, id, amount: price + step, expect: .accepted) }
         }
         if random.chance(behaviour.raceTurnEnd), end > 0 {
@@ -400,13 +397,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
     }
 
     private func bid(_ connection: Connection, _ id: Int, amount: Int64, expect: Expectation) {
-        bid(connection, id, text: "\"\(ScriptedBidder.text(amount))\"", expect: expect)
+        bid(connection, id, input: .text(ScriptedBidder.text(amount)), expect: expect)
     }
 
-    private func bid(_ connection: Connection, _ id: Int, text amount: String, expect: Expectation) {
+    private func bid(_ connection: Connection, _ id: Int, input amount: AmountInput, expect: Expectation) {
         connection.requests += 1
         let requestId = "c\(id)-\(connection.requests)"
-        let text = "{\"type\":\"bid\",\"amount\":\(amount),\"requestId\":\"\(requestId)\"}"
+        let text = ClientMessage.bid(amount: amount, requestId: requestId).text
         sent[requestId] = SentRequest(
             connection: id, sentAt: ContinuousClock.now, sentWall: RedisClock.hostMicroseconds(), expectation: expect, text: text)
         connection.lastRequestId = requestId
@@ -414,13 +411,13 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         pool.send(text: text, on: id)
     }
 
-    private func answer(_ type: Substring, _ message: UnsafeRawBufferPointer, _ connection: Connection) {
-        guard let requestId = MessageScan.string(after: "\"requestId\":\"", in: message).map(String.init), var request = sent[requestId]
+    private func answer(_ glance: ServerMessageGlance, _ message: UnsafeRawBufferPointer, _ connection: Connection) {
+        guard let requestId = glance.requestId, var request = sent[requestId]
         else {
             return note("an answer to no request of this bidder: \(String(decoding: message, as: UTF8.self).prefix(120))")
         }
-        let code = type == "bidRejected" ? (MessageScan.string(after: "\"code\":\"", in: message).map(String.init) ?? "?") : String(type)
-        let amount = MessageScan.string(after: "\"amount\":\"", in: message).map(String.init)
+        let code = glance.type == "bidRejected" ? (glance.code ?? "?") : glance.type
+        let amount = glance.amount
         let fingerprint = code + "|" + (amount ?? "")
         if let first = request.firstAnswer {
             // A replay after a reconnect: idempotent means the very same answer, unless it went
@@ -443,8 +440,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         tally.bidAnswers.record(microseconds: latency)
         second.bidAnswers.record(microseconds: latency)
         tally.codes[code, default: 0] += 1
-        let serverTime = MessageScan.integer("serverTime", in: message) ?? 0
-        if type == "bidAccepted" {
+        let serverTime = glance.serverTime ?? 0
+        if glance.type == "bidAccepted" {
             tally.acceptedAnswers.record(microseconds: latency)
             // serverTime is whole milliseconds: either part may read up to 1 ms short (never < 0).
             tally.toScript.record(microseconds: max(0, serverTime * 1000 - request.sentWall))
@@ -453,7 +450,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
                 Acknowledgement(
                     auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
                     kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
-        } else if type == "bidCancelled" {
+        } else if glance.type == "bidCancelled" {
             tally.acknowledgements.append(
                 Acknowledgement(
                     auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId, kopiyky: nil, serverTime: serverTime)

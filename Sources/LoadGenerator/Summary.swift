@@ -1,4 +1,5 @@
 // The run's results: summary.json, and the numbers the HTML report and docs/PERFORMANCE.md show.
+import AuctionProtocol
 import Foundation
 
 public struct ClientFigures: Codable, Sendable {
@@ -209,7 +210,7 @@ extension Fleets {
         // fleets, and the stages as either fleet read them.
         var switchStamps = [[Int: Int64]](repeating: [:], count: auctionCount)
         var lastDelivery = [[Int: Int64]](repeating: [:], count: auctionCount)
-        var stages = [[MessageScan.Stage]](repeating: [], count: auctionCount)
+        var stages = [[ServerMessageGlance.Stage]](repeating: [], count: auctionCount)
         for fleet in all {
             let (fleetTally, count, readings) = onPool(fleet) { fleet in
                 (fleet.tally, fleet.connections.count, fleet.auctions.map { ($0.switchStamps, $0.lastDelivery, $0.stages) })

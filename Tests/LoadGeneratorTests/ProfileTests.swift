@@ -3,7 +3,6 @@ import AuctionTesting
 import Foundation
 import Testing
 
-@testable import AuctionServer
 @testable import LoadGenerator
 
 @Suite struct ProfileTests {
@@ -46,48 +45,6 @@ import Testing
             #expect { try Profile.load(path: write(text)) } throws: { "\($0)".contains(expected) }
         }
         #expect { try Profile.load(path: "/nonexistent/profile.yaml") } throws: { "\($0)".contains("cannot read the profile") }
-    }
-
-    @Test func theScannerReadsTheServersCompactSortedJSON() {
-        let text =
-            #"{"auction":{"currentStage":3,"serverTime":1732000000123,"stages":[{"type":"pause"}],"status":"active","title":"\"seq\":9"},"seq":17,"type":"state"}"#
-        Array(text.utf8).withUnsafeBytes { bytes in
-            #expect(MessageScan.type(bytes) == "state")
-            #expect(MessageScan.integer("seq", in: bytes, fromEnd: true) == 17)
-            #expect(MessageScan.integer("currentStage", in: bytes) == 3)
-            #expect(MessageScan.integer("serverTime", in: bytes) == 1_732_000_000_123)
-            #expect(MessageScan.string(after: "\"status\":\"", in: bytes) == "active")
-            #expect(MessageScan.string(after: "\"status\":\"", in: bytes, fromEnd: true) == "active")
-            #expect(MessageScan.integer("missing", in: bytes) == nil)
-        }
-    }
-
-    /// The stages as a bidder needs them, from what the server really sends (its state message
-    /// of a planned auction's public view), with finished turns, MEAT's normalizedAmount and a
-    /// title full of quotes and brackets.
-    @Test func theScannerReadsTheStagesOfTheServersState() throws {
-        var view = try samplePlannedAuction(criteria: .lowestCost, start: Timestamp(milliseconds: 1_732_000_000_000)).publicView(
-            serverTime: Timestamp(milliseconds: 5))
-        view.title = #"Лот "{1}" [a]: "stages":["#
-        view.stages[1].amount = "885.00"
-        view.stages[1].normalizedAmount = "0.97"
-        view.stages[1].changed = true
-        let text = ServerMessage.state(seq: 3, auction: view)
-        let stages = Array(text.utf8).withUnsafeBytes { MessageScan.stages(in: $0) }
-        #expect(stages?.count == view.stages.count)
-        let expected: [MessageScan.Stage] = view.stages.map { stage in
-            MessageScan.Stage(
-                type: Substring(stage.type.rawValue), start: stage.start, end: stage.end ?? 0, bidder: stage.bidder,
-                amount: stage.amount.map { Substring($0) })
-        }
-        #expect(stages == expected)
-        #expect(stages?[1].amount.map(String.init) == "885.00")
-        for broken in [
-            #"{"auction":{"stages":[{"type":"pause""#, #"{"auction":{"stages":[{"start":1}]}}"#, #"{"auction":{"stages":[{"x":{"y":1}}]}}"#,
-            #"{"auction":{}}"#,
-        ] {
-            #expect(Array(broken.utf8).withUnsafeBytes { MessageScan.stages(in: $0) } == nil, "\(broken)")
-        }
     }
 
     @Test func theSeededScriptRepeats() {

@@ -1,7 +1,6 @@
 import AuctionCore
+import AuctionProtocol
 import Testing
-
-@testable import AuctionServer
 
 /// Bids and cancels are read by a flat fast path before JSONDecoder; for every text, good or
 /// bad, the answer must be the one JSONDecoder alone gives.
@@ -35,5 +34,16 @@ import Testing
             ClientMessage.read(#"{"type":"bid","amount":"900.00","requestId":"r-1"}"#)
                 == .success(.bid(amount: .text("900.00"), requestId: "r-1")))
         #expect(ClientMessage.read(#"{"type":"cancel","requestId":"c"}"#) == .success(.cancel(requestId: "c")))
+    }
+
+    /// What the load generator and the test client send reads back as itself.
+    @Test func aWrittenMessageReadsBackAsItself() {
+        for message in [
+            ClientMessage.bid(amount: .text("1 000,50"), requestId: #"Запит "1" \ 🦊"#), .bid(amount: .number(-1), requestId: "c"),
+            .bid(amount: .number(900.5), requestId: nil), .cancel(requestId: "x"), .ping(clientTime: 1_732_000_000_000),
+            .ping(clientTime: 0.25), .resync(sinceSeq: 17), .resync(sinceSeq: nil),
+        ] {
+            #expect(ClientMessage.read(message.text) == .success(message), "\(message.text)")
+        }
     }
 }
