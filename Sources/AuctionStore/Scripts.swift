@@ -50,6 +50,8 @@ enum Scripts {
     /// the first answer and changes nothing; another request under that id (another amount, a
     /// cancel for a bid, the same bid in the bidder's next turn) gets `request_id_reused`.
     ///
+    /// It answers in the one encoding of `BidScriptReply` (BidScriptReply.swift).
+    ///
     /// Before it judges anything it makes sure no outage is pending (`outagePending`): a bid is
     /// never judged on a timeline that an outage of Redis or of every process is about to move.
     ///
