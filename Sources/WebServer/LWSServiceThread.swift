@@ -88,6 +88,14 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
+    /// Stops a debug build when called off the service thread: lws objects, and what the owner
+    /// keeps about them, belong to that thread alone (lws is built with LWS_MAX_SMP 1).
+    func preconditionOnServiceThread(file: StaticString = #fileID, line: UInt = #line) {
+        assert(
+            threadID.load(ordering: .acquiring) == UInt(pthread_self()), "\(name): lws state touched off its service thread", file: file,
+            line: line)
+    }
+
     /// Starts the thread and returns once the context exists (false if lws could not create it).
     /// - Parameters:
     ///   - createContext: on the thread: `lws_create_context`.

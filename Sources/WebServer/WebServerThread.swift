@@ -148,6 +148,7 @@ final class WebServerThread: @unchecked Sendable {
     /// The graceful part of a stop: tell every client we are going away and give them a moment
     /// to read it.
     private func closeAll(_ serviceOnce: () -> Void) {
+        service.preconditionOnServiceThread()
         for id in sockets.keys { execute(.close(id, .goingAway, "server shutting down")) }
         let deadline = Date().addingTimeInterval(1)
         while !sockets.isEmpty, Date() < deadline {
@@ -157,6 +158,7 @@ final class WebServerThread: @unchecked Sendable {
     }
 
     private func execute(_ command: Command) {
+        service.preconditionOnServiceThread()
         switch command {
         case .send(let frame, let ids, let handedOver):
             defer { handedOver?() }
@@ -187,6 +189,7 @@ final class WebServerThread: @unchecked Sendable {
     /// Pings the connections whose check came that have been quiet for `pingAfterSeconds` (and not
     /// pinged since), hangs up those quiet for `hangUpAfterSeconds`, and files each for its next check.
     private func sweepKeepAlive() {
+        service.preconditionOnServiceThread()
         let now = ContinuousClock.now
         for id in keepAlive.takeDue(at: now) {
             guard let socket = sockets[id], socket.pendingClose == nil else { continue }
@@ -220,6 +223,7 @@ final class WebServerThread: @unchecked Sendable {
         _ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
         _ input: UnsafeMutableRawPointer?, _ length: Int
     ) -> Int32 {
+        service.preconditionOnServiceThread()
         switch reason {
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             service.drain()

@@ -91,6 +91,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     // MARK: - Service thread
 
     private func execute(_ command: Command) {
+        service.preconditionOnServiceThread()
         switch command {
         case .connect(let id, let target):
             open(id, target)
@@ -160,6 +161,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         _ wsi: OpaquePointer, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
         _ input: UnsafeMutableRawPointer?, _ length: Int
     ) -> Int32 {
+        service.preconditionOnServiceThread()
         let id = Int(bitPattern: user) - 1
         switch reason {
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
