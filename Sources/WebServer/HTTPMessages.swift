@@ -63,7 +63,7 @@ public struct HTTPResponse: Sendable {
 /// What to do with a WebSocket upgrade request.
 public enum UpgradeDecision: Sendable {
     case accept
-    /// Refuse the handshake with an HTTP status (404 for an unknown auction, 503 when full).
+    /// Refuse the handshake with an HTTP status (404 for an unknown path, 503 when full).
     case reject(status: Int, message: String)
 }
 

@@ -51,7 +51,7 @@ public final class OutgoingFrame: @unchecked Sendable {
 /// A live WebSocket connection. Sending and closing are safe from any thread.
 public final class WebSocket: Sendable, Hashable {
     public let id: UInt64
-    /// The upgrade request: path, query (`key_for_bid`, `hash`), headers, peer address.
+    /// The upgrade request: path, query, headers, peer address.
     public let request: HTTPRequest
     /// The service thread that owns the connection.
     let server: WebServerThread

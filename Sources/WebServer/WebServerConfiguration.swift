@@ -43,7 +43,7 @@ public struct WebServerConfiguration: Sendable {
     /// Seconds of silence before the server pings, and before it hangs up.
     public var pingAfterSeconds: UInt16
     public var hangUpAfterSeconds: UInt16
-    /// Share the port with other processes (SO_REUSEPORT): several auctiond processes, one port.
+    /// Share the port with other processes (SO_REUSEPORT): several processes, one port.
     public var shareListeningPort: Bool
     /// lws contexts, each on its own thread with its share of the connections: a broadcast to
     /// many connections is written by all of them at once.

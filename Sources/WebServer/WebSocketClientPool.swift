@@ -47,7 +47,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     // Owned by the service thread.
     private var connections: [Int: ClientConnection] = [:]
     private var strings: [UnsafeMutablePointer<CChar>] = []
-    private var protocols: UnsafeMutablePointer<lws_protocols>?
+    private let lifetime = LifetimeArena()
 
     public init(delegate: WebSocketClientDelegate) {
         self.delegate = delegate
@@ -61,7 +61,6 @@ public final class WebSocketClientPool: @unchecked Sendable {
             afterDestroy: { [unowned self] in
                 connections.removeAll()
                 strings.forEach { free($0) }
-                protocols?.deallocate()
             })
         guard created else { throw WebServerError(description: "cannot create the lws client context") }
         started = true
@@ -132,7 +131,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.protocol = target.subprotocol.map(keep)
         info.local_protocol_name = keep("client")
         info.ietf_version_or_minus_one = -1
-        info.retry_and_idle_policy = UnsafePointer(WebServerThread.noValidityTimers)
+        info.retry_and_idle_policy = UnsafePointer(LWSContextRecipe.noValidityTimers)
         // The connection's id is the user pointer itself (never dereferenced, never freed by lws).
         info.userdata = UnsafeMutableRawPointer(bitPattern: id + 1)
         guard let opened = lws_client_connect_via_info(&info) else {
@@ -219,23 +218,10 @@ public final class WebSocketClientPool: @unchecked Sendable {
     }
 
     private func createContext() -> OpaquePointer? {
-        cshim_lws_set_log_level(cshim_lll_err())
-        let table = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
-        table.initialize(repeating: lws_protocols(), count: 2)
-        table[0].name = keep("client")
-        table[0].callback = clientPoolCallback
-        table[0].rx_buffer_size = 64 * 1024
-        protocols = table
-        var info = lws_context_creation_info()
-        info.port = CONTEXT_PORT_NO_LISTEN
-        info.protocols = UnsafePointer(table)
-        info.user = Unmanaged.passUnretained(self).toOpaque()
-        info.timeout_secs = 30
-        info.options = cshim_option_disable_ipv6()
-        // No per-connection validity timers (see WebServerThread.noValidityTimers).
-        info.retry_and_idle_policy = UnsafePointer(WebServerThread.noValidityTimers)
-        service.useEventLoop(&info)
-        return lws_create_context(&info)
+        let recipe = LWSContextRecipe(
+            protocolName: "client", callback: clientPoolCallback, receiveBufferSize: 64 * 1024, acceptsAdoptedConnections: false,
+            timeoutSeconds: 30, options: cshim_option_disable_ipv6(), logLevel: cshim_lll_err())
+        return recipe.make(user: Unmanaged.passUnretained(self).toOpaque(), on: service, keeping: lifetime)
     }
 }
 

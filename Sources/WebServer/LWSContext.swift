@@ -1,0 +1,66 @@
+// One lws context as both roles make it, the server's threads and the load generator's client
+// pool: one protocol, lws's per-connection validity timers off (KeepAlive.swift), the service
+// thread's libev loop. Each role adds its own (the server: mounts and TLS).
+import CLibWebSockets
+import CShims
+
+struct LWSContextRecipe {
+    typealias Callback =
+        @convention(c) (
+            OpaquePointer?, lws_callback_reasons, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int
+        ) -> Int32
+
+    var protocolName: String
+    var callback: Callback
+    /// Bytes lws keeps per connection for the role (the server: the connection's id).
+    var perSessionDataSize = 0
+    /// lws's receive buffer per connection.
+    var receiveBufferSize: Int
+    /// The server listens on a socket of its own (`cshim_listen`) and only adopts; the client
+    /// pool does not listen at all.
+    var acceptsAdoptedConnections: Bool
+    var timeoutSeconds: UInt32
+    var options: UInt64
+    var logLevel: Int32
+
+    /// An lws retry policy with validity pings and hang-ups off (shared by every context). Zero
+    /// turns them off; without a policy lws applies its own default (5 minutes), and each
+    /// connection's timer is re-filed in one sorted list on every frame: O(connections) per
+    /// frame, which the `hot` load test showed as lws_dll2_add_sorted at 30 % of the CPU.
+    nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
+        let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
+        policy.initialize(to: lws_retry_bo_t())
+        return policy
+    }()
+
+    /// Makes the context on the calling thread (the service thread's `createContext`).
+    /// - Parameters:
+    ///   - user: what `lws_context_user` gives the callback back.
+    ///   - lifetime: keeps what lws reads for the context's life.
+    ///   - more: the role's own settings.
+    func make<Command>(
+        user: UnsafeMutableRawPointer, on service: LWSServiceThread<Command>, keeping lifetime: LifetimeArena,
+        _ more: (inout lws_context_creation_info) -> Void = { _ in }
+    ) -> OpaquePointer? {
+        service.preconditionOnServiceThread()
+        cshim_lws_set_log_level(logLevel)
+        let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 2)
+        protocols.initialize(repeating: lws_protocols(), count: 2)
+        protocols[0].name = lifetime.keep(protocolName)
+        protocols[0].callback = callback
+        protocols[0].per_session_data_size = perSessionDataSize
+        protocols[0].rx_buffer_size = receiveBufferSize
+        lifetime.keep(protocols)
+
+        var info = lws_context_creation_info()
+        info.port = acceptsAdoptedConnections ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN
+        info.protocols = UnsafePointer(protocols)
+        info.user = user
+        info.timeout_secs = timeoutSeconds
+        info.options = options
+        info.retry_and_idle_policy = UnsafePointer(Self.noValidityTimers)
+        more(&info)
+        service.useEventLoop(&info)
+        return lws_create_context(&info)
+    }
+}
