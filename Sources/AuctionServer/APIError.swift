@@ -21,6 +21,6 @@ public struct APIError: Error, Sendable {
     }
 
     public var response: HTTPResponse {
-        jsonResponse(status: status, ["error": ["code": code, "message": message]])
+        JSONBody.response(status: status, ["error": ["code": code, "message": message]])
     }
 }

@@ -12,7 +12,7 @@ struct AuctionListCursor: Equatable {
     init?(_ text: String) {
         guard let tilde = text.firstIndex(of: "~"), let start = Int64(text[..<tilde]) else { return nil }
         let id = String(text[text.index(after: tilde)...])
-        guard AuctionService.Route.isId(id) else { return nil }
+        guard Route.isId(id) else { return nil }
         self.init(start: start, id: id)
     }
 

@@ -205,153 +205,28 @@ public final class AuctionService: WebServerDelegate {
 
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         metrics.httpRequests.increment()
-        guard let route = Route(path: request.path) else {
-            return responder.respond(APIError.notFound("The path \(request.path)").response)
-        }
-        switch (request.method, route) {
-        case (.get, .health), (.head, .health):
-            healthWorker.run { store in responder.respond(self.health(store)) }
-        case (.get, .time):
-            responder.respond(jsonResponse(["serverTime": clock.now.milliseconds]))
-        case (.get, .page):
-            responder.respond(page())
-        case (.get, .metrics):
-            responder.respond(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText()))
-        case (.get, .auctions):
-            // Off the lws thread: with many auctions, sorting and encoding the list takes a while.
-            healthWorker.run { _ in responder.respond(self.auctionList(request)) }
-        case (.get, .auction(let id)):
-            responder.respond(publicState(id))
-        case (.post, .cancel(let id)):
-            if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
-            worker(for: id).run { store in responder.respond(self.cancel(id, store: store)) }
-        case (.post, .plan(let id)):
-            if let refusal = adminRefusal(request) { return responder.respond(refusal.response) }
-            planningWorker.run { store in responder.respond(self.plan(id, lotId: request.queryValue("lot"), store: store)) }
-        default:
-            responder.respond(APIError.methodNotAllowed(request.method, request.path).response)
-        }
+        routes.handle(request) { responder.respond($0) }
     }
 
-    /// The paths of PROTOCOL.md "HTTP".
-    enum Route: Equatable {
-        case health, time, page, metrics, auctions
-        case auction(String)
-        case plan(String)
-        case cancel(String)
-        case webSocket(String)
-
-        init?(path: String) {
-            let s = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-            switch s.count {
-            case 1 where s[0] == "healthz": self = .health
-            case 1 where s[0] == "metrics": self = .metrics
-            case 2 where (s[0] == "tenders" || s[0] == "auctions") && Self.isId(s[1]): self = .page
-            case 2 where s[0] == "ws" && Self.isId(s[1]): self = .webSocket(s[1])
-            case 3 where s == ["api", "v1", "time"]: self = .time
-            case 3 where s == ["api", "v1", "auctions"]: self = .auctions
-            case 4 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]): self = .auction(s[3])
-            case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "plan": self = .plan(s[3])
-            case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "cancel": self = .cancel(s[3])
-            default: return nil
-            }
-        }
-
-        /// Tender and lot ids are hex or UA-style: letters, digits, `-` and `_`.
-        static func isId(_ text: String) -> Bool {
-            !text.isEmpty && text.count <= 128
-                && text.utf8.allSatisfy { c in
-                    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 95
-                }
-        }
-    }
+    var routes: HTTPRoutes { HTTPRoutes(runtime: self, adminToken: settings.adminToken) }
 
     private func health(_ store: AuctionStore) -> HTTPResponse {
+        struct Health: Encodable {
+            var status: String
+            var redis: String
+            var auctions: Int?
+            var serverTime: Int64
+            var durability: String?
+        }
         if store.ping() {
-            var body: [String: Any] = [
-                "status": "ok", "redis": "ok", "auctions": live.auctionIds.count, "serverTime": clock.now.milliseconds,
-            ]
-            if settings.durabilityRelaxed { body["durability"] = "relaxed" }
-            return jsonResponse(body)
+            return JSONBody.response(
+                Health(
+                    status: "ok", redis: "ok", auctions: live.auctionIds.count, serverTime: clock.now.milliseconds,
+                    durability: settings.durabilityRelaxed ? "relaxed" : nil))
         }
         metrics.redisErrors.increment()
         logger.warning("health check failed: Redis does not answer")
-        return jsonResponse(status: 503, ["status": "unavailable", "redis": "unreachable", "serverTime": clock.now.milliseconds])
-    }
-
-    private func page() -> HTTPResponse {
-        let path = settings.webDirectory + "/index.html"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return APIError(status: 503, code: "page_missing", message: "The web page is not installed.").response
-        }
-        return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(data))
-    }
-
-    /// `GET /api/v1/auctions[?limit=N&cursor=C]`: the auctions this process serves (scheduled,
-    /// live, and ended within `memoryGrace`), soonest start first, `limit` (1…1000, default 100) a
-    /// page; `next_page.cursor` continues after the last one.
-    func auctionList(_ request: HTTPRequest) -> HTTPResponse {
-        let limit: Int
-        if let text = request.queryValue("limit") {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                return APIError(status: 400, code: "invalid_limit", message: "limit must be a whole number from 1 to 1000.").response
-            }
-            limit = value
-        } else {
-            limit = 100
-        }
-        var after: AuctionListCursor?
-        if let text = request.queryValue("cursor") {
-            guard let cursor = AuctionListCursor(text) else {
-                return APIError(status: 400, code: "invalid_cursor", message: "The cursor is not one this list gave out.").response
-            }
-            after = cursor
-        }
-        let entries: [(cursor: AuctionListCursor, entry: [String: Any])] = live.withContents { contents in
-            contents.auctions.values.map { auction in
-                let state = auction.replica.state
-                let start = state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds
-                return (
-                    AuctionListCursor(start: start, id: auction.replica.auctionId),
-                    [
-                        "id": auction.replica.auctionId, "status": state.status.rawValue, "startDate": start,
-                        "title": state.input.title ?? NSNull(),
-                    ]
-                )
-            }
-        }
-        let sorted = entries.filter { after.map($0.cursor.isAfter) ?? true }.sorted { $0.cursor.isBefore($1.cursor) }
-        let page = sorted.prefix(limit)
-        var body: [String: Any] = ["data": page.map(\.entry)]
-        if sorted.count > limit, let last = page.last { body["next_page"] = ["cursor": last.cursor.text] }
-        return jsonResponse(body)
-    }
-
-    private func publicState(_ id: String) -> HTTPResponse {
-        guard let replica = live.replica(id) else { return APIError.notFound("Auction \(id)").response }
-        let auction = replica.state.publicView(serverTime: clock.now)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(auction)).map { Array("{\"data\":".utf8) + Array($0) + Array("}".utf8) } ?? Array("{}".utf8)
-        return HTTPResponse(
-            status: 200, contentType: "application/json; charset=utf-8", headers: [("cache-control", "no-store")], body: body)
-    }
-
-    /// nil when the request carries the admin token.
-    private func adminRefusal(_ request: HTTPRequest) -> APIError? {
-        guard let expected = settings.adminToken, !expected.isEmpty else {
-            return APIError(
-                status: 403, code: "admin_disabled", message: "The admin endpoints are turned off (no admin token is configured).")
-        }
-        guard let header = request.headers["authorization"], header.hasPrefix("Bearer ") else {
-            return APIError(
-                status: 401, code: "unauthorized", message: "An admin request needs the header Authorization: Bearer <admin token>.")
-        }
-        guard ConstantTimeText.equals(String(header.dropFirst(7)), expected) else {
-            logger.warning("admin request with a wrong token", metadata: ["peer": "\(request.peer)"])
-            return APIError(status: 403, code: "forbidden", message: "The admin token is wrong.")
-        }
-        return nil
+        return JSONBody.response(status: 503, Health(status: "unavailable", redis: "unreachable", serverTime: clock.now.milliseconds))
     }
 
     /// Plans a tender's auctions from the tender API now, and follows them at once.
@@ -365,7 +240,7 @@ public final class AuctionService: WebServerDelegate {
         do {
             let outcomes = try planner.plan(tenderId: tenderId, lotId: lotId)
             for outcome in outcomes { try? load(outcome.auctionId, store: store) }
-            return jsonResponse(["data": outcomes.map { ["id": $0.auctionId, "outcome": "\($0)"] }])
+            return JSONBody.response(["data": outcomes.map { ["id": $0.auctionId, "outcome": "\($0)"] }])
         } catch {
             logger.warning("plan refused", metadata: ["tender": "\(tenderId)", "error": "\(error)"])
             return Self.planningError(error).response
@@ -394,7 +269,7 @@ public final class AuctionService: WebServerDelegate {
                 return APIError(status: 409, code: "not_cancellable", message: "Auction \(id) is \(why) and cannot be cancelled.").response
             }
             logger.notice("auction cancelled by an admin", metadata: ["auction": "\(id)"])
-            return jsonResponse(["data": ["id": id, "status": "cancelled"]])
+            return JSONBody.response(["data": ["id": id, "status": "cancelled"]])
         } catch .unknownAuction {
             return APIError.notFound("Auction \(id)").response
         } catch .contended {
@@ -410,5 +285,56 @@ public final class AuctionService: WebServerDelegate {
 enum ConstantTimeText {
     static func equals(_ a: String, _ b: String) -> Bool {
         ConstantTime.equals(Array(a.utf8), Array(b.utf8))
+    }
+}
+
+extension AuctionService: ServiceRuntime {
+    var serverTime: Int64 { clock.now.milliseconds }
+
+    func health(answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        healthWorker.run { store in answer(self.health(store)) }
+    }
+
+    func page() -> HTTPResponse {
+        let path = settings.webDirectory + "/index.html"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return APIError(status: 503, code: "page_missing", message: "The web page is not installed.").response
+        }
+        return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(data))
+    }
+
+    func metricsPage() -> HTTPResponse {
+        HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText())
+    }
+
+    func listedAuctions(answer: @escaping @Sendable ([AuctionListEntry]) -> Void) {
+        // Off the lws thread: with many auctions, sorting and encoding the list takes a while.
+        healthWorker.run { _ in
+            let entries = self.live.withContents { contents in
+                contents.auctions.values.map { auction in
+                    let state = auction.replica.state
+                    return AuctionListEntry(
+                        id: auction.replica.auctionId, status: state.status,
+                        startDate: state.stages.first?.start.milliseconds ?? state.input.startDate.milliseconds, title: state.input.title)
+                }
+            }
+            answer(entries)
+        }
+    }
+
+    func publicState(of auctionId: String) -> PublicAuctionState? {
+        live.replica(auctionId)?.state.publicView(serverTime: clock.now)
+    }
+
+    func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        worker(for: auctionId).run { store in answer(self.cancel(auctionId, store: store)) }
+    }
+
+    func plan(_ tenderId: String, lot: String?, answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        planningWorker.run { store in answer(self.plan(tenderId, lotId: lot, store: store)) }
+    }
+
+    func refusedAdmin(peer: String) {
+        logger.warning("admin request with a wrong token", metadata: ["peer": "\(peer)"])
     }
 }
