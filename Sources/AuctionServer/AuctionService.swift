@@ -68,6 +68,12 @@ public final class AuctionService: WebServerDelegate {
     /// Starts following Redis: loads every known auction, then keeps the replicas in step.
     public func start() {
         feed.start()
+        // The auctions already in Redis are known before the first connection is taken (the web
+        // server starts after this): a bidder who reconnects to a restarted process finds its auction.
+        healthWorker.runAndWait { store in
+            try? self.clock.synchronize(with: store)
+            self.loadNewAuctions(store)
+        }
         indexLoop.start { [self] in
             IndexRefresh(service: self, store: AuctionStore(endpoint: settings.redis, policy: settings.storePolicy))
         }
