@@ -1,9 +1,8 @@
 // The fast side of the wire: JSON read and written without Foundation's coders, for the messages
 // that go by the thousand (a bid, its answer, a state to 10,000 observers, an event on every
-// process's feed). Under `storm`, JSONDecoder took a fifth of auctiond's CPU reading the feed's
-// events and a tenth reading bids; JSONSerialization's sorted keys, half of it writing answers
-// (docs/PERFORMANCE.md). The Codable types of this module are the reference: tests hold both
-// paths to the same answers.
+// process's feed), where those coders were most of auctiond's CPU (docs/PERFORMANCE.md, "Why the
+// code is shaped so"). The Codable types of this module are the reference: tests hold both paths
+// to the same answers.
 
 /// Reads JSON values where they lie, without building a tree: an object's members by key, in any
 /// order; nested objects and arrays are read only when asked for.

@@ -66,9 +66,8 @@ public enum ServerMessage: Sendable, Equatable {
         }
     }
 
-    /// The message as JSON text, keys in byte order. The small ones are written by hand
-    /// (JSONSerialization's sorted keys went through ICU collation: half of auctiond's CPU under
-    /// `storm`); a state, written once per change for everyone, by JSONEncoder.
+    /// The message as JSON text, keys in byte order. The small ones, one per bid, are written by
+    /// hand; a state, written once per change for everyone, by JSONEncoder.
     public var text: String {
         var writer = JSONObjectWriter()
         switch self {

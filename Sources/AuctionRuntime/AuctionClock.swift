@@ -168,9 +168,8 @@ private struct Loop: LoopWork {
     /// One pass; returns how long to sleep. Lease renewals go first (about one round trip a
     /// second, and a lease lost costs its auction seconds); then the due stage switches, the work
     /// a schedule waits for, before the index read, whose round trips wait behind the bid
-    /// batches' fsyncs like any other. A run of switches stops when a renewal falls due: under
-    /// `storm` a round trip waits hundreds of ms, a run took seconds, and the leases expired
-    /// meanwhile (468 lost, switches 4 s late). The switches are looked at again after the
+    /// batches' fsyncs like any other. A run of switches stops when a renewal falls due: under load
+    /// a run can take longer than a lease lives. The switches are looked at again after the
     /// bookkeeping, for one that fell due meanwhile or an auction just taken over.
     mutating func tick() -> Duration {
         let now = ContinuousClock.now
@@ -422,9 +421,8 @@ private struct Loop: LoopWork {
 }
 
 /// The auctions a clock holds, with what a pass asks of each kept beside it: the next planned
-/// stage switch and the outages taken into account, for the live ones. With 1,000 auctions
-/// (`peak`), walking and copying every replica on each of ~150 passes a second kept the clock's
-/// thread two thirds busy and its switches 8 ms late; a pass now touches the due ones only.
+/// stage switch and the outages taken into account, for the live ones, so that a pass touches the
+/// due ones only, not every replica.
 struct HeldAuctions {
     let bidGraceMilliseconds: Int64
     private var replicas: [String: AuctionReplica] = [:]

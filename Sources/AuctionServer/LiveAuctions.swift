@@ -67,8 +67,8 @@ final class LiveAuctions: Sendable {
 }
 
 /// The order a public state is written in: the auction's bidders before its observers, each in
-/// the order given. Handing one state to thousands of sockets takes a while (`hot`: 128 ms for
-/// 10,000), and no bidder may learn that a turn began later than another bidder because of where
+/// the order given. Handing one state to thousands of sockets takes a while, and no bidder may
+/// learn that a turn began later than another bidder because of where
 /// the observers happen to sit in a set.
 func biddersFirst<Element>(_ items: [Element], isBidder: (Element) -> Bool) -> [Element] {
     var bidders: [Element] = []

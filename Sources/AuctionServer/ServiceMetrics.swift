@@ -19,7 +19,7 @@ final class ServiceMetrics: Sendable {
     func refused(_ code: String) -> Counter { counter("auctiond_ws_errors_total", "code", code) }
 
     /// Counters with a dimension, made once each: making one asks the metrics factory, under its
-    /// lock, every time (perf under `storm`: 1 % of auctiond's CPU, once per bid).
+    /// lock, every time.
     private let counters = Mutex<[String: Counter]>([:])
     private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {
         let key = label + "\u{0}" + value

@@ -16,8 +16,7 @@ enum BidScriptReply: Equatable {
 
     /// nil for a text that is not one of the forms above.
     init?(_ text: String) {
-        // Split on the UTF-8 view: the reply is ASCII, and a Character split was 2.5 % of
-        // auctiond's CPU under `storm` (one per bid).
+        // Split on the UTF-8 view: the reply is ASCII, and a Character split costs once per bid.
         let parts = text.utf8.split(separator: UInt8(ascii: "|"), omittingEmptySubsequences: false).map { String(Substring($0)) }
         func int(_ i: Int) -> Int64? { i < parts.count ? Int64(parts[i]) : nil }
         switch (parts.first, parts.count) {

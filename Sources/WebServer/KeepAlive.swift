@@ -1,5 +1,5 @@
-// Keep-alive without a timer per connection: with 10,000 connections lws's validity timers woke
-// the loop a thousand times a second. Instead each connection is filed under the tenth of a
+// Keep-alive without a timer per connection (lws's validity timers woke the loop for each).
+// Instead each connection is filed under the tenth of a
 // second its next check falls in, and one libev timer sweeps the slots that came due; each
 // connection is pinged when its own time comes, so a crowd that connected over a few seconds is
 // pinged over as many (docs/PERFORMANCE.md, the keep-alive passes).

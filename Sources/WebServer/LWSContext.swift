@@ -23,10 +23,8 @@ struct LWSContextRecipe {
     var options: UInt64
     var logLevel: Int32
 
-    /// An lws retry policy with validity pings and hang-ups off (shared by every context). Zero
-    /// turns them off; without a policy lws applies its own default (5 minutes), and each
-    /// connection's timer is re-filed in one sorted list on every frame: O(connections) per
-    /// frame, which the `hot` load test showed as lws_dll2_add_sorted at 30 % of the CPU.
+    /// An lws retry policy with validity pings and hang-ups off (shared by every context): without
+    /// one lws re-files each connection's timer in one sorted list on every frame, O(connections).
     nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
         let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
         policy.initialize(to: lws_retry_bo_t())

@@ -6,12 +6,10 @@
 //
 // Two lanes: commands marked `ahead` (an answer to one client's own request) run before the
 // others, and one drain runs the others for about `drainBudget` before the loop serves its sockets
-// again (see `drain`). In the `hot` load test a bid waited unread behind a broadcast to 10,000
-// connections, and its answer behind the next one: bid p99 187 ms before, 42 ms after.
+// again (see `drain`), so that a bid is never read, or answered, behind a whole broadcast.
 //
-// The loop is libev's (epoll), made here and handed to lws as a foreign loop. lws's own loop is
-// poll(), which walks every socket on each wake-up: with 15,000 connections that was 70 % of
-// auctiond's CPU in the `peak` load test (docs/PERFORMANCE.md). libev, not libuv: lws closes
+// The loop is libev's (epoll), made here and handed to lws as a foreign loop: lws's own loop is
+// poll(), which walks every socket on each wake-up. libev, not libuv: lws closes
 // libuv handles asynchronously, so on a libuv loop close frames were lost at stop and a failed
 // context crashed in clean-up; libev's watchers stop at once. A loop lws made itself would carry a
 // SIGINT watcher, which libev refuses to attach to a second loop in the same process.
@@ -191,7 +189,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     /// was away, if that was longer), while no more than `deferLimit` commands wait, what is left
     /// waits for the next drain and the loop is woken again, so it reads its sockets before it
     /// goes on. A longer backlog is run straight through: a loop that spends its rounds reading
-    /// must not let the queue grow without bound (in `storm` it did, to 1 GB).
+    /// must not let the queue grow without bound.
     func drain() {
         guard let execute else { return }
         let began = ContinuousClock.now

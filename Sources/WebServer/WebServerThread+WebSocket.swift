@@ -67,7 +67,7 @@ extension WebServerThread {
 
     /// Writes `frame` at once, outside a WRITEABLE callback, when nothing is queued before it:
     /// asking for writability first costs two `epoll_ctl`s, a loop round and a callback per
-    /// connection (`hot`: auctiond 6.3 → 5.5 CPU s for the same broadcasts). lws allows it for a
+    /// connection. lws allows it for a
     /// WebSocket on HTTP/1; later frames wait in the outbox while lws holds a partial write.
     func writeNow(_ frame: OutgoingFrame, to socket: SocketState) {
         if !write(frame, on: socket.wsi) {

@@ -16,7 +16,7 @@ import Testing
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../loadtest/profiles")
             .standardized.path
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(names == ["connect.yaml", "hot.yaml", "peak.yaml", "smoke.yaml", "storm.yaml"])
+        #expect(names == ["connect.yaml", "fanout.yaml", "hot.yaml", "peak.yaml", "smoke.yaml", "storm.yaml"])
         for name in names {
             let profile = try Profile.load(path: folder + "/" + name)
             #expect(profile.name + ".yaml" == name)
