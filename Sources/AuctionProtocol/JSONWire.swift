@@ -85,7 +85,97 @@ public struct JSONScanner {
         }
     }
 
+    /// Calls `visit` with each member of the object at `range` (or the whole text): its depth (0
+    /// for the object's own members), its key, and where its value lies, unread. A member whose
+    /// value is an object and whose key `entering` accepts has its own members visited first, at
+    /// depth + 1, in the same pass. Returns false if the text is not well-formed (the members
+    /// visited so far were visited). For a client that wants a few members of a large message.
+    @discardableResult
+    public func forEachMember(
+        at range: Range<Int>? = nil, entering: (_ key: UnsafeRawBufferPointer) -> Bool = { _ in false },
+        _ visit: (_ depth: Int, _ key: UnsafeRawBufferPointer, _ value: Range<Int>) -> Void
+    ) -> Bool {
+        var reader = self
+        reader.index = range?.lowerBound ?? 0
+        return reader.walkObject(depth: 0, entering: entering, visit)
+    }
+
+    private mutating func walkObject(
+        depth: Int, entering: (UnsafeRawBufferPointer) -> Bool, _ visit: (Int, UnsafeRawBufferPointer, Range<Int>) -> Void
+    ) -> Bool {
+        skipSpace()
+        guard take(UInt8(ascii: "{")) else { return false }
+        skipSpace()
+        if take(UInt8(ascii: "}")) { return true }
+        while true {
+            skipSpace()
+            // Keys the server writes have no escapes: a key with one is compared as written.
+            guard take(UInt8(ascii: "\"")) else { return false }
+            let keyStart = index
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            guard index < bytes.count else { return false }
+            let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<index])
+            index += 1
+            skipSpace()
+            guard take(UInt8(ascii: ":")) else { return false }
+            skipSpace()
+            let valueStart = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "{"), entering(key) {
+                guard walkObject(depth: depth + 1, entering: entering, visit) else { return false }
+            } else {
+                guard skipValue() else { return false }
+            }
+            visit(depth, key, valueStart..<index)
+            skipSpace()
+            if take(UInt8(ascii: ",")) { continue }
+            return take(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The value that lies at `range` (as `forEachMember` gives it).
+    public func value(at range: Range<Int>) -> Value? {
+        var reader = self
+        reader.index = range.lowerBound
+        return reader.readValue()
+    }
+
+    /// A whole number that lies at `range`, read without making a string.
+    public func integer(at range: Range<Int>) -> Int64? {
+        var index = range.lowerBound
+        var negative = false
+        if index < range.upperBound, bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        guard index < range.upperBound else { return nil }
+        var value: Int64 = 0
+        while index < range.upperBound {
+            let byte = bytes[index]
+            guard byte >= 48, byte <= 57 else { return nil }
+            value = value &* 10 &+ Int64(byte - 48)
+            index += 1
+        }
+        return negative ? -value : value
+    }
+
     // MARK: - Reading
+
+    private mutating func skipValue() -> Bool {
+        guard index < bytes.count else { return false }
+        switch bytes[index] {
+        case UInt8(ascii: "\""): return skipString()
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return skipNested()
+        case UInt8(ascii: "t"): return word("true")
+        case UInt8(ascii: "f"): return word("false")
+        case UInt8(ascii: "n"): return word("null")
+        default:
+            let start = index
+            while index < bytes.count, Self.isNumberByte(bytes[index]) { index += 1 }
+            return index > start
+        }
+    }
 
     private mutating func readObject() -> [String: Value]? {
         skipSpace()

@@ -40,25 +40,56 @@ public struct ServerMessageGlance: Equatable, Sendable {
         }
     }
 
-    /// nil for anything but a JSON object with a string `type`.
+    /// nil for anything but a JSON object with a string `type`. One pass over the message: a
+    /// state's `auction` and a welcome's `bidder` are read on the way.
     public init?(_ message: UnsafeRawBufferPointer) {
         let scanner = JSONScanner(message)
-        guard let members = scanner.object(), let type = members["type"]?.string else { return nil }
-        self.type = type
-        requestId = members["requestId"]?.string
-        code = members["code"]?.string
-        amount = members["amount"]?.string
-        serverTime = members["serverTime"]?.int64
-        seq = members["seq"]?.int64
-        if case .object(let range)? = members["bidder"], let number = scanner.object(at: range)?["number"]?.int64 {
-            bidderNumber = Int(number)
+        var type: String?
+        var glance = ServerMessageGlance(type: "")
+        var auctionServerTime: Int64?
+        let wellFormed = scanner.forEachMember(entering: { Key($0) == .auction || Key($0) == .bidder }) { depth, key, value in
+            switch (depth, Key(key)) {
+            case (0, .type): type = scanner.value(at: value)?.string
+            case (0, .requestId): glance.requestId = scanner.value(at: value)?.string
+            case (0, .code): glance.code = scanner.value(at: value)?.string
+            case (0, .amount): glance.amount = scanner.value(at: value)?.string
+            case (0, .serverTime): glance.serverTime = scanner.integer(at: value)
+            case (0, .seq): glance.seq = scanner.integer(at: value)
+            case (1, .number): glance.bidderNumber = scanner.integer(at: value).map { Int($0) }
+            case (1, .currentStage): glance.currentStage = scanner.integer(at: value)
+            case (1, .status): glance.status = scanner.value(at: value)?.string
+            case (1, .serverTime): auctionServerTime = scanner.integer(at: value)
+            case (1, .stages): glance.stagesRange = value
+            default: break
+            }
         }
-        if case .object(let range)? = members["auction"], let auction = scanner.object(at: range) {
-            currentStage = auction["currentStage"]?.int64
-            status = auction["status"]?.string
-            serverTime = auction["serverTime"]?.int64
-            if case .array(let stages)? = auction["stages"] { stagesRange = stages }
+        guard wellFormed, let type else { return nil }
+        glance.type = type
+        // A state's time is its auction's.
+        if let auctionServerTime { glance.serverTime = auctionServerTime }
+        self = glance
+    }
+
+    private init(type: String) { self.type = type }
+
+    /// The member names a glance reads, told apart by their bytes (no string is made of a key).
+    private enum Key {
+        case type, requestId, code, amount, serverTime, seq, auction, bidder, number, currentStage, status, stages, other
+
+        init(_ bytes: UnsafeRawBufferPointer) {
+            self = .other
+            for (name, key) in Self.names where name.count == bytes.count && name.elementsEqual(bytes) {
+                self = key
+                return
+            }
         }
+
+        static let names: [([UInt8], Key)] =
+            ([
+                ("type", .type), ("requestId", .requestId), ("code", .code), ("amount", .amount), ("serverTime", .serverTime),
+                ("seq", .seq), ("auction", .auction), ("bidder", .bidder), ("number", .number), ("currentStage", .currentStage),
+                ("status", .status), ("stages", .stages),
+            ] as [(String, Key)]).map { (Array($0.0.utf8), $0.1) }
     }
 
     /// A state's stages, from the same bytes the glance was read from; nil if they cannot be read.
