@@ -1,5 +1,5 @@
 // The service (PROTOCOL.md): HTTP routes and the live WebSocket channel, on the WebServer wrapper.
-// The lws thread never waits: Redis work goes to `workers` (serial queues, one connection each),
+// The lws thread never waits: Redis work goes to the store workers (loops, one connection each),
 // and answers go back through `HTTPResponder` and `WebSocket.send`, which wake the lws loop.
 import AuctionCore
 import AuctionRuntime
@@ -22,7 +22,9 @@ public final class AuctionService: WebServerDelegate {
     /// Redis' clock: every `serverTime` a client sees (SPEC §4: the clock that judges deadlines).
     let clock = RedisClock()
     let metrics = ServiceMetrics()
-    private let workers: [StoreWorker]
+    private let workers: WorkerPool
+    /// The live WebSocket channel, over the process's replicas and the workers.
+    let channel: LiveChannel
     private let healthWorker: StoreWorker
     /// Plans on request: its calls wait for the tender API, so they never hold up a bid's queue.
     private let planningWorker: StoreWorker
@@ -45,17 +47,20 @@ public final class AuctionService: WebServerDelegate {
         self.metricsText = metricsText
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
-        workers = (0..<max(1, settings.workers)).map {
-            StoreWorker(
-                name: "auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy,
-                bidLimit: settings.limits.maxQueuedBids)
-        }
+        workers = WorkerPool(
+            workers: (0..<max(1, settings.workers)).map {
+                StoreWorker(
+                    name: "auctiond.worker.\($0)", endpoint: settings.redis, policy: settings.storePolicy,
+                    bidLimit: settings.limits.maxQueuedBids)
+            })
+        channel = LiveChannel(
+            live: live, tokens: tokens, clock: clock, limits: settings.limits, metrics: metrics, logger: logger, bids: workers)
         healthWorker = StoreWorker(name: "auctiond.health", endpoint: settings.redis, policy: settings.storePolicy)
         planningWorker = StoreWorker(name: "auctiond.planning", endpoint: settings.redis, policy: settings.storePolicy)
         indexLoop = ServiceLoop(name: "auctiond.index", interval: .milliseconds(settings.indexRefreshMilliseconds))
         let box = FeedBox()
         feed = AuctionEventFeed(
-            endpoint: settings.redis, handler: { box.service?.deliver($0) },
+            endpoint: settings.redis, handler: { box.service?.channel.deliver($0) },
             failure: { error in box.service?.logger.warning("event feed lost Redis", metadata: ["error": "\(error)"]) })
         box.service = self
     }
@@ -82,7 +87,7 @@ public final class AuctionService: WebServerDelegate {
     public func stop() {
         indexLoop.stop()
         feed.stop()
-        for worker in workers + [healthWorker, planningWorker] { worker.stop() }
+        for worker in workers.workers + [healthWorker, planningWorker] { worker.stop() }
     }
 
     private struct IndexRefresh: LoopWork {
@@ -100,11 +105,7 @@ public final class AuctionService: WebServerDelegate {
     }
 
     /// The worker for an auction: one auction's requests run in order on one queue.
-    func worker(for auctionId: String) -> StoreWorker {
-        var hasher = Hasher()
-        hasher.combine(auctionId)
-        return workers[Int(UInt(bitPattern: hasher.finalize()) % UInt(workers.count))]
-    }
+    func worker(for auctionId: String) -> StoreWorker { workers.worker(for: auctionId) }
 
     // MARK: - Replicas
 
@@ -164,7 +165,7 @@ public final class AuctionService: WebServerDelegate {
     func forgetEndedAuctions() {
         let now = ContinuousClock.now
         let grace = settings.memoryGrace
-        let (leaving, sockets): ([String], [WebSocket]) = live.withContents { contents in
+        let (leaving, sockets): ([String], [any LiveConnection]) = live.withContents { contents in
             var leaving: [String] = []
             for (id, auction) in contents.auctions where auction.replica.state.status.hasEnded {
                 guard let endedAt = auction.endedAt else {
@@ -343,4 +344,29 @@ extension AuctionService: ServiceRuntime {
     func refusedAdmin(peer: String) {
         logger.warning("admin request with a wrong token", metadata: ["peer": "\(peer)"])
     }
+}
+
+// MARK: - The live channel's side
+
+/// The bid workers: one auction's requests always go to the same one, so they stay in order.
+struct WorkerPool: BidGateway {
+    let workers: [StoreWorker]
+
+    func worker(for auctionId: String) -> StoreWorker {
+        var hasher = Hasher()
+        hasher.combine(auctionId)
+        return workers[Int(UInt(bitPattern: hasher.finalize()) % UInt(workers.count))]
+    }
+
+    func submit(_ bid: BidSubmission, answer: @escaping StoreWorker.BidAnswer) -> Bool {
+        worker(for: bid.auctionId).submit(bid, answer: answer)
+    }
+}
+
+extension AuctionService {
+    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision { channel.shouldUpgrade(request) }
+    public func opened(_ socket: WebSocket) { channel.opened(socket) }
+    public func closed(_ socket: WebSocket) { channel.closed(socket) }
+    public func receivedTooLarge(from socket: WebSocket) { channel.receivedTooLarge(from: socket) }
+    public func received(_ text: String, from socket: WebSocket) { channel.received(text, from: socket) }
 }

@@ -9,7 +9,7 @@ import WebServer
 
 /// One connected WebSocket.
 struct Session {
-    let socket: WebSocket
+    let socket: any LiveConnection
     let auctionId: String
     let role: SessionRole
     /// Messages in the current one-second window, and violations in a row.

@@ -1,17 +1,66 @@
 // The WebSocket channel `/ws/{auctionId}` (PROTOCOL.md): connect, messages, and the fan-out of
-// events from the feed. Callbacks from WebServer run on the lws thread and must not block.
+// events from the feed. A thin adapter over the runtime: its connections are `LiveConnection`s
+// (lws WebSockets in the service) and its bids go to a `BidGateway` (the store workers), so it is
+// tested in process (LiveChannelTests) beside the live tests. Callbacks from WebServer run on the
+// lws thread and must not block.
 import AuctionCore
 import AuctionProtocol
+import AuctionRuntime
 import AuctionStore
 import Foundation
+import Logging
 import WebServer
 
-extension AuctionService {
-    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
+/// One live connection as the channel sees it.
+protocol LiveConnection: AnyObject, Sendable {
+    var id: UInt64 { get }
+    var request: HTTPRequest { get }
+    func send(text: String)
+    func close(_ code: CloseCode, reason: String)
+    /// Writes one text to `connections` (of this one's kind), serialised once; `handedOver` runs
+    /// when the last is handed to its socket.
+    func broadcast(_ text: String, to connections: [any LiveConnection], handedOver: (@Sendable () -> Void)?)
+}
+
+extension WebSocket: LiveConnection {
+    func broadcast(_ text: String, to connections: [any LiveConnection], handedOver: (@Sendable () -> Void)?) {
+        WebSocket.send(OutgoingFrame(text: text), to: connections.compactMap { $0 as? WebSocket }, handedOver: handedOver)
+    }
+}
+
+/// Where a bid goes to be judged: the auction's store worker in the service.
+protocol BidGateway: Sendable {
+    /// Queues `bid`; `answer` comes on another thread. False, and nothing queued, when the
+    /// auction's queue is full.
+    func submit(_ bid: BidSubmission, answer: @escaping StoreWorker.BidAnswer) -> Bool
+}
+
+final class LiveChannel: Sendable {
+    let live: LiveAuctions
+    let tokens: ParticipationTokens
+    let clock: RedisClock
+    let limits: AuctionServiceSettings.Limits
+    let metrics: ServiceMetrics
+    let logger: Logger
+    let bids: any BidGateway
+
+    init(
+        live: LiveAuctions, tokens: ParticipationTokens, clock: RedisClock, limits: AuctionServiceSettings.Limits, metrics: ServiceMetrics,
+        logger: Logger, bids: any BidGateway
+    ) {
+        self.live = live
+        self.tokens = tokens
+        self.clock = clock
+        self.limits = limits
+        self.metrics = metrics
+        self.logger = logger
+        self.bids = bids
+    }
+
+    func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
         guard case .webSocket(let id) = Route(path: request.path), live.contains(id) else {
             return .reject(status: 404, message: "Unknown auction.")
         }
-        let limits = settings.limits
         return live.withContents { contents in
             if contents.sessions.count >= limits.maxConnections {
                 return .reject(status: 503, message: "The server is at its connection limit.")
@@ -30,7 +79,7 @@ extension AuctionService {
         }
     }
 
-    public func opened(_ socket: WebSocket) {
+    func opened(_ socket: any LiveConnection) {
         guard case .webSocket(let id) = Route(path: socket.request.path) else {
             return socket.close(.policyViolation, reason: "no auction")
         }
@@ -65,7 +114,7 @@ extension AuctionService {
         }
     }
 
-    public func closed(_ socket: WebSocket) {
+    func closed(_ socket: any LiveConnection) {
         live.withContents { contents in
             guard let session = contents.sessions.removeValue(forKey: socket.id) else { return }
             contents.auctions[session.auctionId]?.sockets.remove(socket.id)
@@ -81,12 +130,12 @@ extension AuctionService {
         }
     }
 
-    public func receivedTooLarge(from socket: WebSocket) {
+    func receivedTooLarge(from socket: any LiveConnection) {
         metrics.messagesIn.increment()
         violation(socket, .tooLarge, "A message may be at most 4 KiB.")
     }
 
-    public func received(_ text: String, from socket: WebSocket) {
+    func received(_ text: String, from socket: any LiveConnection) {
         metrics.messagesIn.increment()
         guard let session = admit(socket) else { return }
         switch ClientMessage.read(text) {
@@ -121,7 +170,7 @@ extension AuctionService {
         let received = ContinuousClock.now
         let submission = BidSubmission(
             auctionId: session.auctionId, bidder: bidder, request: request, requestId: scriptRequestId, arrivedAt: clock.now)
-        let queued = worker(for: session.auctionId).submit(submission) { outcome in
+        let queued = bids.submit(submission) { outcome in
             self.metrics.bidLatency.recordNanoseconds((ContinuousClock.now - received).wholeNanoseconds)
             switch outcome {
             case .success(.accepted(_, let amount, let at)):
@@ -175,7 +224,7 @@ extension AuctionService {
             case text(String)
             case state(seq: Int64, AuctionState)
         }
-        let (outgoing, targets): (Outgoing?, [WebSocket]) = live.withContents { contents in
+        let (outgoing, targets): (Outgoing?, [any LiveConnection]) = live.withContents { contents in
             guard var auction = contents.auctions[event.auctionId] else { return (nil, []) }
             do {
                 guard try auction.replica.apply(event) == .applied else { return (nil, []) }
@@ -184,7 +233,7 @@ extension AuctionService {
                 return (nil, [])
             }
             contents.auctions[event.auctionId] = auction
-            func bidderSockets(_ bidder: Int) -> [WebSocket] {
+            func bidderSockets(_ bidder: Int) -> [any LiveConnection] {
                 auction.sockets.compactMap { contents.sessions[$0] }.filter { session in
                     session.role.bidderNumber == bidder && !(event.requestId.map(session.ownRequestIds.contains) ?? false)
                 }.map(\.socket)
@@ -211,11 +260,11 @@ extension AuctionService {
         metrics.messagesOut.increment(by: Int64(targets.count))
         switch outgoing {
         case .text(let text):
-            WebSocket.send(OutgoingFrame(text: text), to: targets)
+            targets[0].broadcast(text, to: targets, handedOver: nil)
         case .state(let seq, let state):
             let stamped = ContinuousClock.now
             let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: clock.now)).text
-            WebSocket.send(OutgoingFrame(text: message), to: targets) { [metrics] in
+            targets[0].broadcast(message, to: targets) { [metrics] in
                 metrics.broadcast.recordNanoseconds((ContinuousClock.now - stamped).wholeNanoseconds)
             }
         }
@@ -225,9 +274,9 @@ extension AuctionService {
 
     /// The session of `socket` if its message is within the rate limit; otherwise answers
     /// `rate_limited` (and closes the connection after repeated violations).
-    private func admit(_ socket: WebSocket) -> Session? {
+    private func admit(_ socket: any LiveConnection) -> Session? {
         let second = RedisClock.hostMicroseconds() / 1_000_000
-        let limit = settings.limits.messagesPerSecond
+        let limit = limits.messagesPerSecond
         let outcome: (session: Session?, limited: Bool) = live.withContents { contents in
             guard var session = contents.sessions[socket.id] else { return (nil, false) }
             if session.windowStart != second {
@@ -249,8 +298,8 @@ extension AuctionService {
 
     /// Answers a violation of a limit with its error, and closes the connection with 1008 when
     /// the client keeps on.
-    private func violation(_ socket: WebSocket, _ code: ServerMessage.ErrorCode, _ message: String) {
-        let limit = settings.limits.violationsBeforeClose
+    private func violation(_ socket: any LiveConnection, _ code: ServerMessage.ErrorCode, _ message: String) {
+        let limit = limits.violationsBeforeClose
         let violations: Int = live.withContents { contents in
             contents.sessions[socket.id]?.violations += 1
             return contents.sessions[socket.id]?.violations ?? 0
@@ -265,12 +314,12 @@ extension AuctionService {
         }
     }
 
-    private func refuse(_ socket: WebSocket, _ code: ServerMessage.ErrorCode, _ message: String) {
+    private func refuse(_ socket: any LiveConnection, _ code: ServerMessage.ErrorCode, _ message: String) {
         metrics.refused(code.rawValue).increment()
         send(ServerMessage.error(code, message), to: socket)
     }
 
-    func send(_ message: ServerMessage, to socket: WebSocket) {
+    func send(_ message: ServerMessage, to socket: any LiveConnection) {
         metrics.messagesOut.increment()
         socket.send(text: message.text)
     }

@@ -61,7 +61,7 @@ public struct HTTPResponse: Sendable {
 }
 
 /// What to do with a WebSocket upgrade request.
-public enum UpgradeDecision: Sendable {
+public enum UpgradeDecision: Sendable, Equatable {
     case accept
     /// Refuse the handshake with an HTTP status (404 for an unknown path, 503 when full).
     case reject(status: Int, message: String)
