@@ -373,10 +373,13 @@ struct JSONObjectWriter {
 
     init() { bytes.reserveCapacity(160) }
 
-    var text: String {
+    var text: String { String(decoding: utf8, as: UTF8.self) }
+
+    /// The object's UTF-8, closed.
+    var utf8: [UInt8] {
         var closed = bytes
         closed.append(UInt8(ascii: "}"))
-        return String(decoding: closed, as: UTF8.self)
+        return closed
     }
 
     private mutating func key(_ key: String) {

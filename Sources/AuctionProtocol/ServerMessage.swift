@@ -69,6 +69,12 @@ public enum ServerMessage: Sendable, Equatable {
     /// The message as JSON text, keys in byte order. The small ones, one per bid, are written by
     /// hand; a state, written once per change for everyone, by JSONEncoder.
     public var text: String {
+        if case .state = self { return Self.canonical(self) }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// `text`'s UTF-8, made without a String: what a socket is given.
+    public var utf8: [UInt8] {
         var writer = JSONObjectWriter()
         switch self {
         case .welcome(let welcome):
@@ -83,7 +89,7 @@ public enum ServerMessage: Sendable, Equatable {
             writer.string("role", welcome.role)
             writer.integer("serverTime", welcome.serverTime)
         case .state:
-            return Self.canonical(self)
+            return Array(Self.canonical(self).utf8)
         case .bidAccepted(let requestId, let amount, let serverTime):
             writer.string("amount", amount)
             writer.string("requestId", requestId)
@@ -106,7 +112,7 @@ public enum ServerMessage: Sendable, Equatable {
             if let requestId { writer.string("requestId", requestId) }
         }
         writer.string("type", type)
-        return writer.text
+        return writer.utf8
     }
 
     /// The Codable path's text: JSONEncoder, keys sorted, slashes as they are.

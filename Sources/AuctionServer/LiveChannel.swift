@@ -16,6 +16,8 @@ protocol LiveConnection: AnyObject, Sendable {
     var id: UInt64 { get }
     var request: HTTPRequest { get }
     func send(text: String)
+    /// Sends text already in UTF-8 (a server message written without a String).
+    func send(utf8: [UInt8])
     func close(_ code: CloseCode, reason: String)
     /// Writes one text to `connections` (of this one's kind), serialised once; `handedOver` runs
     /// when the last is handed to its socket.
@@ -23,6 +25,8 @@ protocol LiveConnection: AnyObject, Sendable {
 }
 
 extension WebSocket: LiveConnection {
+    func send(utf8: [UInt8]) { send(OutgoingFrame(utf8)) }
+
     func broadcast(_ text: String, to connections: [any LiveConnection], handedOver: (@Sendable () -> Void)?) {
         WebSocket.send(OutgoingFrame(text: text), to: connections.compactMap { $0 as? WebSocket }, handedOver: handedOver)
     }
@@ -321,7 +325,7 @@ final class LiveChannel: Sendable {
 
     func send(_ message: ServerMessage, to socket: any LiveConnection) {
         metrics.messagesOut.increment()
-        socket.send(text: message.text)
+        socket.send(utf8: message.utf8)
     }
 
     /// Who the request is: a bidder with a valid link, or an observer (and whether it presented a

@@ -40,7 +40,8 @@ public final class OutgoingFrame: @unchecked Sendable {
         UnsafeMutableRawBufferPointer(start: payload, count: count).copyBytes(from: bytes)
     }
 
-    public convenience init(text: String) { self.init(Array(text.utf8)) }
+    /// Copies the text's UTF-8 once, straight into the frame.
+    public convenience init(text: String) { self.init(text.utf8) }
 
     /// The same bytes in a buffer of their own, for another service thread.
     func copy() -> OutgoingFrame { OutgoingFrame(UnsafeRawBufferPointer(start: payload, count: count)) }

@@ -31,6 +31,7 @@ private final class MemoryConnection: LiveConnection {
     }
 
     func send(text: String) { sent.withLock { $0.append(text) } }
+    func send(utf8: [UInt8]) { send(text: String(decoding: utf8, as: UTF8.self)) }
     func close(_ code: CloseCode, reason: String) { closedWith.withLock { $0 = code } }
     func broadcast(_ text: String, to connections: [any LiveConnection], handedOver: (@Sendable () -> Void)?) {
         for connection in connections {
