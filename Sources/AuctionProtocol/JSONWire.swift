@@ -219,42 +219,54 @@ public struct JSONScanner {
         }
     }
 
-    /// Past an object or array, strings inside it included, without reading it.
+    /// Past an object or array, strings inside it included, without reading it: the bulk of a
+    /// state a glance does not need, so a tight loop over raw bytes.
     private mutating func skipNested() -> Bool {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        let end = bytes.count
+        var i = index
         var depth = 0
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\""):
-                guard skipString() else { return false }
+        var inString = false
+        while i < end {
+            let byte = base[i]
+            i += 1
+            // Only `"`, `\\`, and the brackets matter; `| 0x20` folds `[` and `]` onto `{` and `}`.
+            let folded = byte | 0x20
+            guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || folded == UInt8(ascii: "{") || folded == UInt8(ascii: "}")
+            else { continue }
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    i += 1
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
                 if depth == 0 {
-                    index += 1
+                    index = i
                     return true
                 }
-            default:
-                break
+            default: break
             }
-            index += 1
         }
         return false
     }
 
     private mutating func skipString() -> Bool {
-        index += 1
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\""):
-                index += 1
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        var i = index + 1
+        while i < bytes.count {
+            let byte = base[i]
+            if byte == UInt8(ascii: "\"") {
+                index = i + 1
                 return true
-            case UInt8(ascii: "\\"):
-                index += 2
-            default:
-                index += 1
             }
+            i += byte == UInt8(ascii: "\\") ? 2 : 1
         }
         return false
     }

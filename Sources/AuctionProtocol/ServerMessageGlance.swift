@@ -3,6 +3,8 @@
 // the service runs on; decoding each 3.5 KB state into `ServerMessage` took its thread about a
 // millisecond. Key order does not matter: members are found by name.
 
+import Foundation
+
 /// The fields of one server message a client acts on.
 public struct ServerMessageGlance: Equatable, Sendable {
     public var type: String
@@ -47,7 +49,8 @@ public struct ServerMessageGlance: Equatable, Sendable {
         var type: String?
         var glance = ServerMessageGlance(type: "")
         var auctionServerTime: Int64?
-        let wellFormed = scanner.forEachMember(entering: { Key($0) == .auction || Key($0) == .bidder }) { depth, key, value in
+        let wellFormed = scanner.forEachMember(entering: { $0.count == 7 || $0.count == 6 ? Key($0).isEntered : false }) {
+            depth, key, value in
             switch (depth, Key(key)) {
             case (0, .type): type = scanner.value(at: value)?.string
             case (0, .requestId): glance.requestId = scanner.value(at: value)?.string
@@ -78,21 +81,34 @@ public struct ServerMessageGlance: Equatable, Sendable {
 
         init(_ bytes: UnsafeRawBufferPointer) {
             self = .other
-            for (name, key) in Self.names where name.count == bytes.count && name.elementsEqual(bytes) {
+            // By length first: most members of a state are none of these.
+            guard bytes.count < Self.byLength.count else { return }
+            for (name, key) in Self.byLength[bytes.count] where memcmp(name, bytes.baseAddress!, bytes.count) == 0 {
                 self = key
                 return
             }
         }
 
-        static let names: [([UInt8], Key)] =
-            ([
-                ("type", .type), ("requestId", .requestId), ("code", .code), ("amount", .amount), ("serverTime", .serverTime),
-                ("seq", .seq), ("auction", .auction), ("bidder", .bidder), ("number", .number), ("currentStage", .currentStage),
-                ("status", .status), ("stages", .stages),
-            ] as [(String, Key)]).map { (Array($0.0.utf8), $0.1) }
+        var isEntered: Bool { self == .auction || self == .bidder }
+
+        /// The names by their length in bytes.
+        static let byLength: [[([UInt8], Key)]] = {
+            var table = [[([UInt8], Key)]](repeating: [], count: 13)
+            for (name, key)
+                in ([
+                    ("type", .type), ("requestId", .requestId), ("code", .code), ("amount", .amount), ("serverTime", .serverTime),
+                    ("seq", .seq), ("auction", .auction), ("bidder", .bidder), ("number", .number), ("currentStage", .currentStage),
+                    ("status", .status), ("stages", .stages),
+                ] as [(String, Key)])
+            {
+                table[name.utf8.count].append((Array(name.utf8), key))
+            }
+            return table
+        }()
     }
 
     /// A state's stages, from the same bytes the glance was read from; nil if they cannot be read.
+    /// Each stage's members are found by name, as the glance's are, without a dictionary.
     public func stages(in message: UnsafeRawBufferPointer) -> [Stage]? {
         guard let stagesRange else { return nil }
         let scanner = JSONScanner(message)
@@ -100,14 +116,44 @@ public struct ServerMessageGlance: Equatable, Sendable {
         var stages: [Stage] = []
         stages.reserveCapacity(elements.count)
         for element in elements {
-            guard case .object(let range) = element, let fields = scanner.object(at: range), let type = fields["type"]?.string,
-                let start = fields["start"]?.int64
-            else { return nil }
-            stages.append(
-                Stage(
-                    type: type, start: start, end: fields["end"]?.int64 ?? 0, bidder: fields["bidder"]?.int64.map { Int($0) },
-                    amount: fields["amount"]?.string))
+            guard case .object(let range) = element else { return nil }
+            var type: String?
+            var start: Int64?
+            var stage = Stage(type: "", start: 0, end: 0, bidder: nil, amount: nil)
+            let read = scanner.forEachMember(at: range) { _, key, value in
+                switch StageKey(key) {
+                case .type: type = scanner.value(at: value)?.string
+                case .start: start = scanner.integer(at: value)
+                case .end: stage.end = scanner.integer(at: value) ?? 0
+                case .bidder: stage.bidder = scanner.integer(at: value).map { Int($0) }
+                case .amount: stage.amount = scanner.value(at: value)?.string
+                case .other: break
+                }
+            }
+            guard read, let type, let start else { return nil }
+            stage.type = type
+            stage.start = start
+            stages.append(stage)
         }
         return stages
     }
+
+    /// A stage's member names a bidder plays by.
+    private enum StageKey {
+        case type, start, end, bidder, amount, other
+
+        init(_ bytes: UnsafeRawBufferPointer) {
+            func equals(_ name: StaticString) -> Bool {
+                name.utf8CodeUnitCount == bytes.count && memcmp(name.utf8Start, bytes.baseAddress!, bytes.count) == 0
+            }
+            switch bytes.count {
+            case 3: self = equals("end") ? .end : .other
+            case 4: self = equals("type") ? .type : .other
+            case 5: self = equals("start") ? .start : .other
+            case 6: self = equals("bidder") ? .bidder : equals("amount") ? .amount : .other
+            default: self = .other
+            }
+        }
+    }
+
 }

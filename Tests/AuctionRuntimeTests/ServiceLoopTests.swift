@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// A record of what a loop's work saw, shared with the test.
-private final class Journal: Sendable {
+final class Journal: Sendable {
     let passes = Mutex<[UInt]>([])  // the thread of each pass
     let finishedOn = Mutex<UInt?>(nil)
     var count: Int { passes.withLock { $0.count } }
@@ -18,7 +18,7 @@ private final class Journal: Sendable {
     }
 }
 
-private struct ScriptedWork: LoopWork {
+struct ScriptedWork: LoopWork {
     let journal: Journal
     /// The outcome of each pass in turn: nil succeeds with the loop's interval.
     var script: [Result<Duration?, TestFailure>]
@@ -86,35 +86,5 @@ private struct ScriptedWork: LoopWork {
         loop.stop()
         loop.stop()
         #expect(loop.isStopping)
-    }
-}
-
-@Suite struct LifecycleTests {
-    struct Refusal: Error {}
-
-    @Test func startsInOrderAndStopsInReverse() throws {
-        let journal = Mutex<[String]>([])
-        func part(_ name: String) -> Lifecycle.Part {
-            .init(
-                name, start: { journal.withLock { $0.append("start \(name)") } }, stop: { journal.withLock { $0.append("stop \(name)") } })
-        }
-        try Lifecycle([part("store"), part("clock"), part("server")], logger: Logger(label: "test")).run {
-            journal.withLock { $0.append("running") }
-        }
-        #expect(
-            journal.withLock { $0 } == ["start store", "start clock", "start server", "running", "stop server", "stop clock", "stop store"])
-    }
-
-    @Test func aPartThatRefusesToStartStopsThoseBeforeItAndNothingRuns() {
-        let journal = Mutex<[String]>([])
-        let parts: [Lifecycle.Part] = [
-            .init(
-                "store", start: { journal.withLock { $0.append("start store") } }, stop: { journal.withLock { $0.append("stop store") } }),
-            .init("server", start: { throw Refusal() }, stop: { journal.withLock { $0.append("stop server") } }),
-        ]
-        #expect(throws: Refusal.self) {
-            try Lifecycle(parts, logger: Logger(label: "test")).run { journal.withLock { $0.append("running") } }
-        }
-        #expect(journal.withLock { $0 } == ["start store", "stop store"])
     }
 }

@@ -26,28 +26,3 @@ import Testing
         #expect(HMACSHA256.authenticate([], key: []).count == 32)
     }
 }
-
-@Suite struct ConstantTimeTests {
-    @Test func equalBytesCompareEqual() {
-        #expect(ConstantTime.equals([1, 2, 3], [1, 2, 3]))
-        #expect(ConstantTime.equals([], []))
-    }
-
-    @Test func differentBytesOrLengthsCompareUnequal() {
-        #expect(!ConstantTime.equals([1, 2, 3], [1, 2, 4]))
-        #expect(!ConstantTime.equals([1, 2, 3], [1, 2]))
-        #expect(!ConstantTime.equals([], [0]))
-    }
-}
-
-@Suite struct SecureRandomTests {
-    @Test func returnsTheRequestedNumberOfBytes() throws {
-        #expect(try SecureRandom.bytes(0).isEmpty)
-        #expect(try SecureRandom.bytes(32).count == 32)
-    }
-
-    @Test func twoDrawsDiffer() throws {
-        // 2^-256 chance of a false failure.
-        #expect(try SecureRandom.bytes(32) != SecureRandom.bytes(32))
-    }
-}

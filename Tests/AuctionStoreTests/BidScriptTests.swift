@@ -6,47 +6,6 @@ import RedisClient
 import Synchronization
 import Testing
 
-@Suite struct KeyLayoutTests {
-    @Test func keysOfOneAuctionShareItsHashTag() {
-        let keys = AuctionKeys("abc_1")
-        for key in [keys.plan, keys.live, keys.log, keys.pending, keys.requests, keys.bidders, keys.lease, keys.report, keys.channel] {
-            #expect(key.hasPrefix("auction:{abc_1}:"))
-        }
-    }
-}
-
-@Suite struct PlanningTests {
-    @Test func aPlannedAuctionLoadsBackFromRedisAlone() throws {
-        let fixture = try StoreFixture()
-        let planned = try fixture.plan(offset: 60_000)
-        let replica = try AuctionStore(endpoint: fixture.redis.endpoint).load("tender-1")
-        #expect(replica.state == planned)
-        #expect(replica.seq == 0)
-        #expect(try fixture.store.bidder(ofBid: planned.participants[0].bidId, in: "tender-1") == 1)
-        #expect(try fixture.store.bidder(ofBid: "not-a-bid", in: "tender-1") == nil)
-        let index = try fixture.store.indexedAuctions()
-        #expect(index.map(\.id) == ["tender-1"])
-        #expect(index.first?.status == .scheduled)
-        #expect(index.first?.startMilliseconds == planned.input.startDate.milliseconds)
-    }
-
-    @Test func planningTwiceKeepsTheFirstPlan() throws {
-        let fixture = try StoreFixture()
-        let planned = try fixture.plan(offset: 60_000)
-        let other = try samplePlannedAuction(start: planned.input.startDate.adding(milliseconds: 5000))
-        #expect(try fixture.store.create(other) == false)
-        #expect(try fixture.store.load("tender-1").state == planned)
-    }
-
-    @Test func anUnknownAuctionIsNamedInTheError() throws {
-        let fixture = try StoreFixture()
-        #expect(throws: AuctionStoreError.unknownAuction("nope")) { try fixture.store.load("nope") }
-        #expect(throws: AuctionStoreError.unknownAuction("nope")) {
-            try fixture.store.placeBid(auctionId: "nope", bidder: 1, request: .place(Money(kopiyky: 100)), requestId: "r")
-        }
-    }
-}
-
 @Suite struct BidScriptTests {
     @Test func aBidOneMillisecondAfterTheDeadlineIsRejectedNotDropped() throws {
         let fixture = try StoreFixture()
@@ -250,80 +209,5 @@ import Testing
         #expect(pending.last?.string?.split(separator: " ").dropFirst().first.map(String.init) == String(accepted.last!.amount.kopiyky))
         let replica = try fixture.store.load("tender-1")
         #expect(replica.state.pendingBids.map(\.amount) == [accepted.last!.amount])
-    }
-}
-
-@Suite struct BatchTests {
-    /// The clock appends the due events of many auctions in one round trip: each is its own
-    /// compare-and-set, run in order, with its own outcome in its place.
-    @Test func aBatchOfAppendsGivesEachItsOwnOutcomeInOrder() throws {
-        let fixture = try StoreFixture()
-        let future = try fixture.plan(id: "future", offset: 60_000)
-        _ = try fixture.plan(id: "due", offset: -10)
-        _ = try fixture.plan(id: "other-lease", offset: -10)
-        #expect(try fixture.store.acquireLeases(["future", "due", "other-lease"], owner: "me", ttl: .seconds(60)) == [true, true, true])
-        let due = try fixture.store.load("due")
-        func request(_ replica: AuctionReplica, owner: String = "me", at: Timestamp) throws -> AppendRequest {
-            let event = try #require(replica.state.dueStageSwitch(at: at))
-            var next = replica.state
-            try next.apply(event)
-            return AppendRequest(
-                event, to: replica, next: next, leaseOwner: owner, notBefore: next.stages[0].start, stampWithRedisTime: true)
-        }
-        let far = future.stages[0].start
-        let batch = [
-            try request(fixture.store.load("future"), at: far),
-            try request(due, at: far),
-            try request(due, at: far),  // the same seq again: the one before it came first
-            try request(fixture.store.load("other-lease"), owner: "someone-else", at: far),
-            try request(AuctionReplica(planned: samplePlannedAuction(id: "nope", start: far)), at: far),
-        ]
-        let outcomes = try fixture.store.append(batch)
-        #expect(outcomes.count == batch.count)
-        guard case .success(.early(let now)) = outcomes[0] else {
-            Issue.record("\(outcomes[0])")
-            return
-        }
-        #expect(now < far)
-        guard case .success(.appended(seq: 1, let at)) = outcomes[1] else {
-            Issue.record("\(outcomes[1])")
-            return
-        }
-        #expect(at >= due.state.stages[0].start)
-        #expect(outcomes[2] == .success(.conflict(seq: 1)))
-        #expect(outcomes[3] == .success(.notLeaseHolder))
-        #expect(throws: AuctionStoreError.unknownAuction("nope")) { try outcomes[4].get() }
-        // The index follows the one auction that changed status.
-        let statuses = Dictionary(uniqueKeysWithValues: try fixture.store.indexedAuctions().map { ($0.id, $0.status) })
-        #expect(statuses == ["future": .scheduled, "due": .active, "other-lease": .scheduled])
-    }
-
-    @Test func loadsAndLogReadsOfManyAuctionsAnswerEachInItsPlace() throws {
-        let fixture = try StoreFixture()
-        let planned = try fixture.plan(id: "bidding", offset: -10, firstPause: 0, turn: 60_000)
-        _ = try fixture.plan(id: "quiet", offset: 60_000)
-        _ = try fixture.store.placeBid(auctionId: "bidding", bidder: 1, request: .place(planned.bestValidAmount(of: 1)), requestId: "r1")
-        let logs = try fixture.store.events(of: [("bidding", 0), ("quiet", 0), ("bidding", 1), ("nope", 0)])
-        #expect(try logs.map { try $0.get().count } == [1, 0, 0, 0])
-        let replicas = try fixture.store.load(["bidding", "nope", "quiet"])
-        #expect(try replicas[0].get().seq == 1)
-        #expect(throws: AuctionStoreError.unknownAuction("nope")) { try replicas[1].get() }
-        #expect(try replicas[2].get().state == fixture.store.load("quiet").state)
-    }
-}
-
-/// The bid script's one encoding, read back; anything else is not an answer.
-@Suite struct BidScriptReplyTests {
-    @Test func everyFormReadsAndNothingElseDoes() {
-        #expect(
-            BidScriptReply("accepted|7|1732000000000123|90000")
-                == .verdict(.accepted(seq: 7, amount: Money(kopiyky: 90000), at: Timestamp(microseconds: 1_732_000_000_000_123))))
-        #expect(BidScriptReply("cancelled|8|5") == .verdict(.cancelled(seq: 8, at: Timestamp(microseconds: 5))))
-        #expect(BidScriptReply("rejected|turn_over|5") == .verdict(.rejected(.turnOver, at: Timestamp(microseconds: 5))))
-        #expect(BidScriptReply("missing") == .missing)
-        #expect(BidScriptReply("outage") == .outage)
-        for text in ["", "accepted|7|5", "accepted|7|5|90000|x", "rejected|dancing|5", "rejected||5", "cancelled|x|5", "outage|1", "ok"] {
-            #expect(BidScriptReply(text) == nil, "\(text)")
-        }
     }
 }

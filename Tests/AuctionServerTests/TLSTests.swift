@@ -1,0 +1,43 @@
+import AuctionRuntime
+import AuctionServer
+import AuctionTesting
+import Foundation
+import Testing
+
+@Suite struct TLSTests {
+    @Test func withACertificateAndKeyTheServiceSpeaksHTTPS() throws {
+        let folder = makeTemporaryDirectory("tls")
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-days", "1",
+            "-subj", "/CN=127.0.0.1",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        let redis = try RedisServer()
+        let port = freeLoopbackPort()
+        let daemon = try ManagedProcess(
+            executable: builtProduct("auctiond"), arguments: ["serve"],
+            environment: [
+                "AUCTIOND_LISTEN": "127.0.0.1:\(port)", "AUCTIOND_REDIS_URL": redis.url, "AUCTIOND_TLS_CERTIFICATE": folder + "/cert.pem",
+                "AUCTIOND_TLS_PRIVATE_KEY": folder + "/key.pem", "AUCTIOND_WEB_DIR": folder,
+                "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret, "AUCTIOND_REDIS_DURABILITY": "relaxed",
+            ],
+            logPath: folder + "/auctiond.log")
+        defer { daemon.stop() }
+        func curl(_ url: String) -> String {
+            let process = Process()
+            let pipe = Pipe()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-sk", "-m", "2", url]
+            process.standardOutput = pipe
+            try? process.run()
+            process.waitUntilExit()
+            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(waitUntil { curl("https://127.0.0.1:\(port)/healthz").contains("\"status\":\"ok\"") }, "\(daemon.log)")
+        #expect(blockingHTTP("GET", port: port, path: "/healthz")?.status != 200, "plain HTTP must not be served on a TLS port")
+    }
+}
