@@ -309,30 +309,58 @@ public struct AuctionPlanner {
     func linksBody(_ input: AuctionInput, view: TenderDocument) throws -> Data {
         let url = auctionURL(input.auctionId, resource: input.resource)
         let participants = Set(input.participants.map(\.bidId))
-        var bids: [[String: Any]] = []
+        var bids: [LinksPatch.Bid] = []
         for bid in view.bids ?? [] {
             guard participants.contains(bid.id) else {
-                bids.append(["id": bid.id])
+                bids.append(LinksPatch.Bid(id: bid.id))
                 continue
             }
             let link = tokens.participationURL(auctionURL: url, auctionId: input.auctionId, bidId: bid.id)
             if let lotId = input.lotId {
-                let lotValues = (bid.lotValues ?? []).map { entry -> [String: Any] in
-                    entry.relatedLot == lotId ? ["relatedLot": lotId, "participationUrl": link] : ["relatedLot": entry.relatedLot]
+                let lotValues = (bid.lotValues ?? []).map { entry in
+                    LinksPatch.LotValue(relatedLot: entry.relatedLot, participationUrl: entry.relatedLot == lotId ? link : nil)
                 }
-                bids.append(["id": bid.id, "lotValues": lotValues])
+                bids.append(LinksPatch.Bid(id: bid.id, lotValues: lotValues))
             } else {
-                bids.append(["id": bid.id, "participationUrl": link])
+                bids.append(LinksPatch.Bid(id: bid.id, participationUrl: link))
             }
         }
-        var data: [String: Any] = ["bids": bids]
+        var patch = LinksPatch(data: .init(bids: bids))
         if let lotId = input.lotId {
-            data["lots"] = (view.lots ?? []).map { lot -> [String: Any] in
-                lot.id == lotId ? ["id": lot.id, "auctionUrl": url] : ["id": lot.id]
-            }
+            patch.data.lots = (view.lots ?? []).map { lot in LinksPatch.Lot(id: lot.id, auctionUrl: lot.id == lotId ? url : nil) }
         } else {
-            data["auctionUrl"] = url
+            patch.data.auctionUrl = url
         }
-        return try JSONSerialization.data(withJSONObject: ["data": data], options: [.sortedKeys, .withoutEscapingSlashes])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(patch)
     }
+}
+
+/// `PATCH …/auction[/{lotId}]` (SPEC §6): the links, in the API's envelope. Absent members are
+/// left out, as the API expects for bids and lots that are not this auction's.
+struct LinksPatch: Encodable {
+    struct Bid: Encodable {
+        var id: String
+        var participationUrl: String?
+        var lotValues: [LotValue]?
+    }
+
+    struct LotValue: Encodable {
+        var relatedLot: String?
+        var participationUrl: String?
+    }
+
+    struct Lot: Encodable {
+        var id: String
+        var auctionUrl: String?
+    }
+
+    struct Body: Encodable {
+        var bids: [Bid]
+        var lots: [Lot]?
+        var auctionUrl: String?
+    }
+
+    var data: Body
 }
