@@ -35,7 +35,11 @@ let package = Package(
         // Thin wrappers: the only places that touch C pointers.
         .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
-        .target(name: "WebServer", dependencies: ["CLibWebSockets", "CShims"]),
+        // The thread that owns an lws context and the context's recipe, shared by the server and the client pool.
+        .target(name: "LWSCore", dependencies: ["CLibWebSockets", "CShims"]),
+        .target(name: "WebServer", dependencies: ["CLibWebSockets", "CShims", "LWSCore"]),
+        // lws's client role, for the load generator.
+        .target(name: "WebSocketClient", dependencies: ["CLibWebSockets", "CShims", "LWSCore"]),
 
         // The product.
         .target(name: "AuctionCore"),
@@ -81,7 +85,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "AuctionCore", "AuctionProtocol", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer",
+                "AuctionCore", "AuctionProtocol", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer", "WebSocketClient",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
@@ -106,7 +110,8 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "AuctionTesting"]),
         .testTarget(name: "AuctionProtocolTests", dependencies: ["AuctionProtocol", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
-        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "AuctionTesting"]),
+        // The client pool's tests run it against the server's fixture.
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketClient", "AuctionTesting"]),
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),

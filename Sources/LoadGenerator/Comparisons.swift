@@ -8,6 +8,7 @@ import Foundation
 import RedisClient
 import Synchronization
 import WebServer
+import WebSocketClient
 
 public struct FanOutComparison: Codable, Sendable {
     public var clients = 0

@@ -12,6 +12,7 @@ import AuctionStore
 import AuctionTesting
 import Foundation
 import WebServer
+import WebSocketClient
 
 /// A bid the server acknowledged, as the bidder saw it.
 struct Acknowledgement: Sendable {

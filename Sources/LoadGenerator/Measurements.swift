@@ -1,6 +1,7 @@
 // What the load test measures, in HdrHistograms (µs) and per-second series. Each fleet owns its
 // own on its pool's thread; the sampler and the report read them through `WebSocketClientPool.run`.
 import Foundation
+import WebSocketClient
 import Histogram
 
 /// A latency distribution in microseconds, 1 µs to 10 minutes at 3 significant digits.

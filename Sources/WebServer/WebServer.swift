@@ -4,6 +4,7 @@
 // One listening socket: the first thread accepts, and hands the connections round the threads.
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 import Synchronization
 

@@ -1,6 +1,7 @@
 // The lws context of a service thread: its protocol, the static folders as mounts, TLS.
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 
 extension WebServerThread {

@@ -2,6 +2,7 @@
 // delegate, and writing the response in chunks.
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 
 extension WebServerThread {

@@ -2,6 +2,7 @@
 // frames (at once when nothing waits before them, else queued), and closing.
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 
 extension WebServerThread {

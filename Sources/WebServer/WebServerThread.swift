@@ -4,6 +4,7 @@
 // connection to the next thread in turn (WebServer.handOut).
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 import Synchronization
 

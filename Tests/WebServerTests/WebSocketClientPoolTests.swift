@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 import WebServer
+import WebSocketClient
 
 /// Records what the pool reports, per connection id.
 final class RecordingClients: WebSocketClientDelegate {

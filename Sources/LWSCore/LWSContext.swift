@@ -4,39 +4,53 @@
 import CLibWebSockets
 import CShims
 
-struct LWSContextRecipe {
-    typealias Callback =
+package struct LWSContextRecipe {
+    package typealias Callback =
         @convention(c) (
             OpaquePointer?, lws_callback_reasons, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int
         ) -> Int32
 
-    var protocolName: String
-    var callback: Callback
+    package var protocolName: String
+    package var callback: Callback
     /// Bytes lws keeps per connection for the role (the server: the connection's id).
-    var perSessionDataSize = 0
+    package var perSessionDataSize = 0
     /// lws's receive buffer per connection.
-    var receiveBufferSize: Int
+    package var receiveBufferSize: Int
     /// The server listens on a socket of its own (`cshim_listen`) and only adopts; the client
     /// pool does not listen at all.
-    var acceptsAdoptedConnections: Bool
-    var timeoutSeconds: UInt32
-    var options: UInt64
-    var logLevel: Int32
+    package var acceptsAdoptedConnections: Bool
+    package var timeoutSeconds: UInt32
+    package var options: UInt64
+    package var logLevel: Int32
 
     /// An lws retry policy with validity pings and hang-ups off (shared by every context): without
     /// one lws re-files each connection's timer in one sorted list on every frame, O(connections).
-    nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
+    package nonisolated(unsafe) static let noValidityTimers: UnsafeMutablePointer<lws_retry_bo_t> = {
         let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
         policy.initialize(to: lws_retry_bo_t())
         return policy
     }()
+
+    package init(
+        protocolName: String, callback: Callback, perSessionDataSize: Int = 0, receiveBufferSize: Int, acceptsAdoptedConnections: Bool,
+        timeoutSeconds: UInt32, options: UInt64, logLevel: Int32
+    ) {
+        self.protocolName = protocolName
+        self.callback = callback
+        self.perSessionDataSize = perSessionDataSize
+        self.receiveBufferSize = receiveBufferSize
+        self.acceptsAdoptedConnections = acceptsAdoptedConnections
+        self.timeoutSeconds = timeoutSeconds
+        self.options = options
+        self.logLevel = logLevel
+    }
 
     /// Makes the context on the calling thread (the service thread's `createContext`).
     /// - Parameters:
     ///   - user: what `lws_context_user` gives the callback back.
     ///   - lifetime: keeps what lws reads for the context's life.
     ///   - more: the role's own settings.
-    func make<Command>(
+    package func make<Command>(
         user: UnsafeMutableRawPointer, on service: LWSServiceThread<Command>, keeping lifetime: LifetimeArena,
         _ more: (inout lws_context_creation_info) -> Void = { _ in }
     ) -> OpaquePointer? {

@@ -3,6 +3,7 @@
 // object; other threads hand it work as commands.
 import CLibWebSockets
 import CShims
+import LWSCore
 import Foundation
 import Synchronization
 
@@ -54,7 +55,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     }
 
     /// Creates the lws context and starts its thread.
-    public func start() throws(WebServerError) {
+    public func start() throws(WebSocketClientError) {
         let created = service.start(
             createContext: { [unowned self] in createContext() },
             execute: { [unowned self] command in execute(command) },
@@ -62,7 +63,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
                 connections.removeAll()
                 strings.forEach { free($0) }
             })
-        guard created else { throw WebServerError(description: "cannot create the lws client context") }
+        guard created else { throw WebSocketClientError(description: "cannot create the lws client context") }
         started = true
         timers.start { [weak self] work in self?.perform(.run(work)) }
     }
@@ -329,4 +330,9 @@ private final class TimerQueue: @unchecked Sendable {
             parent = smallest
         }
     }
+}
+
+/// Why the pool could not start.
+public struct WebSocketClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

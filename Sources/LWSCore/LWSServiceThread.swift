@@ -18,7 +18,7 @@ import CShims
 import Foundation
 import Synchronization
 
-final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
+package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let name: String
     private let lanes = Mutex<Lanes>(Lanes())
     /// How long one drain runs queued work before the loop serves its sockets again, and up to
@@ -60,11 +60,11 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     }
 
     /// The context while the thread runs; only for use on the service thread.
-    private(set) var context: OpaquePointer?
+    package private(set) var context: OpaquePointer?
     /// The libev loop, handed to lws through `info.foreign_loops` (one per service thread).
     private let foreignLoops = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 1)
 
-    init(name: String) {
+    package init(name: String) {
         self.name = name
         foreignLoops.initialize(to: nil)
     }
@@ -73,22 +73,22 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
 
     /// Puts the context on this thread's libev loop; `createContext` calls it on `info`. Without
     /// a loop (libev failed to make one) lws keeps its own poll() loop.
-    func useEventLoop(_ info: inout lws_context_creation_info) {
+    package func useEventLoop(_ info: inout lws_context_creation_info) {
         guard foreignLoops.pointee != nil else { return }
         info.options |= cshim_option_libev()
         info.foreign_loops = foreignLoops
     }
 
     /// "epoll" when the context runs on libev's epoll loop, "poll" on lws's own.
-    var eventLoopName: String {
+    package var eventLoopName: String {
         foreignLoops.pointee.map { String(cString: cshim_ev_backend_name($0)) } ?? "poll"
     }
 
-    var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }
+    package var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
     /// Stops a debug build when called off the service thread: lws objects, and what the owner
     /// keeps about them, belong to that thread alone (lws is built with LWS_MAX_SMP 1).
-    func preconditionOnServiceThread(file: StaticString = #fileID, line: UInt = #line) {
+    package func preconditionOnServiceThread(file: StaticString = #fileID, line: UInt = #line) {
         assert(
             threadID.load(ordering: .acquiring) == UInt(pthread_self()), "\(name): lws state touched off its service thread", file: file,
             line: line)
@@ -103,7 +103,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     ///   - afterDestroy: on the thread, after the context is gone.
     ///   - tick: runs on the thread every `interval` (a libev timer; on lws's own poll() loop,
     ///     after the first round of events past each `interval`).
-    func start(
+    package func start(
         tick: (interval: Duration, run: () -> Void)? = nil,
         createContext: @escaping () -> OpaquePointer?,
         execute: @escaping (Command) -> Void,
@@ -160,7 +160,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     }
 
     /// Asks the loop to end and waits until the context is destroyed. Only the first call acts.
-    func stop() {
+    package func stop() {
         guard thread != nil, !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake()
         stopped.wait()
@@ -171,7 +171,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     /// Only the command that finds the queue empty wakes it: the ones queued behind it are run by
     /// the same `drain`: a wake-up is a write, a loop round and (on the poll() fallback) a walk
     /// over every socket, once for a burst of broadcasts rather than once for each.
-    func perform(_ command: Command, ahead: Bool = false) {
+    package func perform(_ command: Command, ahead: Bool = false) {
         if threadID.load(ordering: .acquiring) == UInt(pthread_self()) {
             execute?(command)
         } else {
@@ -190,7 +190,7 @@ final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     /// waits for the next drain and the loop is woken again, so it reads its sockets before it
     /// goes on. A longer backlog is run straight through: a loop that spends its rounds reading
     /// must not let the queue grow without bound.
-    func drain() {
+    package func drain() {
         guard let execute else { return }
         let began = ContinuousClock.now
         defer { lastDrainEnded = ContinuousClock.now }
