@@ -79,32 +79,15 @@ public struct ServerMessageGlance: Equatable, Sendable {
     private enum Key {
         case type, requestId, code, amount, serverTime, seq, auction, bidder, number, currentStage, status, stages, other
 
-        init(_ bytes: UnsafeRawBufferPointer) {
-            self = .other
-            // By length first: most members of a state are none of these.
-            guard bytes.count < Self.byLength.count else { return }
-            for (name, key) in Self.byLength[bytes.count] where memcmp(name, bytes.baseAddress!, bytes.count) == 0 {
-                self = key
-                return
-            }
-        }
+        init(_ bytes: UnsafeRawBufferPointer) { self = Self.names.key(bytes) ?? .other }
 
         var isEntered: Bool { self == .auction || self == .bidder }
 
-        /// The names by their length in bytes.
-        static let byLength: [[([UInt8], Key)]] = {
-            var table = [[([UInt8], Key)]](repeating: [], count: 13)
-            for (name, key)
-                in ([
-                    ("type", .type), ("requestId", .requestId), ("code", .code), ("amount", .amount), ("serverTime", .serverTime),
-                    ("seq", .seq), ("auction", .auction), ("bidder", .bidder), ("number", .number), ("currentStage", .currentStage),
-                    ("status", .status), ("stages", .stages),
-                ] as [(String, Key)])
-            {
-                table[name.utf8.count].append((Array(name.utf8), key))
-            }
-            return table
-        }()
+        static let names = NameTable<Key>([
+            ("type", .type), ("requestId", .requestId), ("code", .code), ("amount", .amount), ("serverTime", .serverTime),
+            ("seq", .seq), ("auction", .auction), ("bidder", .bidder), ("number", .number), ("currentStage", .currentStage),
+            ("status", .status), ("stages", .stages),
+        ])
     }
 
     /// A state's stages, from the same bytes the glance was read from; nil if they cannot be read.
@@ -143,17 +126,28 @@ public struct ServerMessageGlance: Equatable, Sendable {
         case type, start, end, bidder, amount, other
 
         init(_ bytes: UnsafeRawBufferPointer) {
-            func equals(_ name: StaticString) -> Bool {
-                name.utf8CodeUnitCount == bytes.count && memcmp(name.utf8Start, bytes.baseAddress!, bytes.count) == 0
-            }
-            switch bytes.count {
-            case 3: self = equals("end") ? .end : .other
-            case 4: self = equals("type") ? .type : .other
-            case 5: self = equals("start") ? .start : .other
-            case 6: self = equals("bidder") ? .bidder : equals("amount") ? .amount : .other
-            default: self = .other
-            }
+            self = Self.names.key(bytes) ?? .other
         }
+
+        static let names = NameTable<StageKey>([
+            ("type", .type), ("start", .start), ("end", .end), ("bidder", .bidder), ("amount", .amount),
+        ])
+    }
+}
+
+/// Member names told apart by their bytes, by length first (most members a glance passes are none
+/// of them), without making a string of a key.
+private struct NameTable<Key: Sendable>: Sendable {
+    private let byLength: [[([UInt8], Key)]]
+
+    init(_ names: [(String, Key)]) {
+        var table = [[([UInt8], Key)]](repeating: [], count: (names.map(\.0.utf8.count).max() ?? 0) + 1)
+        for (name, key) in names { table[name.utf8.count].append((Array(name.utf8), key)) }
+        byLength = table
     }
 
+    func key(_ bytes: UnsafeRawBufferPointer) -> Key? {
+        guard bytes.count < byLength.count, let base = bytes.baseAddress else { return nil }
+        return byLength[bytes.count].first { memcmp($0.0, base, bytes.count) == 0 }?.1
+    }
 }

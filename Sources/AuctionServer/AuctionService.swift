@@ -93,8 +93,14 @@ public final class AuctionService: WebServerDelegate {
     private struct IndexRefresh: LoopWork {
         let service: AuctionService
         let store: AuctionStore
+        /// `start` has just read the index and the clock: the first pass waits an interval.
+        var loadedAtStart = true
 
-        func pass(_ loop: ServiceLoop) -> Duration? {
+        mutating func pass(_ loop: ServiceLoop) -> Duration? {
+            if loadedAtStart {
+                loadedAtStart = false
+                return nil
+            }
             do { try service.clock.synchronize(with: store) } catch {
                 service.logger.warning("cannot read Redis' clock", metadata: ["error": "\(error)"])
             }
