@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "AuctionProtocolTests", dependencies: ["AuctionProtocol", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         // The client pool's tests run it against the server's fixture.
-        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketClient", "AuctionTesting"]),
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketClient", "LWSCore", "AuctionTesting"]),
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),

@@ -72,14 +72,21 @@ static void cshim_timer_fired(struct ev_loop *loop, ev_timer *watcher, int reven
     timer->fired(timer->owner);
 }
 
-void *cshim_ev_timer_new(void *loop, double seconds, cshim_woken_fn fired, void *owner) {
+void *cshim_ev_timer_new(void *loop, double seconds, double repeat, cshim_woken_fn fired, void *owner) {
     struct cshim_timer *timer = calloc(1, sizeof(*timer));
     if (!timer) return NULL;
     timer->fired = fired;
     timer->owner = owner;
-    ev_timer_init(&timer->watcher, cshim_timer_fired, seconds, seconds);
+    ev_timer_init(&timer->watcher, cshim_timer_fired, seconds, repeat);
     ev_timer_start((struct ev_loop *)loop, &timer->watcher);
     return timer;
+}
+
+void cshim_ev_timer_rearm(void *loop, void *timer, double seconds) {
+    ev_timer *watcher = &((struct cshim_timer *)timer)->watcher;
+    ev_timer_stop((struct ev_loop *)loop, watcher);
+    ev_timer_set(watcher, seconds, 0.);
+    ev_timer_start((struct ev_loop *)loop, watcher);
 }
 
 void cshim_ev_timer_free(void *loop, void *timer) {

@@ -46,6 +46,11 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private var woken: WokenHandler?
     /// What the libev timer runs on the service thread.
     private var ticking: WokenHandler?
+    /// Work given a time to run (`run(at:)`), and the one-shot libev timer set for the earliest
+    /// (service thread only).
+    private var timed = DeadlineQueue<() -> Void>()
+    private var timedTimer: UnsafeMutableRawPointer?
+    private var timedFired: WokenHandler?
     private let stopped = DispatchSemaphore(value: 0)
     private var thread: Thread?
     /// The owner's part, set by `start` and cleared when the thread ends (they hold the owner).
@@ -137,10 +142,17 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
                     tick.run()
                     nextTick = ContinuousClock.now + tick.interval
                 }
+                if timedTimer == nil, let due = timed.nextDeadline, ContinuousClock.now >= due { runTimedWork() }
             }
             hooks.beforeDestroy { _ = serviceOnce(context, within: 0.05) }
-            if let ticker, let loop = foreignLoops.pointee { cshim_ev_timer_free(loop, ticker) }
+            if let loop = foreignLoops.pointee {
+                if let ticker { cshim_ev_timer_free(loop, ticker) }
+                if let timedTimer { cshim_ev_timer_free(loop, timedTimer) }
+            }
             ticking = nil
+            timedTimer = nil
+            timedFired = nil
+            timed = DeadlineQueue()
             wakeTarget.withLock { $0 = nil }
             if case .libev(let loop, let wake) = target { cshim_ev_wake_free(loop, wake) }
             woken = nil
@@ -233,6 +245,41 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         answers.forEach(execute)
     }
 
+    /// Runs `work` on this thread at `deadline`, or as soon after as the loop is free; work due at
+    /// the same instant runs in the order given. Call it on the service thread (owners take
+    /// requests from elsewhere as commands). On libev a one-shot timer is set for the earliest
+    /// deadline; on lws's own poll() loop, due work runs after each round of events.
+    package func run(at deadline: ContinuousClock.Instant, _ work: @escaping () -> Void) {
+        preconditionOnServiceThread()
+        let earliest = timed.nextDeadline
+        timed.add(work, at: deadline)
+        if earliest.map({ deadline < $0 }) ?? true { armTimedTimer() }
+    }
+
+    private func runTimedWork() {
+        for work in timed.takeDue(at: .now) { work() }
+        armTimedTimer()
+    }
+
+    /// Sets the one timer for the earliest deadline. A timer that fires early (libev counts from
+    /// the loop's cached time) finds nothing due and is set again for what remains.
+    private func armTimedTimer() {
+        guard let deadline = timed.nextDeadline, let loop = foreignLoops.pointee else { return }
+        let wait = max(.zero, deadline - .now)
+        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+        if let timedTimer {
+            cshim_ev_timer_rearm(loop, timedTimer, seconds)
+            return
+        }
+        let handler = WokenHandler { [unowned self] in runTimedWork() }
+        timedFired = handler
+        let owner = Unmanaged.passUnretained(handler).toOpaque()
+        guard let timer = cshim_ev_timer_new(loop, seconds, 0, { owner in WokenHandler.fire(owner) }, owner) else {
+            fatalError("no memory for the event loop's timer")
+        }
+        timedTimer = timer
+    }
+
     private func wake() {
         wakeTarget.withLock { target in
             switch target {
@@ -263,11 +310,8 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         let handler = WokenHandler(tick.run)
         ticking = handler
         let owner = Unmanaged.passUnretained(handler).toOpaque()
-        guard
-            let timer = cshim_ev_timer_new(
-                loop, Double(tick.interval.components.seconds) + Double(tick.interval.components.attoseconds) / 1e18,
-                { owner in WokenHandler.fire(owner) }, owner)
-        else {
+        let seconds = Double(tick.interval.components.seconds) + Double(tick.interval.components.attoseconds) / 1e18
+        guard let timer = cshim_ev_timer_new(loop, seconds, seconds, { owner in WokenHandler.fire(owner) }, owner) else {
             fatalError("no memory for the event loop's timer")
         }
         return timer

@@ -38,12 +38,12 @@ public final class WebSocketClientPool: @unchecked Sendable {
         case send(Int, [UInt8])
         case close(Int)
         case run(@Sendable () -> Void)
+        case runAt(ContinuousClock.Instant, @Sendable () -> Void)
     }
 
     private let delegate: WebSocketClientDelegate
     private let service = LWSServiceThread<Command>(name: "lws-clients")
     private var started = false
-    private let timers = TimerQueue()
 
     // Owned by the service thread.
     private var connections: [Int: ClientConnection] = [:]
@@ -65,13 +65,11 @@ public final class WebSocketClientPool: @unchecked Sendable {
             })
         guard created else { throw WebSocketClientError(description: "cannot create the lws client context") }
         started = true
-        timers.start { [weak self] work in self?.perform(.run(work)) }
     }
 
     /// Closes every connection without waiting for the peers and ends the thread.
     public func stop() {
         guard started else { return }
-        timers.stop()
         service.stop()
     }
 
@@ -83,7 +81,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     public func run(_ work: @escaping @Sendable () -> Void) { perform(.run(work)) }
     /// Runs `work` on the service thread at `deadline` (or as soon after as the thread is free).
     public func run(at deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> Void) {
-        timers.add(deadline, work)
+        perform(.runAt(deadline, work))
     }
 
     private func perform(_ command: Command) { service.perform(command) }
@@ -115,6 +113,8 @@ public final class WebSocketClientPool: @unchecked Sendable {
             lws_callback_on_writable(wsi)
         case .run(let work):
             work()
+        case .runAt(let deadline, let work):
+            service.run(at: deadline, work)
         }
     }
 
@@ -241,95 +241,6 @@ private final class ClientConnection {
     var outbox: [[UInt8]] = []
     var assembly: [UInt8] = []
     var closing = false
-}
-
-/// Work due at given instants, handed to the service thread when due.
-private final class TimerQueue: @unchecked Sendable {
-    private struct Entry {
-        let deadline: ContinuousClock.Instant
-        let order: Int
-        let work: @Sendable () -> Void
-    }
-    private let condition = NSCondition()
-    private var heap: [Entry] = []
-    private var counter = 0
-    private var running = false
-
-    func start(_ deliver: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
-        condition.lock()
-        running = true
-        condition.unlock()
-        let thread = Thread { [self] in
-            condition.lock()
-            while running {
-                guard let first = heap.first else {
-                    condition.wait()
-                    continue
-                }
-                let now = ContinuousClock.now
-                if first.deadline > now {
-                    let seconds =
-                        Double((first.deadline - now).components.attoseconds) / 1e18 + Double((first.deadline - now).components.seconds)
-                    condition.wait(until: Date().addingTimeInterval(seconds))
-                    continue
-                }
-                var due: [@Sendable () -> Void] = []
-                while let top = heap.first, top.deadline <= now { due.append(popFirst().work) }
-                condition.unlock()
-                due.forEach(deliver)
-                condition.lock()
-            }
-            condition.unlock()
-        }
-        thread.name = "lws-client-timers"
-        thread.start()
-    }
-
-    func stop() {
-        condition.lock()
-        running = false
-        condition.signal()
-        condition.unlock()
-    }
-
-    func add(_ deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () -> Void) {
-        condition.lock()
-        counter += 1
-        heap.append(Entry(deadline: deadline, order: counter, work: work))
-        siftUp(heap.count - 1)
-        condition.signal()
-        condition.unlock()
-    }
-
-    private func before(_ a: Entry, _ b: Entry) -> Bool { (a.deadline, a.order) < (b.deadline, b.order) }
-
-    private func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard before(heap[child], heap[parent]) else { return }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func popFirst() -> Entry {
-        let first = heap[0]
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return first }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, before(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count, before(heap[right], heap[smallest]) { smallest = right }
-            if smallest == parent { return first }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
 }
 
 /// Why the pool could not start.

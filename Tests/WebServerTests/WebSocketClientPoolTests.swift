@@ -90,6 +90,35 @@ final class PoolFixture {
         #expect(ranAt.withLock { $0! } - start >= .milliseconds(150))
     }
 
+    /// Timed work runs on the pool's one thread (on the loop's own timer), in deadline order,
+    /// work due at the same instant in the order it was given, and work already due at once.
+    @Test func timedWorkRunsInDeadlineOrderOnTheServiceThread() throws {
+        let fixture = try PoolFixture()
+        let pool = fixture.pool
+        let serviceThread = Mutex<pthread_t?>(nil)
+        pool.run { serviceThread.withLock { $0 = pthread_self() } }
+        #expect(waitUntil { serviceThread.withLock { $0 } != nil })
+        let ran = Mutex<[Int]>([])
+        let threads = Mutex<Set<pthread_t>>([])
+        let start = ContinuousClock.now
+        for (order, delay) in [(4, 120), (2, 60), (3, 60), (1, 20), (0, -50)] {
+            pool.run(at: start + .milliseconds(delay)) {
+                ran.withLock { $0.append(order) }
+                threads.withLock { _ = $0.insert(pthread_self()) }
+            }
+        }
+        #expect(waitUntil { ran.withLock { $0.count } == 5 })
+        #expect(ran.withLock { $0 } == [0, 1, 2, 3, 4])
+        #expect(threads.withLock { $0 } == [serviceThread.withLock { $0! }])
+        // Scheduled from the service thread itself, earlier than what waits: it does not wait.
+        let nested = Mutex<ContinuousClock.Instant?>(nil)
+        pool.run(at: ContinuousClock.now + .seconds(5)) {}
+        pool.run {
+            pool.run(at: ContinuousClock.now + .milliseconds(10)) { nested.withLock { $0 = ContinuousClock.now } }
+        }
+        #expect(waitUntil { nested.withLock { $0 } != nil })
+    }
+
     @Test func aRefusedConnectionIsReportedWithItsReason() throws {
         let recorder = RecordingClients()
         let pool = WebSocketClientPool(delegate: recorder)

@@ -34,8 +34,11 @@ typedef void (*cshim_woken_fn)(void *owner);
 void *cshim_ev_wake_new(void *loop, cshim_woken_fn woken, void *owner);
 void cshim_ev_wake(void *loop, void *wake);
 void cshim_ev_wake_free(void *loop, void *wake);
-/// A repeating timer on the loop: `fired(owner)` runs on the loop's thread every `seconds`.
-void *cshim_ev_timer_new(void *loop, double seconds, cshim_woken_fn fired, void *owner);
+/// A timer on the loop: `fired(owner)` runs on the loop's thread after `seconds`, then every
+/// `repeat` seconds (never again when `repeat` is 0, until it is re-armed).
+void *cshim_ev_timer_new(void *loop, double seconds, double repeat, cshim_woken_fn fired, void *owner);
+/// Makes `timer` fire once, `seconds` from now (and not before, whatever it was set to).
+void cshim_ev_timer_rearm(void *loop, void *timer, double seconds);
 void cshim_ev_timer_free(void *loop, void *timer);
 /// One round of the loop: waits for events and serves them (lws's watchers run inside). The
 /// loop is run here, not through lws_service: on libev, lws 4.1's lws_service runs it until
