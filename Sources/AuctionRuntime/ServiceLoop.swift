@@ -62,6 +62,11 @@ public final class ServiceLoop: Sendable {
         guard first else { return }
         let thread = Thread { [self] in
             owner.store(UInt(pthread_self()), ordering: .releasing)
+            // Foundation's Thread.name does not reach the kernel on Linux, whose name (what top -H,
+            // perf and /proc show) holds 15 bytes: the process's prefix is left out.
+            let kernelName = name.hasPrefix("auctiond.") ? String(name.dropFirst("auctiond.".count)) : name
+            try? String(decoding: kernelName.utf8.prefix(15), as: UTF8.self).write(
+                toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             var work = makeWork()
             run(&work)
             work.finish()

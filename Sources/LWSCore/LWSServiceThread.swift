@@ -121,6 +121,9 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         let created = Atomic<Bool>(false)
         let thread = Thread { [self] in
             threadID.store(UInt(pthread_self()), ordering: .releasing)
+            // What top -H and perf show (Foundation's Thread.name does not reach the kernel on Linux).
+            try? String(decoding: name.utf8.prefix(15), as: UTF8.self).write(
+                toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             foreignLoops.pointee = cshim_ev_loop_new()
             guard let hooks, let context = hooks.createContext() else {
                 destroyLoop()

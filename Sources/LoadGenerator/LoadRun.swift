@@ -41,6 +41,18 @@ public struct LoadRun {
         self.log = log
     }
 
+    /// auctiond's cost of being up, with every connection held and no auction running yet (the
+    /// profiles that compare with the mirror start them well after the connections): the
+    /// background loops (clock, feeds, tender sync, keep-alive) cost this whatever is delivered.
+    private func idleCores(over window: Duration) -> Double {
+        let processes = settings.probes.filter { $0.name.hasPrefix("auctiond") }
+        let began = ContinuousClock.now
+        let before = processes.map { $0.preciseCPUNanoseconds ?? 0 }
+        Thread.sleep(forTimeInterval: window.inSeconds)
+        let used = zip(processes, before).reduce(UInt64(0)) { sum, pair in sum + ((pair.0.preciseCPUNanoseconds ?? pair.1) &- pair.1) }
+        return Double(used) / 1e9 / (ContinuousClock.now - began).inSeconds
+    }
+
     /// Runs the profile and writes `summary.json` and `report.html`; returns the summary.
     public func run() throws -> Summary {
         let deadline = ContinuousClock.now + .seconds(profile.timeoutSeconds)
@@ -95,8 +107,11 @@ public struct LoadRun {
             summary.server[name] = figures
         }
 
+        if profile.compareWithMirror { summary.fanOut.idleCores = idleCores(over: .seconds(3)) }
+
         // The auctions: until every connection has seen its auction end.
         let cpuBefore = settings.probes.map { ($0.name, $0.cpuSeconds ?? 0) }
+        let threadsBefore = settings.probes.map { ($0.name, $0.cpuSecondsByThread ?? [:]) }
         let messagesBefore = fleets.messages
         began = ContinuousClock.now
         if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
@@ -116,6 +131,13 @@ public struct LoadRun {
             let seconds = (settings.probes.first { $0.name == name }?.cpuSeconds ?? before) - before
             summary.server[name, default: ProcessFigures()].cpuSecondsDuringAuctions = seconds
             summary.server[name, default: ProcessFigures()].cpuCoresDuringAuctions = live > 0 ? seconds / live : 0
+        }
+        for (name, before) in threadsBefore where name.hasPrefix("auctiond") {
+            guard let after = settings.probes.first(where: { $0.name == name })?.cpuSecondsByThread else { continue }
+            let used = after.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 >= 0.005 }
+            summary.server[name, default: ProcessFigures()].cpuSecondsByThreadDuringAuctions = Dictionary(uniqueKeysWithValues: used)
+            let listed = used.sorted { $0.1 > $1.1 }.map { "\($0.0) \(String(format: "%.2f", $0.1))" }
+            log("\(name) CPU-s by thread while the auctions ran: \(listed.joined(separator: ", "))")
         }
         if !ended { log("the run timed out before every auction ended") }
         log("auctions over in \(String(format: "%.1f", live)) s; waiting for the results to reach the API")
@@ -137,6 +159,8 @@ public struct LoadRun {
         }
         summary.fanOut.cpuSeconds = auctiondCPU
         summary.fanOut.deliveriesPerCPUSecond = auctiondCPU > 0 ? Double(messagesLive) / auctiondCPU : 0
+        let aboveIdle = auctiondCPU - summary.fanOut.idleCores * live
+        summary.fanOut.deliveriesPerCPUSecondAboveIdle = aboveIdle > 0 ? Double(messagesLive) / aboveIdle : 0
         summary.samples = sampler.samples.withLock { $0 }
         for (name, bytes) in sampler.peakRSS.withLock({ $0 }) {
             summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576

@@ -88,6 +88,46 @@ public struct ProcessProbe: Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// CPU time of the threads alive now, in nanoseconds (the first field of each thread's
+    /// schedstat): fine enough to measure a process's idle cost over a second or two, which
+    /// `cpuSeconds` counts in 10 ms ticks.
+    public var preciseCPUNanoseconds: UInt64? {
+        let folder = "/proc/\(pid)/task"
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        return tasks.reduce(0) { sum, task in
+            let text = (try? String(contentsOfFile: "\(folder)/\(task)/schedstat", encoding: .utf8)) ?? ""
+            return sum + (text.split(separator: " ").first.flatMap { UInt64($0) } ?? 0)
+        }
+    }
+
+    /// CPU seconds per thread name (threads of one name add up), from /proc/PID/task; nil when
+    /// the process is gone. Names are what the kernel holds, which auctiond sets for its threads.
+    public var cpuSecondsByThread: [String: Double]? {
+        let folder = "/proc/\(pid)/task"
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var seconds: [String: Double] = [:]
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "\(folder)/\(task)/stat", encoding: .utf8),
+                let (name, used) = Self.threadCPU(stat: text)
+            else { continue }
+            seconds[name, default: 0] += Double(used) / ticks
+        }
+        return seconds
+    }
+
+    /// A thread's name and its utime + stime in clock ticks, from its stat line. libdispatch's
+    /// pool threads (URLSession's, in auctiond) are named after the queue they last served, cut
+    /// to 15 bytes: they count as one, "libdispatch".
+    static func threadCPU(stat text: String) -> (name: String, ticks: Int)? {
+        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        let name = String(text[text.index(after: open)..<close])
+        let pooled = name.hasSuffix("-qos") || name.hasSuffix("qos.overcommit") || name.hasPrefix("com.apple")
+        return (pooled ? "libdispatch" : name, user + system)
+    }
+
     /// How many sockets the process has open (entries of /proc/PID/fd that are sockets).
     public var socketCount: Int? {
         let folder = "/proc/\(pid)/fd"

@@ -78,13 +78,23 @@ enum Report {
             page +=
                 "<tr><td>\(escape(name))</td><td>\(String(format: "%.1f", p.cpuSecondsDuringAuctions))</td><td>\(String(format: "%.2f", p.cpuCoresDuringAuctions))</td><td>\(String(format: "%.1f", p.peakRSSMiB))</td><td>\(String(format: "%.1f → %.1f", p.rssBeforeConnectionsMiB, p.rssWithConnectionsMiB))</td><td>\(p.rssPerConnectionBytes) (\(p.connectionsHeld))</td></tr>"
         }
-        page += "</table><h2>Throughput and references</h2><table>"
+        page += "</table>"
+        for (name, p) in s.server.sorted(by: { $0.key < $1.key }) where !p.cpuSecondsByThreadDuringAuctions.isEmpty {
+            page += "<h3>\(escape(name)): CPU seconds by thread while the auctions ran</h3><table>"
+            for (thread, seconds) in p.cpuSecondsByThreadDuringAuctions.sorted(by: { $0.value > $1.value }) {
+                page += "<tr><td>\(escape(thread))</td><td>\(String(format: "%.2f", seconds))</td></tr>"
+            }
+            page += "</table>"
+        }
+        page += "<h2>Throughput and references</h2><table>"
         page += "<tr><td>connections planned / opened</td><td>\(s.client.connectionsPlanned) / \(s.client.connectionsOpened)</td></tr>"
         page += "<tr><td>messages received (all)</td><td>\(s.client.messagesReceived)</td></tr>"
         page +=
             "<tr><td>bid answers per second (mean over busy seconds / peak)</td><td>\(Int(s.bidCommands.mean)) / \(s.bidCommands.peak)</td></tr>"
         page +=
             "<tr><td>auctiond: deliveries per CPU-second</td><td>\(Int(s.fanOut.deliveriesPerCPUSecond)) (\(s.fanOut.deliveries) in \(String(format: "%.1f", s.fanOut.cpuSeconds)) s)</td></tr>"
+        page +=
+            "<tr><td>auctiond: idle cost (all connections open, no auction) / deliveries per CPU-second above it</td><td>\(String(format: "%.1f", s.fanOut.idleCores * 1000)) ms/s / \(Int(s.fanOut.deliveriesPerCPUSecondAboveIdle))</td></tr>"
         if let m = s.mirror {
             page +=
                 "<tr><td>lws mirror: deliveries per CPU-second</td><td>\(Int(m.deliveriesPerCPUSecond)) (\(m.deliveries) to \(m.clients) clients, \(m.messageBytes) B; \(escape(m.note)))</td></tr>"

@@ -51,6 +51,27 @@ struct ScriptedWork: LoopWork {
         #expect(journal.count == after, "no pass after stop returned")
     }
 
+    /// `top -H`, `perf` and /proc show which loop a thread is: the kernel keeps 15 bytes of a name,
+    /// so the process's own prefix is left out.
+    @Test func theKernelKnowsTheThreadByTheLoopsName() {
+        final class Seen: Sendable { let name = Mutex<String?>(nil) }
+        struct ReadsItsName: LoopWork {
+            let seen: Seen
+            mutating func pass(_ loop: ServiceLoop) throws -> Duration? {
+                let name = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
+                seen.name.withLock { $0 = name?.trimmingCharacters(in: .newlines) }
+                return nil
+            }
+        }
+        let seen = Seen()
+        let loop = ServiceLoop(name: "auctiond.worker.12", interval: .seconds(3600))
+        loop.start { ReadsItsName(seen: seen) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while seen.name.withLock({ $0 }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        loop.stop()
+        #expect(seen.name.withLock { $0 } == "worker.12")
+    }
+
     @Test func wakeEndsTheSleepAtOnceAndStopDoesNotWaitForTheInterval() {
         let journal = Journal()
         let loop = ServiceLoop(name: "sleepy", interval: .seconds(3600))

@@ -96,8 +96,13 @@ final class PoolFixture {
         let fixture = try PoolFixture()
         let pool = fixture.pool
         let serviceThread = Mutex<pthread_t?>(nil)
-        pool.run { serviceThread.withLock { $0 = pthread_self() } }
+        let kernelName = Mutex<String?>(nil)
+        pool.run {
+            serviceThread.withLock { $0 = pthread_self() }
+            kernelName.withLock { $0 = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) }
+        }
         #expect(waitUntil { serviceThread.withLock { $0 } != nil })
+        #expect(kernelName.withLock { $0 } == "lws-clients\n", "top -H and perf show the thread by name")
         let ran = Mutex<[Int]>([])
         let threads = Mutex<Set<pthread_t>>([])
         let start = ContinuousClock.now
