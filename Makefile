@@ -10,11 +10,12 @@ DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev
 TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps test-deps install-debs build release test demo clean format lint census
+.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
-	@echo "make test   - run every test (Swift, the browser test, the smoke load test)"
+	@echo "make test   - run every test (Swift, the browser test, the smoke and chaos-smoke load tests)"
+	@echo "make chaos  - the chaos load test: 50 auctiond and 10 Redis kill -9s under load (about 6 minutes)"
 	@echo "make deps   - install the missing Debian packages"
 	@echo "make format - format the Swift code (swift-format, .swift-format); make lint checks it, as make test does"
 
@@ -62,6 +63,11 @@ test: test-deps lint
 	swift test --disable-xctest
 	python3 -m unittest discover -s Tests/Browser -v
 	CONFIG=debug loadtest/run.sh smoke
+	CONFIG=debug loadtest/run.sh chaos-smoke
+
+# The long chaos suite (docs/RELIABILITY.md); make test runs its short variant.
+chaos: test-deps
+	loadtest/run.sh chaos
 
 demo: release
 	loadtest/demo.sh

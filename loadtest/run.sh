@@ -28,16 +28,25 @@ redis_port=$(free_port); sandbox_port=$(free_port); service_port=$(free_port)
 processes=$(sed -n 's/^auctiondProcesses: *\([0-9]*\).*/\1/p' "$profile"); processes=${processes:-1}
 
 source loadtest/services.sh
-start_redis "$redis_port" "$PWD/$report" "$report/redis.log"
-measured=(--process "redis=$last_pid")
-start_sandbox "$bin/tender-sandbox" "127.0.0.1:$sandbox_port" "$report/sandbox.log"
-measured+=(--process "sandbox=$last_pid")
+source loadtest/chaos.sh
+# Each start is a function, so that the chaos driver starts a killed process again the same way.
+start_redis_process() { start_redis "$redis_port" "$PWD/$report" "$report/redis.log"; }
 # One secret for every process of the run: each must verify the links the others made.
 hash_secret=$(random_secret)
-for n in $(seq "$processes"); do
+start_auctiond_process() {
   AUCTIOND_HASH_SECRETS=$hash_secret AUCTIOND_LOG_LEVEL=${LOG_LEVEL:-notice} AUCTIOND_WORKERS="${WORKERS:-4}" \
   AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP=30000 \
-    start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$n.log"
+    start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$1.log"
+}
+start_redis_process
+chaos_remember redis "$last_pid"
+measured=(--process "redis=$last_pid")
+start_sandbox "$bin/tender-sandbox" "127.0.0.1:$sandbox_port" "$report/sandbox.log"
+chaos_remember sandbox "$last_pid"
+measured+=(--process "sandbox=$last_pid")
+for n in $(seq "$processes"); do
+  start_auctiond_process "$n"
+  chaos_remember "auctiond-$n" "$last_pid"
   measured+=(--process "auctiond-$n=$last_pid")
 done
 # The first process answers /healthz for all of them: count the listeners, so that a process that
@@ -50,7 +59,13 @@ fi
 
 echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port; report in $report"
 status=0
+chaos=()
+if grep -q '^chaos:' "$profile"; then
+  chaos_start
+  chaos=(--chaos-log "$report/chaos.log")
+fi
 "$bin/auction-loadtest" run --profile "$profile" --api "http://127.0.0.1:$sandbox_port/api/2.5" \
-  --redis "redis://127.0.0.1:$redis_port/0" "${measured[@]}" --report "$report" || status=$?
+  --redis "redis://127.0.0.1:$redis_port/0" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
+chaos_stop
 echo "report: $report/report.html"
 exit $status

@@ -42,7 +42,7 @@ listeners() {
 
 # start_redis PORT DIRECTORY LOG
 start_redis() {
-  redis-server Config/redis.conf --port "$1" --dir "$2" >"$3" 2>&1 &
+  redis-server Config/redis.conf --port "$1" --dir "$2" >>"$3" 2>&1 &
   last_pid=$!; service_pids+=("$last_pid")
   wait_until redis-cli -p "$1" ping
 }
@@ -65,7 +65,7 @@ start_auctiond() {
   local binary=$1 listen=$2 redis_port=$3 api=$4 log=$5
   AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="http://$listen" AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
     AUCTIOND_API_URL=$api AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=${AUCTIOND_FEED_INTERVAL_MILLISECONDS:-500} \
-    "$binary" serve >"$log" 2>&1 &
+    "$binary" serve >>"$log" 2>&1 &
   last_pid=$!; service_pids+=("$last_pid")
   wait_until curl -fs "http://$listen/healthz"
 }

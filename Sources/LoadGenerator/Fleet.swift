@@ -441,6 +441,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         tally.bidAnswers.record(microseconds: latency)
         second.bidAnswers.record(microseconds: latency)
         tally.codes[code, default: 0] += 1
+        if code == "unavailable" { tally.unavailableAt.append(RedisClock.hostMicroseconds()) }
         let serverTime = glance.serverTime ?? 0
         if glance.type == "bidAccepted" {
             tally.acceptedAnswers.record(microseconds: latency)

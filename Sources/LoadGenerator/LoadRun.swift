@@ -15,11 +15,14 @@ public struct RunSettings: Sendable {
     public var webSocketPorts: [Int]
     public var probes: [ProcessProbe]
     public var reportDirectory: String
+    /// The chaos driver's log (loadtest/chaos.sh), read at the end of a chaos run.
+    public var chaosLog: String?
 
     public init(
         apiURL: String, token: String, fixtures: String, redis: RedisEndpoint, webSocketPorts: [Int], probes: [ProcessProbe],
-        reportDirectory: String
+        reportDirectory: String, chaosLog: String? = nil
     ) {
+        self.chaosLog = chaosLog
         self.apiURL = apiURL
         self.token = token
         self.fixtures = fixtures
@@ -139,6 +142,7 @@ public struct LoadRun {
             let listed = used.sorted { $0.1 > $1.1 }.map { "\($0.0) \(String(format: "%.2f", $0.1))" }
             log("\(name) CPU-s by thread while the auctions ran: \(listed.joined(separator: ", "))")
         }
+        summary.everyAuctionEnded = ended
         if !ended { log("the run timed out before every auction ended") }
         log("auctions over in \(String(format: "%.1f", live)) s; waiting for the results to reach the API")
 
@@ -153,6 +157,17 @@ public struct LoadRun {
         let figures = fleets.figures()
         summary.client = figures.client
         summary.latency = figures.latency
+        if let path = settings.chaosLog {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let (kills, finished) = try ChaosFigures.readLog(text)
+            let accepted = figures.acknowledgements.filter { $0.kopiyky != nil }.map { $0.serverTime * 1000 }.sorted()
+            summary.chaos = ChaosFigures(
+                kills: kills, finished: finished, switches: figures.switchInstants, acceptedBids: accepted,
+                unavailable: figures.unavailableInstants)
+            log(
+                "chaos: \(kills.count) kills (\(summary.chaos!.killsByKind.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))"
+            )
+        }
         summary.fanOut.deliveries = messagesLive
         let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) {
             $0 + (summary.server[$1.name]?.cpuSecondsDuringAuctions ?? 0)

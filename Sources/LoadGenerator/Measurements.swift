@@ -172,6 +172,8 @@ struct FleetTally: Sendable {
     var seqWentBack = 0
     var unexpectedCloses = 0
     var acknowledgements: [Acknowledgement] = []
+    /// When each `unavailable` answer arrived (µs since the epoch), for the chaos figures.
+    var unavailableAt: [Int64] = []
     var bidsSent = 0
     var largestState = 0
     var stateBytes = 0
@@ -193,6 +195,7 @@ struct FleetTally: Sendable {
         connectionErrors.merge(other.connectionErrors, uniquingKeysWith: +)
         unexpected = Array((unexpected + other.unexpected).prefix(50))
         acknowledgements += other.acknowledgements
+        unavailableAt += other.unavailableAt
         largestState = max(largestState, other.largestState)
     }
 }

@@ -41,6 +41,36 @@ public struct Profile: Decodable, Sendable {
     public var timeoutSeconds = 600
     /// Seed of the behaviour's random choices: the same profile plays the same script.
     public var seed: UInt64 = 1
+    /// Processes killed while the auctions run (loadtest/chaos.sh does it; the run measures it).
+    public var chaos: Chaos?
+
+    /// kill -9 of auctiond and redis-server, each restarted (Redis on its AOF), at random moments
+    /// from the first auction's start on.
+    public struct Chaos: Codable, Sendable, Equatable {
+        public var auctiondKills = 0
+        public var redisKills = 0
+        /// The pause between two kills is drawn from this range, in seconds.
+        public var minimumPauseSeconds = 1.0
+        public var maximumPauseSeconds = 4.0
+        /// How long a killed process stays down before it is started again.
+        public var downSeconds = 0.5
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case auctiondKills, redisKills, minimumPauseSeconds, maximumPauseSeconds, downSeconds
+        }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = Chaos()
+            auctiondKills = try c.decodeIfPresent(Int.self, forKey: .auctiondKills) ?? defaults.auctiondKills
+            redisKills = try c.decodeIfPresent(Int.self, forKey: .redisKills) ?? defaults.redisKills
+            minimumPauseSeconds = try c.decodeIfPresent(Double.self, forKey: .minimumPauseSeconds) ?? defaults.minimumPauseSeconds
+            maximumPauseSeconds = try c.decodeIfPresent(Double.self, forKey: .maximumPauseSeconds) ?? defaults.maximumPauseSeconds
+            downSeconds = try c.decodeIfPresent(Double.self, forKey: .downSeconds) ?? defaults.downSeconds
+        }
+    }
 
     public struct Behaviour: Decodable, Sendable {
         public var replace = 0.0
@@ -88,7 +118,7 @@ public struct Profile: Decodable, Sendable {
         case name, description, auctions, resource, biddersPerAuction, observersPerAuction, accelerator
         case startAfterSeconds, startSpreadSeconds, connectRate, behaviour, stormBidsPerSecond, holdIdleSeconds
         case compareWithMirror, compareWithRedisBenchmark, timeoutSeconds, seed, auctiondProcesses
-        case observerThreads
+        case observerThreads, chaos
     }
 
     public init(from decoder: any Decoder) throws {
@@ -113,6 +143,7 @@ public struct Profile: Decodable, Sendable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         auctiondProcesses = try c.decodeIfPresent(Int.self, forKey: .auctiondProcesses) ?? 1
         observerThreads = try c.decodeIfPresent(Int.self, forKey: .observerThreads) ?? 1
+        chaos = try c.decodeIfPresent(Chaos.self, forKey: .chaos)
         try validate()
     }
 
@@ -123,9 +154,16 @@ public struct Profile: Decodable, Sendable {
         }
         do {
             // A misspelt key would silently keep its default: name it instead.
-            if let keys = (try Yams.load(yaml: text) as? [String: Any])?.keys {
+            let document = try Yams.load(yaml: text) as? [String: Any]
+            if let keys = document?.keys {
                 let known = Set(CodingKeys.allCases.map(\.rawValue))
                 if let unknown = keys.filter({ !known.contains($0) }).sorted().first { throw LoadTestError("unknown key '\(unknown)'") }
+            }
+            if let keys = (document?["chaos"] as? [String: Any])?.keys {
+                let known = Set(Chaos.CodingKeys.allCases.map(\.rawValue))
+                if let unknown = keys.filter({ !known.contains($0) }).sorted().first {
+                    throw LoadTestError("unknown key 'chaos.\(unknown)'")
+                }
             }
             return try YAMLDecoder().decode(Profile.self, from: text)
         } catch let error as LoadTestError {
@@ -148,6 +186,16 @@ public struct Profile: Decodable, Sendable {
         guard startAfterSeconds >= 1 else { throw LoadTestError("startAfterSeconds must be at least 1") }
         guard (1...4).contains(auctiondProcesses) else { throw LoadTestError("auctiondProcesses must be 1…4") }
         guard (1...8).contains(observerThreads) else { throw LoadTestError("observerThreads must be 1…8") }
+        if let chaos {
+            guard chaos.auctiondKills >= 0, chaos.redisKills >= 0 else { throw LoadTestError("chaos: kills must not be negative") }
+            guard chaos.minimumPauseSeconds > 0, chaos.maximumPauseSeconds >= chaos.minimumPauseSeconds else {
+                throw LoadTestError("chaos: minimumPauseSeconds must be above 0 and at most maximumPauseSeconds")
+            }
+            guard chaos.downSeconds >= 0 else { throw LoadTestError("chaos: downSeconds must not be negative") }
+            guard chaos.auctiondKills == 0 || auctiondProcesses >= 2 else {
+                throw LoadTestError("chaos: killing auctiond needs auctiondProcesses ≥ 2, so that one serves while another restarts")
+            }
+        }
         guard stormBidsPerSecond >= 0, stormBidsPerSecond <= 20 else {
             throw LoadTestError("stormBidsPerSecond must be 0…20 (the service allows 20 messages a second per connection)")
         }

@@ -63,6 +63,25 @@ enum Report {
                 "<details><summary>problems (first 50 of each kind)</summary><ul>"
                 + (c.problems + s.client.unexpected).map { "<li>\(escape($0))</li>" }.joined() + "</ul></details>"
         }
+        if let chaos = s.chaos {
+            page +=
+                "<h2>Chaos</h2><p>Each kill -9 (loadtest/chaos.sh) and how the service came back: the time to the next stage switch and to the next accepted bid in any auction, and the bids answered <code>unavailable</code> from the kill until 5 s after the restart.</p>"
+            page +=
+                "<table><tr><th>kind</th><th>kills</th><th>to next switch p50 / p99 / max ms</th><th>to next accepted bid p50 / p99 / max ms</th><th><code>unavailable</code> (most in one)</th></tr>"
+            for kind in chaos.killsByKind.keys.sorted() {
+                let (a, b) = (chaos.toNextStageSwitch[kind] ?? LatencySummary(), chaos.toNextAcceptedBid[kind] ?? LatencySummary())
+                page +=
+                    "<tr><td>\(escape(kind))</td><td>\(chaos.killsByKind[kind] ?? 0)</td><td>\(a.p50) / \(a.p99) / \(a.max)</td><td>\(b.p50) / \(b.p99) / \(b.max)</td><td>\(chaos.unavailableAnswers[kind] ?? 0) (\(chaos.mostUnavailableInOneOutage[kind] ?? 0))</td></tr>"
+            }
+            page +=
+                "</table><details><summary>every kill</summary><table><tr><th>process</th><th>down ms</th><th>to next switch ms</th><th>to next accepted bid ms</th><th><code>unavailable</code></th></tr>"
+            for kill in chaos.kills {
+                let down = kill.upAt.map { String(Double($0 - kill.killedAt) / 1000) } ?? "not restarted"
+                page +=
+                    "<tr><td>\(escape(kill.process))</td><td>\(down)</td><td>\(kill.toNextStageSwitchMilliseconds.map { "\($0)" } ?? "none")</td><td>\(kill.toNextAcceptedBidMilliseconds.map { "\($0)" } ?? "none")</td><td>\(kill.unavailableAnswers)</td></tr>"
+            }
+            page += "</table></details>"
+        }
         page += "<h2>Answers and errors by code</h2><table><tr><th>code</th><th>count</th></tr>"
         for (code, count) in s.client.answersByCode.sorted(by: { $0.key < $1.key }) {
             page += "<tr><td>\(escape(code))</td><td>\(count)</td></tr>"

@@ -131,6 +131,11 @@ public struct Summary: Codable, Sendable {
     public var mirror: FanOutComparison?
     public var redisBenchmark: ScriptComparison?
     public var correctness = Correctness()
+    /// Every connection saw its auction end before the run's time-out: no auction stuck.
+    public var everyAuctionEnded = false
+    /// What the profile asked the chaos driver for, and what it did and how the service came back.
+    public var chaosPlanned: Profile.Chaos?
+    public var chaos: ChaosFigures?
     /// auctiond's own histograms at the end of the run (its part of the latencies above).
     public var serverMetrics: ServerMetrics?
     public var targets: [TargetCheck] = []
@@ -149,6 +154,22 @@ public struct Summary: Codable, Sendable {
         observersPerAuction = profile.observersPerAuction
         accelerator = profile.accelerator
         storm = profile.stormBidsPerSecond > 0
+        chaosPlanned = profile.chaos
+    }
+
+    /// Whether the run proves what it must: nothing lost, duplicated or late, results exact, no
+    /// replay answered differently, no state older than one already seen, no auction stuck, and
+    /// (under chaos) every kill asked for done. Latency targets are reported, not required.
+    public var passed: Bool {
+        correctness.passed && client.unexpectedCount == 0 && client.replayMismatches == 0 && client.seqWentBack == 0
+            && everyAuctionEnded && chaosDone
+    }
+
+    var chaosDone: Bool {
+        guard let planned = chaosPlanned else { return true }
+        guard let chaos else { return false }
+        return chaos.driverFinished && (chaos.killsByKind["auctiond"] ?? 0) >= planned.auctiondKills
+            && (chaos.killsByKind["redis"] ?? 0) >= planned.redisKills
     }
 
     /// The product's goals (issue 8, docs/PERFORMANCE.md), judged where this profile measures them.
@@ -158,6 +179,16 @@ public struct Summary: Codable, Sendable {
             checks.append(TargetCheck(name: name, target: target, measured: measured, met: met))
         }
         let c = correctness
+        add(
+            "no auction stuck", "every auction ends", everyAuctionEnded ? "every auction ended" : "the run timed out first",
+            everyAuctionEnded)
+        if let planned = chaosPlanned {
+            let done = chaos?.killsByKind ?? [:]
+            add(
+                "chaos", "≥ \(planned.auctiondKills) auctiond and ≥ \(planned.redisKills) Redis kill -9s, each restarted",
+                "\(done["auctiond"] ?? 0) auctiond, \(done["redis"] ?? 0) Redis\(chaos?.driverFinished == true ? "" : "; the driver did not finish")",
+                chaosDone)
+        }
         add(
             "correctness", "0 lost, duplicated or late-accepted bids; results exact",
             "\(c.lost) lost, \(c.duplicated) duplicated, \(c.lateAccepted) late; results \(c.resultsMatching)/\(c.auctionsChecked) exact",
@@ -210,6 +241,10 @@ extension Fleets {
         var client: ClientFigures
         var latency: LatencyFigures
         var acknowledgements: [Acknowledgement]
+        /// Every stage switch's server stamp and when each `unavailable` answer came, in µs since
+        /// the epoch, sorted: the chaos figures' timeline.
+        var switchInstants: [Int64]
+        var unavailableInstants: [Int64]
         var averageStateBytes: Int
     }
 
@@ -272,6 +307,8 @@ extension Fleets {
             turnEndToLastReceiver: turnEnd.summary, stageSwitchLag: stageSwitchLag.summary, connect: tally.connectLatency.summary)
         return Figures(
             client: client, latency: latency, acknowledgements: tally.acknowledgements,
+            switchInstants: switchStamps.flatMap { $0.values.map { $0 * 1000 } }.sorted(),
+            unavailableInstants: tally.unavailableAt.sorted(),
             averageStateBytes: tally.stateCount > 0 ? tally.stateBytes / tally.stateCount : 0)
     }
 }
