@@ -45,6 +45,8 @@ chaos_kill() { # chaos_kill NAME DOWN_SECONDS START_FUNCTION [ARGS]
   shift 2
   pid=$(cat "$report/pids/$name")
   kill -KILL "$pid" 2>/dev/null || true
+  # Reaps a process this driver started, so that the shell does not report it "Killed".
+  wait "$pid" 2>/dev/null || true
   chaos_note kill "$name" "$pid"
   sleep "$down"
   "$@" >/dev/null 2>&1 || true

@@ -1,7 +1,9 @@
 // What the chaos driver (loadtest/chaos.sh) did, read from its log, and how the service came back
 // from each kill: the time from the kill to the next stage switch and to the next accepted bid (in
 // any auction), and the bids answered `unavailable` from the kill until five seconds after the
-// process was back. Whether anything was lost is the reconciliation's part, as in every run.
+// process was back. A kill before the run's first switch (or first accepted bid) says nothing of
+// recovery, since none was due yet: it is left out of that measure. Whether anything was lost is
+// the reconciliation's part, as in every run.
 import Foundation
 
 /// One kill -9 and the restart after it (times in µs since the epoch).
@@ -69,13 +71,17 @@ public struct ChaosFigures: Codable, Sendable {
         for var kill in kills {
             let kind = kill.kind
             killsByKind[kind, default: 0] += 1
-            if let next = Self.first(after: kill.killedAt, in: switches) {
+            if let firstSwitch = switches.first, kill.killedAt < firstSwitch {
+                // Nothing was due yet.
+            } else if let next = Self.first(after: kill.killedAt, in: switches) {
                 kill.toNextStageSwitchMilliseconds = Double(next - kill.killedAt) / 1000
                 toSwitch[kind, default: LatencyHistogram()].record(microseconds: next - kill.killedAt)
             } else {
                 killsWithoutASwitchAfter += 1
             }
-            if let next = Self.first(after: kill.killedAt, in: acceptedBids) {
+            if let firstBid = acceptedBids.first, kill.killedAt < firstBid {
+                // No bid was being taken yet.
+            } else if let next = Self.first(after: kill.killedAt, in: acceptedBids) {
                 kill.toNextAcceptedBidMilliseconds = Double(next - kill.killedAt) / 1000
                 toBid[kind, default: LatencyHistogram()].record(microseconds: next - kill.killedAt)
             } else {

@@ -48,4 +48,15 @@ import Testing
         #expect(figures.toNextStageSwitch["redis"]?.count == 1)
         #expect(!figures.driverFinished)
     }
+
+    /// Before the first switch or the first accepted bid nothing was due: such a kill measures no
+    /// recovery (the bidding had not begun) and does not count as one without a switch or bid after.
+    @Test func killsBeforeTheBiddingMeasureNoRecovery() {
+        let figures = ChaosFigures(
+            kills: [ChaosKill(process: "auctiond-1", killedAt: 1_000_000, upAt: 1_500_000)], finished: true,
+            switches: [2_000_000], acceptedBids: [30_000_000], unavailable: [])
+        #expect(figures.kills[0].toNextStageSwitchMilliseconds == nil && figures.kills[0].toNextAcceptedBidMilliseconds == nil)
+        #expect(figures.killsWithoutASwitchAfter == 0 && figures.killsWithoutABidAfter == 0)
+        #expect(figures.toNextAcceptedBid["auctiond"] == nil)
+    }
 }
