@@ -421,13 +421,17 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         let amount = glance.amount
         let fingerprint = code + "|" + (amount ?? "")
         if let first = request.firstAnswer {
-            // A replay after a reconnect: idempotent means the very same answer, unless it went
-            // out after the turn it was sent in had ended: in another turn of the bidder's the
-            // id means another request (PROTOCOL.md: `request_id_reused`).
+            // A replay after a reconnect: idempotent means the very same answer, unless it was
+            // judged after the turn it was sent in had ended: in another turn of the bidder's the
+            // id means another request (PROTOCOL.md: `request_id_reused`). The server judges a
+            // bid when it reaches the bid (up to its wait bound later, more while a process
+            // restarts), so a replay sent just before the end may be judged after it: the
+            // answer's arrival, not the replay's sending, bounds when it was judged.
+            let answeredAt = RedisClock.hostMicroseconds()
             let turnOver =
-                request.replayedWall.map { replayed in
+                request.replayedWall.map { _ in
                     let turn = auctions[connection.auction].stages.last { $0.start * 1000 <= request.sentWall }
-                    return turn.map { replayed > $0.end * 1000 } ?? true
+                    return turn.map { answeredAt > $0.end * 1000 } ?? true
                 } ?? false
             if first != fingerprint, !(code == "request_id_reused" && turnOver) {
                 tally.replayMismatches += 1
