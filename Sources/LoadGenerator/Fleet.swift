@@ -221,6 +221,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             answer(glance, message, connection)
         case "error":
             tally.codes["error:" + (glance.code ?? "?"), default: 0] += 1
+            // A bid the service could not take (its queue full, or Redis away): send it again.
+            if glance.code == "unavailable" { tally.unavailableAt.append(now) }
         case "pong", "pendingBid":
             break
         default:
@@ -445,7 +447,6 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         tally.bidAnswers.record(microseconds: latency)
         second.bidAnswers.record(microseconds: latency)
         tally.codes[code, default: 0] += 1
-        if code == "unavailable" { tally.unavailableAt.append(RedisClock.hostMicroseconds()) }
         let serverTime = glance.serverTime ?? 0
         if glance.type == "bidAccepted" {
             tally.acceptedAnswers.record(microseconds: latency)
