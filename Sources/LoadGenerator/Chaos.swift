@@ -71,21 +71,19 @@ public struct ChaosFigures: Codable, Sendable {
         for var kill in kills {
             let kind = kill.kind
             killsByKind[kind, default: 0] += 1
-            if let firstSwitch = switches.first, kill.killedAt < firstSwitch {
-                // Nothing was due yet.
-            } else if let next = Self.first(after: kill.killedAt, in: switches) {
-                kill.toNextStageSwitchMilliseconds = Double(next - kill.killedAt) / 1000
-                toSwitch[kind, default: LatencyHistogram()].record(microseconds: next - kill.killedAt)
-            } else {
-                killsWithoutASwitchAfter += 1
+            switch Self.recovery(after: kill.killedAt, in: switches) {
+            case .waited(let wait):
+                kill.toNextStageSwitchMilliseconds = Double(wait) / 1000
+                toSwitch[kind, default: LatencyHistogram()].record(microseconds: wait)
+            case .never: killsWithoutASwitchAfter += 1
+            case .nothingDueYet: break
             }
-            if let firstBid = acceptedBids.first, kill.killedAt < firstBid {
-                // No bid was being taken yet.
-            } else if let next = Self.first(after: kill.killedAt, in: acceptedBids) {
-                kill.toNextAcceptedBidMilliseconds = Double(next - kill.killedAt) / 1000
-                toBid[kind, default: LatencyHistogram()].record(microseconds: next - kill.killedAt)
-            } else {
-                killsWithoutABidAfter += 1
+            switch Self.recovery(after: kill.killedAt, in: acceptedBids) {
+            case .waited(let wait):
+                kill.toNextAcceptedBidMilliseconds = Double(wait) / 1000
+                toBid[kind, default: LatencyHistogram()].record(microseconds: wait)
+            case .never: killsWithoutABidAfter += 1
+            case .nothingDueYet: break
             }
             let until = (kill.upAt ?? kill.killedAt) + Self.settling
             kill.unavailableAnswers = unavailable.filter { $0 >= kill.killedAt && $0 < until }.count
@@ -105,6 +103,21 @@ public struct ChaosFigures: Codable, Sendable {
         return "\(killsByKind[kind] ?? 0) \(kind) kills: to the next stage switch p50 \(toSwitch.p50) p99 \(toSwitch.p99) ms; "
             + "to the next accepted bid p50 \(toBid.p50) p99 \(toBid.p99) ms; `unavailable` answers \(unavailableAnswers[kind] ?? 0) "
             + "(at most \(mostUnavailableInOneOutage[kind] ?? 0) in one outage)"
+    }
+
+    enum Recovery: Equatable {
+        /// µs from the kill to the next instant.
+        case waited(Int64)
+        /// None came after the kill.
+        case never
+        /// The kill came before the first instant of the run: nothing was due yet.
+        case nothingDueYet
+    }
+
+    static func recovery(after kill: Int64, in sorted: [Int64]) -> Recovery {
+        guard let earliest = sorted.first else { return .never }
+        guard kill >= earliest else { return .nothingDueYet }
+        return Self.first(after: kill, in: sorted).map { .waited($0 - kill) } ?? .never
     }
 
     /// The first instant in `sorted` after `instant` (binary search).
