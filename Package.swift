@@ -31,12 +31,15 @@ let package = Package(
         systemLibrary("COpenSSL", pkgConfig: "openssl", apt: ["libssl-dev"]),
         // The little C Swift cannot import: lws macros and composite option flags, and the libev loop lws runs on.
         .target(name: "CShims", dependencies: ["CLibWebSockets"], linkerSettings: [.linkedLibrary("ev")]),
+        // ThreadSanitizer's lock annotations (weak: nothing outside a TSan build), and the one lock.
+        .target(name: "CThreadSanitizer"),
+        .target(name: "Locking", dependencies: ["CThreadSanitizer"]),
 
         // Thin wrappers: the only places that touch C pointers.
         .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
         // The thread that owns an lws context and the context's recipe, shared by the server and the client pool.
-        .target(name: "LWSCore", dependencies: ["CLibWebSockets", "CShims"]),
+        .target(name: "LWSCore", dependencies: ["CLibWebSockets", "CShims", "Locking"]),
         .target(name: "WebServer", dependencies: ["CLibWebSockets", "CShims", "LWSCore"]),
         // lws's client role, for the load generator.
         .target(name: "WebSocketClient", dependencies: ["CLibWebSockets", "CShims", "LWSCore"]),
@@ -46,20 +49,20 @@ let package = Package(
         // The WebSocket messages of PROTOCOL.md, typed, for the server and its clients alike.
         .target(name: "AuctionProtocol", dependencies: ["AuctionCore"]),
         .target(name: "AuctionStore", dependencies: ["AuctionCore", "AuctionProtocol", "RedisClient"]),
-        .target(name: "TenderAPI", dependencies: ["AuctionCore"]),
+        .target(name: "TenderAPI", dependencies: ["AuctionCore", "Locking"]),
         // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
         .target(
             name: "AuctionRuntime",
             dependencies: [
-                "AuctionCore", "AuctionStore", "CryptoPrimitives", "RedisClient", "TenderAPI",
+                "AuctionCore", "AuctionStore", "CryptoPrimitives", "Locking", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(
             name: "AuctionServer",
             dependencies: [
-                "AuctionCore", "AuctionProtocol", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "RedisClient",
-                "TenderAPI",
+                "AuctionCore", "AuctionProtocol", "AuctionRuntime", "AuctionStore", "WebServer", "CryptoPrimitives", "Locking",
+                "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -85,8 +88,8 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "AuctionCore", "AuctionProtocol", "AuctionStore", "AuctionTesting", "RedisClient", "WebServer", "WebSocketClient",
-                .product(name: "Yams", package: "Yams"),
+                "AuctionCore", "AuctionProtocol", "AuctionStore", "AuctionTesting", "Locking", "RedisClient", "WebServer",
+                "WebSocketClient", .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .executableTarget(
@@ -100,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "auction-store-benchmark",
             dependencies: [
-                "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient",
+                "AuctionStore", "AuctionCore", "AuctionTesting", "Locking", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -111,22 +114,23 @@ let package = Package(
         .testTarget(name: "AuctionProtocolTests", dependencies: ["AuctionProtocol", "AuctionCore", "AuctionTesting", "RedisClient"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         // The client pool's tests run it against the server's fixture.
-        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketClient", "LWSCore", "AuctionTesting"]),
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketClient", "LWSCore", "Locking", "AuctionTesting"]),
         .testTarget(
             name: "AuctionCoreTests", dependencies: ["AuctionCore", "AuctionTesting"],
             resources: [.copy("Resources")]),
         .testTarget(
-            name: "AuctionStoreTests", dependencies: ["AuctionStore", "AuctionRuntime", "AuctionCore", "AuctionTesting", "RedisClient"]),
+            name: "AuctionStoreTests",
+            dependencies: ["AuctionStore", "AuctionRuntime", "AuctionCore", "AuctionTesting", "Locking", "RedisClient"]),
         .testTarget(
             name: "AuctionRuntimeTests",
             dependencies: [
-                "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "TenderAPI",
+                "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "Locking", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
         .testTarget(
             name: "AuctionServerTests",
-            dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "RedisClient"]),
+            dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "Locking", "RedisClient"]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting", "AuctionServer", "AuctionCore"]),
     ],

@@ -5,6 +5,7 @@
 import AuctionCore
 import AuctionStore
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 
@@ -14,7 +15,7 @@ public final class AuctionEventFeed: Sendable {
     private let failure: @Sendable (AuctionStoreError) -> Void
     /// Waits on the subscription, not on a timer: a pass returns at once for the next.
     private let loop: ServiceLoop
-    private let control = Mutex(Control())
+    private let control = Locked(Control())
 
     private struct Control {
         /// Followed auctions and the last seq delivered (or known to the follower).

@@ -4,6 +4,7 @@
 // after a pass that failed.
 import AuctionCore
 import Foundation
+import Locking
 import Synchronization
 
 /// What a `ServiceLoop` runs. Made on the loop's thread and touched by nothing else.
@@ -24,7 +25,7 @@ public final class ServiceLoop: Sendable {
     public let interval: Duration
     private let firstBackoff: Backoff
     private let report: @Sendable (any Error) -> Void
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Sleeps wait on it; `wake` and `stop` signal it under its lock, so no wake-up is missed.
     private let sleeper = NSCondition()
     private let finished = DispatchSemaphore(value: 0)

@@ -3,6 +3,7 @@
 import AuctionCore
 import AuctionStore
 import Dispatch
+import Locking
 import RedisClient
 import Synchronization
 
@@ -15,7 +16,7 @@ public final class StoreWorker: Sendable {
 
     private let loop: ServiceLoop
     private let bidLimit: Int
-    private let queue = Mutex(Queue())
+    private let queue = Locked(Queue())
 
     /// Bids in one round trip at most: a batch's answers all wait for its last script.
     static let bidsPerBatch = 128
@@ -49,7 +50,7 @@ public final class StoreWorker: Sendable {
 
     /// Runs `request` on the worker's thread and waits for it.
     public func runAndWait<T: Sendable>(_ request: @escaping @Sendable (AuctionStore) -> T) -> T {
-        let result = Mutex<T?>(nil)
+        let result = Locked<T?>(nil)
         let done = DispatchSemaphore(value: 0)
         run { store in
             let value = request(store)

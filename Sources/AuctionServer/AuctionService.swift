@@ -7,6 +7,7 @@ import AuctionStore
 import CryptoPrimitives
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Metrics
 import RedisClient
@@ -35,9 +36,9 @@ public final class AuctionService: WebServerDelegate {
     private let indexLoop: ServiceLoop
     /// Ended auctions that left memory (`forgetEndedAuctions`), with when to see whether their keys
     /// have expired: not loaded again from the index unless they run again.
-    private let forgotten = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let forgotten = Locked<[String: ContinuousClock.Instant]>([:])
     /// Auctions whose stored state cannot be read, with why: logged once each.
-    private let unreadable = Mutex<[String: String]>([:])
+    private let unreadable = Locked<[String: String]>([:])
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
 

@@ -4,6 +4,7 @@
 import AuctionCore
 import AuctionStore
 import Foundation
+import Locking
 import Synchronization
 import WebServer
 
@@ -44,7 +45,7 @@ final class LiveAuctions: Sendable {
 
     static func linkKey(_ auctionId: String, _ bidder: Int) -> String { "\(auctionId)#\(bidder)" }
 
-    private let contents = Mutex(Contents())
+    private let contents = Locked(Contents())
 
     func withContents<T>(_ body: (inout Contents) throws -> T) rethrows -> T {
         try contents.withLock { try body(&$0) }

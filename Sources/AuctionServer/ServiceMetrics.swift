@@ -1,3 +1,4 @@
+import Locking
 import Metrics
 import Synchronization
 
@@ -20,7 +21,7 @@ final class ServiceMetrics: Sendable {
 
     /// Counters with a dimension, made once each: making one asks the metrics factory, under its
     /// lock, every time.
-    private let counters = Mutex<[String: Counter]>([:])
+    private let counters = Locked<[String: Counter]>([:])
     private func counter(_ label: String, _ dimension: String, _ value: String) -> Counter {
         let key = label + "\u{0}" + value
         return counters.withLock { made in

@@ -16,11 +16,12 @@
 import CLibWebSockets
 import CShims
 import Foundation
+import Locking
 import Synchronization
 
 package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let name: String
-    private let lanes = Mutex<Lanes>(Lanes())
+    private let lanes = Locked<Lanes>(Lanes())
     /// How long one drain runs queued work before the loop serves its sockets again, and up to
     /// how many waiting commands it may leave for the next drain.
     static var drainBudget: Duration { .milliseconds(1) }
@@ -41,7 +42,7 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let threadID = Atomic<UInt>(0)
     /// How other threads wake the loop (the only loop call they make).
-    private let wakeTarget = Mutex<WakeTarget?>(nil)
+    private let wakeTarget = Locked<WakeTarget?>(nil)
     /// What the libev wake-up runs on the service thread.
     private var woken: WokenHandler?
     /// What the libev timer runs on the service thread.

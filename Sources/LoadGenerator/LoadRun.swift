@@ -164,9 +164,8 @@ public struct LoadRun {
             summary.chaos = ChaosFigures(
                 kills: kills, finished: finished, switches: figures.switchInstants, acceptedBids: accepted,
                 unavailable: figures.unavailableInstants)
-            log(
-                "chaos: \(kills.count) kills (\(summary.chaos!.killsByKind.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))"
-            )
+            let byKind = (summary.chaos?.killsByKind ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            log("chaos: \(kills.count) kills (\(byKind.joined(separator: ", ")))")
         }
         summary.fanOut.deliveries = messagesLive
         let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) {

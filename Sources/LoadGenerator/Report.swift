@@ -63,25 +63,7 @@ enum Report {
                 "<details><summary>problems (first 50 of each kind)</summary><ul>"
                 + (c.problems + s.client.unexpected).map { "<li>\(escape($0))</li>" }.joined() + "</ul></details>"
         }
-        if let chaos = s.chaos {
-            page +=
-                "<h2>Chaos</h2><p>Each kill -9 (loadtest/chaos.sh) and how the service came back: the time to the next stage switch and to the next accepted bid in any auction, and the bids answered <code>unavailable</code> from the kill until 5 s after the restart.</p>"
-            page +=
-                "<table><tr><th>kind</th><th>kills</th><th>to next switch p50 / p99 / max ms</th><th>to next accepted bid p50 / p99 / max ms</th><th><code>unavailable</code> (most in one)</th></tr>"
-            for kind in chaos.killsByKind.keys.sorted() {
-                let (a, b) = (chaos.toNextStageSwitch[kind] ?? LatencySummary(), chaos.toNextAcceptedBid[kind] ?? LatencySummary())
-                page +=
-                    "<tr><td>\(escape(kind))</td><td>\(chaos.killsByKind[kind] ?? 0)</td><td>\(a.p50) / \(a.p99) / \(a.max)</td><td>\(b.p50) / \(b.p99) / \(b.max)</td><td>\(chaos.unavailableAnswers[kind] ?? 0) (\(chaos.mostUnavailableInOneOutage[kind] ?? 0))</td></tr>"
-            }
-            page +=
-                "</table><details><summary>every kill</summary><table><tr><th>process</th><th>down ms</th><th>to next switch ms</th><th>to next accepted bid ms</th><th><code>unavailable</code></th></tr>"
-            for kill in chaos.kills {
-                let down = kill.upAt.map { String(Double($0 - kill.killedAt) / 1000) } ?? "not restarted"
-                page +=
-                    "<tr><td>\(escape(kill.process))</td><td>\(down)</td><td>\(kill.toNextStageSwitchMilliseconds.map { "\($0)" } ?? "none")</td><td>\(kill.toNextAcceptedBidMilliseconds.map { "\($0)" } ?? "none")</td><td>\(kill.unavailableAnswers)</td></tr>"
-            }
-            page += "</table></details>"
-        }
+        if let chaos = s.chaos { page += chaosSection(chaos) }
         page += "<h2>Answers and errors by code</h2><table><tr><th>code</th><th>count</th></tr>"
         for (code, count) in s.client.answersByCode.sorted(by: { $0.key < $1.key }) {
             page += "<tr><td>\(escape(code))</td><td>\(count)</td></tr>"
@@ -112,8 +94,10 @@ enum Report {
             "<tr><td>bid answers per second (mean over busy seconds / peak)</td><td>\(Int(s.bidCommands.mean)) / \(s.bidCommands.peak)</td></tr>"
         page +=
             "<tr><td>auctiond: deliveries per CPU-second</td><td>\(Int(s.fanOut.deliveriesPerCPUSecond)) (\(s.fanOut.deliveries) in \(String(format: "%.1f", s.fanOut.cpuSeconds)) s)</td></tr>"
-        page +=
-            "<tr><td>auctiond: idle cost (all connections open, no auction) / deliveries per CPU-second above it</td><td>\(String(format: "%.1f", s.fanOut.idleCores * 1000)) ms/s / \(Int(s.fanOut.deliveriesPerCPUSecondAboveIdle))</td></tr>"
+        page += row([
+            "auctiond: idle cost (all connections open, no auction) / deliveries per CPU-second above it",
+            String(format: "%.1f ms/s / %d", s.fanOut.idleCores * 1000, Int(s.fanOut.deliveriesPerCPUSecondAboveIdle)),
+        ])
         if let m = s.mirror {
             page +=
                 "<tr><td>lws mirror: deliveries per CPU-second</td><td>\(Int(m.deliveriesPerCPUSecond)) (\(m.deliveries) to \(m.clients) clients, \(m.messageBytes) B; \(escape(m.note)))</td></tr>"
@@ -149,6 +133,43 @@ enum Report {
     static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     /// A line chart as inline SVG: x is seconds since the run started.
+    /// One table row; `header` makes its cells `th`.
+    static func row(_ cells: [String], header: Bool = false) -> String {
+        let tag = header ? "th" : "td"
+        return "<tr>" + cells.map { "<\(tag)>\($0)</\(tag)>" }.joined() + "</tr>"
+    }
+
+    /// Each kill -9 of the chaos driver and how the service came back (docs/RELIABILITY.md).
+    static func chaosSection(_ chaos: ChaosFigures) -> String {
+        var page = "<h2>Chaos</h2><p>Each kill -9 (loadtest/chaos.sh) and how the service came back: the time to the next stage "
+        page += "switch and to the next accepted bid in any auction, and the bids answered <code>unavailable</code> from the kill "
+        page += "until 5 s after the restart.</p><table>"
+        let unavailable = "<code>unavailable</code>"
+        page += row(
+            [
+                "kind", "kills", "to next switch p50 / p99 / max ms", "to next accepted bid p50 / p99 / max ms",
+                unavailable + " (most in one)",
+            ],
+            header: true)
+        for kind in chaos.killsByKind.keys.sorted() {
+            let (a, b) = (chaos.toNextStageSwitch[kind] ?? LatencySummary(), chaos.toNextAcceptedBid[kind] ?? LatencySummary())
+            page += row([
+                escape(kind), "\(chaos.killsByKind[kind] ?? 0)", "\(a.p50) / \(a.p99) / \(a.max)", "\(b.p50) / \(b.p99) / \(b.max)",
+                "\(chaos.unavailableAnswers[kind] ?? 0) (\(chaos.mostUnavailableInOneOutage[kind] ?? 0))",
+            ])
+        }
+        page += "</table><details><summary>every kill</summary><table>"
+        page += row(["process", "down ms", "to next switch ms", "to next accepted bid ms", unavailable], header: true)
+        for kill in chaos.kills {
+            let down = kill.upAt.map { String(Double($0 - kill.killedAt) / 1000) } ?? "not restarted"
+            page += row([
+                escape(kill.process), down, kill.toNextStageSwitchMilliseconds.map { "\($0)" } ?? "none",
+                kill.toNextAcceptedBidMilliseconds.map { "\($0)" } ?? "none", "\(kill.unavailableAnswers)",
+            ])
+        }
+        return page + "</table></details>"
+    }
+
     static func chart(_ title: String, _ x: [Double], _ series: [(String, [Double])]) -> String {
         let width = 1000.0
         let height = 220.0

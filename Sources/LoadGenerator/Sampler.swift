@@ -1,6 +1,7 @@
 // Once a second: the clients' counters for that second (read on each fleet's thread), and the
 // servers' CPU and memory from /proc, and Redis's command count from INFO.
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 
@@ -10,8 +11,8 @@ final class Sampler: @unchecked Sendable {
     private let redis: RedisEndpoint
     private let running = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
-    let samples = Mutex<[Sample]>([])
-    let peakRSS = Mutex<[String: Int]>([:])
+    let samples = Locked<[Sample]>([])
+    let peakRSS = Locked<[String: Int]>([:])
 
     init(fleets: Fleets, probes: [ProcessProbe], redis: RedisEndpoint) {
         self.fleets = fleets

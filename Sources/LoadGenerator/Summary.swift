@@ -186,7 +186,8 @@ public struct Summary: Codable, Sendable {
             let done = chaos?.killsByKind ?? [:]
             add(
                 "chaos", "≥ \(planned.auctiondKills) auctiond and ≥ \(planned.redisKills) Redis kill -9s, each restarted",
-                "\(done["auctiond"] ?? 0) auctiond, \(done["redis"] ?? 0) Redis\(chaos?.driverFinished == true ? "" : "; the driver did not finish")",
+                "\(done["auctiond"] ?? 0) auctiond, \(done["redis"] ?? 0) Redis"
+                    + (chaos?.driverFinished == true ? "" : "; the driver did not finish"),
                 chaosDone)
         }
         add(

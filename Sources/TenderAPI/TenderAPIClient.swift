@@ -6,6 +6,7 @@ import Foundation
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
+import Locking
 import Synchronization
 
 /// The API collections an auction can live in (SPEC §2: tenders, and DGF auctions).
@@ -154,7 +155,7 @@ public final class TenderAPIClient: Sendable {
     private let session: URLSession
     /// The API pins a client to one of its servers with a `SERVER_ID` cookie and answers 412 to a
     /// write that lacks it; the cookie it sets is sent from then on.
-    private let serverCookie = Mutex<String?>(nil)
+    private let serverCookie = Locked<String?>(nil)
 
     public init(settings: TenderAPISettings) {
         self.settings = settings
@@ -278,7 +279,7 @@ public final class TenderAPIClient: Sendable {
     /// One exchange: status, headers (names lower-case) and body, or why there was none.
     private func perform(_ request: URLRequest) -> Result<(Int, [String: String], Data), TransportProblem> {
         let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<(Int, [String: String], Data), TransportProblem>>(.failure(TransportProblem("no answer")))
+        let outcome = Locked<Result<(Int, [String: String], Data), TransportProblem>>(.failure(TransportProblem("no answer")))
         let task = session.dataTask(with: request) { data, response, error in
             let result: Result<(Int, [String: String], Data), TransportProblem>
             if let error {

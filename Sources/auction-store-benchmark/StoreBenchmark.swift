@@ -6,6 +6,7 @@ import AuctionCore
 import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 
@@ -44,7 +45,7 @@ struct StoreBenchmark: ParsableCommand {
     }
 
     func measure(_ name: String, _ endpoint: RedisEndpoint, ids: [String]) throws {
-        let latencies = Mutex<[Int64]>([])
+        let latencies = Locked<[Int64]>([])
         let accepted = Atomic<Int>(0)
         let bids = self.bids
         let began = ContinuousClock.now

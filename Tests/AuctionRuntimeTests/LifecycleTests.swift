@@ -1,6 +1,7 @@
 import AuctionCore
 import AuctionRuntime
 import Foundation
+import Locking
 import Logging
 import Synchronization
 import Testing
@@ -9,7 +10,7 @@ import Testing
     struct Refusal: Error {}
 
     @Test func startsInOrderAndStopsInReverse() throws {
-        let journal = Mutex<[String]>([])
+        let journal = Locked<[String]>([])
         func part(_ name: String) -> Lifecycle.Part {
             .init(
                 name, start: { journal.withLock { $0.append("start \(name)") } }, stop: { journal.withLock { $0.append("stop \(name)") } })
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func aPartThatRefusesToStartStopsThoseBeforeItAndNothingRuns() {
-        let journal = Mutex<[String]>([])
+        let journal = Locked<[String]>([])
         let parts: [Lifecycle.Part] = [
             .init(
                 "store", start: { journal.withLock { $0.append("start store") } }, stop: { journal.withLock { $0.append("stop store") } }),

@@ -1,14 +1,15 @@
 import AuctionCore
 import AuctionRuntime
 import Foundation
+import Locking
 import Logging
 import Synchronization
 import Testing
 
 /// A record of what a loop's work saw, shared with the test.
 final class Journal: Sendable {
-    let passes = Mutex<[UInt]>([])  // the thread of each pass
-    let finishedOn = Mutex<UInt?>(nil)
+    let passes = Locked<[UInt]>([])  // the thread of each pass
+    let finishedOn = Locked<UInt?>(nil)
     var count: Int { passes.withLock { $0.count } }
 
     func waitFor(passes wanted: Int, within limit: Duration = .seconds(10)) -> Bool {
@@ -54,7 +55,7 @@ struct ScriptedWork: LoopWork {
     /// `top -H`, `perf` and /proc show which loop a thread is: the kernel keeps 15 bytes of a name,
     /// so the process's own prefix is left out.
     @Test func theKernelKnowsTheThreadByTheLoopsName() {
-        final class Seen: Sendable { let name = Mutex<String?>(nil) }
+        final class Seen: Sendable { let name = Locked<String?>(nil) }
         struct ReadsItsName: LoopWork {
             let seen: Seen
             mutating func pass(_ loop: ServiceLoop) throws -> Duration? {
@@ -86,7 +87,7 @@ struct ScriptedWork: LoopWork {
 
     @Test func aFailedPassIsReportedAndTheNextComesAfterTheBackoffNotTheInterval() {
         let journal = Journal()
-        let failures = Mutex(0)
+        let failures = Locked(0)
         let loop = ServiceLoop(
             name: "failing", interval: .seconds(3600), backoff: Backoff(first: .milliseconds(1), maximum: .milliseconds(2)),
             report: { _ in failures.withLock { $0 += 1 } })

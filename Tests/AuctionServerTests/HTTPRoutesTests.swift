@@ -1,6 +1,7 @@
 import AuctionCore
 import AuctionTesting
 import Foundation
+import Locking
 import Synchronization
 import Testing
 import WebServer
@@ -12,7 +13,7 @@ import WebServer
 private final class MemoryRuntime: ServiceRuntime {
     let states: [String: PublicAuctionState]
     let entries: [AuctionListEntry]
-    let calls = Mutex<[String]>([])
+    let calls = Locked<[String]>([])
 
     init(states: [String: PublicAuctionState] = [:], entries: [AuctionListEntry] = []) {
         self.states = states
@@ -45,7 +46,7 @@ private final class MemoryRuntime: ServiceRuntime {
     ) -> (
         status: Int, json: [String: Any]?
     ) {
-        let response = Mutex<HTTPResponse?>(nil)
+        let response = Locked<HTTPResponse?>(nil)
         routes.handle(
             HTTPRequest(method: method, path: path, query: query.map { (name: $0.0, value: $0.1) }, headers: headers, peer: "10.0.0.9")
         ) { answer in

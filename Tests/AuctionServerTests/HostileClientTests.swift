@@ -2,6 +2,7 @@ import AuctionCore
 import AuctionServer
 import AuctionTesting
 import Foundation
+import Locking
 import Synchronization
 import Testing
 
@@ -100,7 +101,7 @@ import Testing
     @Test func hammeredPublicRoutesDoNotStopTheBidding() throws {
         let fixture = try openTurn()
         final class Hammer: Sendable {
-            let statuses = Mutex([Int: Int]())
+            let statuses = Locked([Int: Int]())
             let stop = Atomic<Bool>(false)
         }
         let hammer = Hammer()

@@ -4,6 +4,7 @@ import AuctionRuntime
 import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import Logging
 import Synchronization
 import Testing
@@ -13,15 +14,15 @@ import WebServer
 
 /// The order in which connections were handed a broadcast (shared by a test's connections).
 private final class DeliveryLog: Sendable {
-    let ids = Mutex<[UInt64]>([])
+    let ids = Locked<[UInt64]>([])
 }
 
 /// A connection held in memory: what the channel sent it, and whether it closed it.
 private final class MemoryConnection: LiveConnection {
     let id: UInt64
     let request: HTTPRequest
-    let sent = Mutex<[String]>([])
-    let closedWith = Mutex<CloseCode?>(nil)
+    let sent = Locked<[String]>([])
+    let closedWith = Locked<CloseCode?>(nil)
     let deliveries: DeliveryLog
 
     init(id: UInt64, path: String, query: [(String, String)] = [], peer: String = "10.0.0.1", deliveries: DeliveryLog) {
@@ -47,7 +48,7 @@ private final class MemoryConnection: LiveConnection {
 
 /// Bids judged by the test: each submission is kept, and answered with `verdict`.
 private final class ScriptedGateway: BidGateway {
-    let submissions = Mutex<[BidSubmission]>([])
+    let submissions = Locked<[BidSubmission]>([])
     let verdict: @Sendable (BidSubmission) -> Result<BidVerdict, AuctionStoreError>?
 
     init(verdict: @escaping @Sendable (BidSubmission) -> Result<BidVerdict, AuctionStoreError>?) { self.verdict = verdict }

@@ -4,6 +4,7 @@ import AuctionServer
 import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import Synchronization
 
 /// Redis, one planned auction in it, and an auctiond process serving it.
@@ -82,7 +83,7 @@ extension TestWebSocketClient {
 
 /// Collects values from any thread.
 final class Collected<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
+    private let values = Locked<[Value]>([])
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }
 }

@@ -268,10 +268,10 @@ final class TenderWorld: @unchecked Sendable {
         let command = Process()
         command.executableURL = URL(fileURLWithPath: builtProduct("auctiond"))
         command.arguments = ["plan", dgf["id"] as? String ?? ""]
-        command.environment = [
+        command.environment = ProcessInfo.processInfo.environment.merging([
             "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL,
             "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
-        ]
+        ]) { $1 }
         let output = Pipe()
         command.standardOutput = output
         command.standardError = output

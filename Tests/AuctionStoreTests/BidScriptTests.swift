@@ -2,6 +2,7 @@ import AuctionCore
 @testable import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 import Testing
@@ -170,8 +171,8 @@ import Testing
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
         let step = planned.input.minimalStep.kopiyky
         let own = planned.prices[0].amount.kopiyky
-        let outcomes = Mutex<[(bidder: Int, amount: Int64, verdict: BidVerdict)]>([])
-        let failures = Mutex<[String]>([])
+        let outcomes = Locked<[(bidder: Int, amount: Int64, verdict: BidVerdict)]>([])
+        let failures = Locked<[String]>([])
         let endpoint = fixture.redis.endpoint
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             let store = AuctionStore(endpoint: endpoint)

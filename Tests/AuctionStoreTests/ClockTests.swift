@@ -3,6 +3,7 @@ import AuctionRuntime
 import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 import Testing
@@ -111,7 +112,7 @@ import Testing
         _ = try fixture.plan(offset: 200, firstPause: 300, turn: 300)
         // The clock's thread is held up for three times the 400 ms threshold at its first stage
         // switch, as a pass over many busy auctions would be; the process is up all along.
-        let heldUp = Mutex(false)
+        let heldUp = Locked(false)
         let clock = fixture.clock(owner: "busy") { report in
             guard case .stageStarted = report, !heldUp.withLock({ $0 }) else { return }
             heldUp.withLock { $0 = true }

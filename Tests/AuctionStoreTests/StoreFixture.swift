@@ -3,6 +3,7 @@ import AuctionRuntime
 import AuctionStore
 import AuctionTesting
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 
@@ -82,7 +83,7 @@ extension BidVerdict {
 
 /// Collects values from any thread.
 final class Recorder<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
+    private let values = Locked<[Value]>([])
 
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }

@@ -1,12 +1,13 @@
 import AuctionTesting
 import Foundation
+import Locking
 import Synchronization
 import Testing
 import WebServer
 
 /// Echoes every text message, answers HTTP from another thread, and records what happened.
 final class EchoDelegate: WebServerDelegate {
-    let sockets = Mutex<[WebSocket]>([])
+    let sockets = Locked<[WebSocket]>([])
     let closedCount = Atomic<Int>(0)
     /// "hold" blocks the service thread until `release` is signalled, so a test can queue work
     /// behind it.

@@ -1,5 +1,6 @@
 import AuctionTesting
 import Foundation
+import Locking
 import Synchronization
 import Testing
 import WebServer
@@ -7,9 +8,9 @@ import WebSocketClient
 
 /// Records what the pool reports, per connection id.
 final class RecordingClients: WebSocketClientDelegate {
-    let opened = Mutex<Set<Int>>([])
-    let messages = Mutex<[Int: [String]]>([:])
-    let closed = Mutex<[Int: String?]>([:])
+    let opened = Locked<Set<Int>>([])
+    let messages = Locked<[Int: [String]]>([:])
+    let closed = Locked<[Int: String?]>([:])
 
     func connected(_ connection: Int) { opened.withLock { _ = $0.insert(connection) } }
     func received(_ message: UnsafeRawBufferPointer, on connection: Int) {
@@ -84,7 +85,7 @@ final class PoolFixture {
         #expect(waitUntil { recorder.opened.withLock { $0.contains(1) } })
 
         let start = ContinuousClock.now
-        let ranAt = Mutex<ContinuousClock.Instant?>(nil)
+        let ranAt = Locked<ContinuousClock.Instant?>(nil)
         pool.run(at: start + .milliseconds(150)) { ranAt.withLock { $0 = ContinuousClock.now } }
         #expect(waitUntil { ranAt.withLock { $0 } != nil })
         #expect(ranAt.withLock { $0! } - start >= .milliseconds(150))
@@ -95,16 +96,16 @@ final class PoolFixture {
     @Test func timedWorkRunsInDeadlineOrderOnTheServiceThread() throws {
         let fixture = try PoolFixture()
         let pool = fixture.pool
-        let serviceThread = Mutex<pthread_t?>(nil)
-        let kernelName = Mutex<String?>(nil)
+        let serviceThread = Locked<pthread_t?>(nil)
+        let kernelName = Locked<String?>(nil)
         pool.run {
             serviceThread.withLock { $0 = pthread_self() }
             kernelName.withLock { $0 = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) }
         }
         #expect(waitUntil { serviceThread.withLock { $0 } != nil })
         #expect(kernelName.withLock { $0 } == "lws-clients\n", "top -H and perf show the thread by name")
-        let ran = Mutex<[Int]>([])
-        let threads = Mutex<Set<pthread_t>>([])
+        let ran = Locked<[Int]>([])
+        let threads = Locked<Set<pthread_t>>([])
         let start = ContinuousClock.now
         for (order, delay) in [(4, 120), (2, 60), (3, 60), (1, 20), (0, -50)] {
             pool.run(at: start + .milliseconds(delay)) {
@@ -116,7 +117,7 @@ final class PoolFixture {
         #expect(ran.withLock { $0 } == [0, 1, 2, 3, 4])
         #expect(threads.withLock { $0 } == [serviceThread.withLock { $0! }])
         // Scheduled from the service thread itself, earlier than what waits: it does not wait.
-        let nested = Mutex<ContinuousClock.Instant?>(nil)
+        let nested = Locked<ContinuousClock.Instant?>(nil)
         pool.run(at: ContinuousClock.now + .seconds(5)) {}
         pool.run {
             pool.run(at: ContinuousClock.now + .milliseconds(10)) { nested.withLock { $0 = ContinuousClock.now } }
