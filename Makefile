@@ -10,13 +10,14 @@ DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev
 TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos sanitize
+.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos sanitize fuzz
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
 	@echo "make test   - run every test (Swift, the browser test, the smoke and chaos-smoke load tests)"
 	@echo "make chaos  - the chaos load test: 50 auctiond and 10 Redis kill -9s under load (about 6 minutes)"
 	@echo "make sanitize - the Swift tests under AddressSanitizer and ThreadSanitizer, auctiond included"
+	@echo "make fuzz   - libFuzzer on the message, amount and tender decoders, FUZZ_SECONDS each (default 60)"
 	@echo "make deps   - install the missing Debian packages"
 	@echo "make format - format the Swift code (swift-format, .swift-format); make lint checks it, as make test does"
 
@@ -66,6 +67,7 @@ test: test-deps lint
 	CONFIG=debug loadtest/run.sh smoke
 	CONFIG=debug loadtest/run.sh chaos-smoke
 	$(MAKE) --no-print-directory sanitize SANITIZE_FILTER="$(SANITIZE_SHORT)"
+	Tests/Fuzz/run.sh 5
 
 # The Swift tests under AddressSanitizer and then ThreadSanitizer, each in a build of its own
 # (.build/asan, .build/tsan); the tests start that build's auctiond, so the service runs sanitized
@@ -83,6 +85,12 @@ sanitize: test-deps
 	$(ASAN_ENV) swift test --skip-build --disable-xctest --sanitize=address --scratch-path .build/asan $(if $(SANITIZE_FILTER),--filter "$(SANITIZE_FILTER)")
 	swift build --build-tests --sanitize=thread --scratch-path .build/tsan
 	$(TSAN_ENV) swift test --skip-build --disable-xctest --sanitize=thread --scratch-path .build/tsan $(if $(SANITIZE_FILTER),--filter "$(SANITIZE_FILTER)")
+
+# libFuzzer (swiftc -sanitize=fuzzer,address) on the decoders a client or the API feeds: the
+# targets and their seeds are in Tests/Fuzz (docs/RELIABILITY.md). make test runs 5 s of each.
+FUZZ_SECONDS := 60
+fuzz: deps
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
 # The long chaos suite (docs/RELIABILITY.md); make test runs its short variant.
 chaos: test-deps
