@@ -269,8 +269,7 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
     /// the loop's cached time) finds nothing due and is set again for what remains.
     private func armTimedTimer() {
         guard let deadline = timed.nextDeadline, let loop = foreignLoops.pointee else { return }
-        let wait = max(.zero, deadline - .now)
-        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+        let seconds = Self.seconds(max(.zero, deadline - .now))
         if let timedTimer {
             cshim_ev_timer_rearm(loop, timedTimer, seconds)
             return
@@ -314,11 +313,16 @@ package final class LWSServiceThread<Command: Sendable>: @unchecked Sendable {
         let handler = WokenHandler(tick.run)
         ticking = handler
         let owner = Unmanaged.passUnretained(handler).toOpaque()
-        let seconds = Double(tick.interval.components.seconds) + Double(tick.interval.components.attoseconds) / 1e18
+        let seconds = Self.seconds(tick.interval)
         guard let timer = cshim_ev_timer_new(loop, seconds, seconds, { owner in WokenHandler.fire(owner) }, owner) else {
             fatalError("no memory for the event loop's timer")
         }
         return timer
+    }
+
+    /// libev counts time in seconds.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// One round of events; with `seconds` > 0 it returns within that time on libev (lws's own

@@ -44,11 +44,14 @@ public struct LoadRun {
         self.log = log
     }
 
+    /// The auctiond processes among the measured ones.
+    private var auctiondProbes: [ProcessProbe] { settings.probes.filter { $0.name.hasPrefix("auctiond") } }
+
     /// auctiond's cost of being up, with every connection held and no auction running yet (the
     /// profiles that compare with the mirror start them well after the connections): the
     /// background loops (clock, feeds, tender sync, keep-alive) cost this whatever is delivered.
     private func idleCores(over window: Duration) -> Double {
-        let processes = settings.probes.filter { $0.name.hasPrefix("auctiond") }
+        let processes = auctiondProbes
         let began = ContinuousClock.now
         let before = processes.map { $0.preciseCPUNanoseconds ?? 0 }
         Thread.sleep(forTimeInterval: window.inSeconds)
@@ -114,7 +117,7 @@ public struct LoadRun {
 
         // The auctions: until every connection has seen its auction end.
         let cpuBefore = settings.probes.map { ($0.name, $0.cpuSeconds ?? 0) }
-        let threadsBefore = settings.probes.map { ($0.name, $0.cpuSecondsByThread ?? [:]) }
+        let threadsBefore = auctiondProbes.map { ($0, $0.cpuSecondsByThread ?? [:]) }
         let messagesBefore = fleets.messages
         began = ContinuousClock.now
         if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
@@ -135,8 +138,9 @@ public struct LoadRun {
             summary.server[name, default: ProcessFigures()].cpuSecondsDuringAuctions = seconds
             summary.server[name, default: ProcessFigures()].cpuCoresDuringAuctions = live > 0 ? seconds / live : 0
         }
-        for (name, before) in threadsBefore where name.hasPrefix("auctiond") {
-            guard let after = settings.probes.first(where: { $0.name == name })?.cpuSecondsByThread else { continue }
+        for (probe, before) in threadsBefore {
+            guard let after = probe.cpuSecondsByThread else { continue }
+            let name = probe.name
             let used = after.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 >= 0.005 }
             summary.server[name, default: ProcessFigures()].cpuSecondsByThreadDuringAuctions = Dictionary(uniqueKeysWithValues: used)
             let listed = used.sorted { $0.1 > $1.1 }.map { "\($0.0) \(String(format: "%.2f", $0.1))" }
@@ -168,7 +172,7 @@ public struct LoadRun {
             log("chaos: \(kills.count) kills (\(byKind.joined(separator: ", ")))")
         }
         summary.fanOut.deliveries = messagesLive
-        let auctiondCPU = settings.probes.filter { $0.name.hasPrefix("auctiond") }.reduce(0.0) {
+        let auctiondCPU = auctiondProbes.reduce(0.0) {
             $0 + (summary.server[$1.name]?.cpuSecondsDuringAuctions ?? 0)
         }
         summary.fanOut.cpuSeconds = auctiondCPU

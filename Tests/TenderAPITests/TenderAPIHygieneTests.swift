@@ -6,12 +6,17 @@ import Testing
 
 /// Issue 19 item 9: what the client does with answers that are not plain successes or errors.
 @Suite(.serialized) struct TenderAPIHygieneTests {
+    /// A client of `sandbox` that retries after 20 ms, for up to `retryBudget`.
+    func quickClient(_ sandbox: SandboxProcess, retryBudget: Duration) -> TenderAPIClient {
+        TenderAPIClient(
+            settings: TenderAPISettings(
+                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: retryBudget,
+                firstBackoff: .milliseconds(20)))
+    }
+
     @Test func a412ThatKeepsComingBacksOffInsteadOfLoopingTightly() throws {
         let sandbox = try SandboxProcess()
-        let client = TenderAPIClient(
-            settings: TenderAPISettings(
-                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(2),
-                firstBackoff: .milliseconds(20)))
+        let client = quickClient(sandbox, retryBudget: .seconds(2))
         sandbox.fault(count: 10_000, status: 412)
         #expect(throws: TenderAPIError.self) { try client.tender(.tenders, id: "anything") }
         let attempts = sandbox.requests().filter { $0.status == 412 }.count
@@ -20,10 +25,7 @@ import Testing
 
     @Test func a409ConflictIsRetriedWithBackoff() throws {
         let sandbox = try SandboxProcess()
-        let client = TenderAPIClient(
-            settings: TenderAPISettings(
-                baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(2), retryBudget: .seconds(3),
-                firstBackoff: .milliseconds(20)))
+        let client = quickClient(sandbox, retryBudget: .seconds(3))
         var document = sampleTender(id: "t-conflict", start: Timestamp(milliseconds: 1_795_000_000_000))
         document["status"] = "active.auction"
         try sandbox.put(document)
