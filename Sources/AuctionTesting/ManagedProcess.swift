@@ -45,7 +45,20 @@ public final class ManagedProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    deinit { kill9() }
+    /// A sanitizer stops the process it finds a fault in (make sanitize): the test then sees only
+    /// a dropped connection, so the report itself is copied where the test runner's output shows it.
+    public var sanitizerReport: String? {
+        let log = self.log
+        guard let start = log.range(of: "==ERROR: AddressSanitizer") ?? log.range(of: "WARNING: ThreadSanitizer") else { return nil }
+        return String(log[start.lowerBound...].prefix(20_000))
+    }
+
+    deinit {
+        kill9()
+        if let report = sanitizerReport {
+            FileHandle.standardError.write(Data("\n\(executable) (log \(logPath)) stopped on a sanitizer report:\n\(report)\n".utf8))
+        }
+    }
 }
 
 /// A fresh temporary folder for one test's files.

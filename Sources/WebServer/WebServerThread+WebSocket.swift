@@ -16,7 +16,7 @@ extension WebServerThread {
         _ wsi: OpaquePointer, _ state: SocketState, _ input: UnsafeMutableRawPointer?, _ length: Int
     ) -> Int32 {
         if lws_frame_is_binary(wsi) != 0 {
-            return closeNow(wsi, .unsupportedData, "binary frames are not accepted: send JSON text")
+            return closeNow(wsi, state, .unsupportedData, "binary frames are not accepted: send JSON text")
         }
         if !state.discarding {
             if state.assembly.count + length > configuration.maxMessageBytes {
@@ -39,6 +39,10 @@ extension WebServerThread {
     }
 
     func writeFrame(_ wsi: OpaquePointer, _ state: SocketState) -> Int32 {
+        // The close is lws's now: it sends the frame and waits for the client's. A second -1 makes
+        // it drop the connection at once: right for a peer that does not read, not for one that
+        // still sends (see closeHandedOver).
+        if state.closeHandedOver { return state.hungUp ? -1 : 0 }
         if state.pingDue {
             state.pingDue = false
             let start = httpWriteBuffer + cshim_lws_pre()
@@ -55,7 +59,7 @@ extension WebServerThread {
             if !state.outbox.isEmpty || state.pendingClose != nil { lws_callback_on_writable(wsi) }
             return 0
         }
-        if let (code, reason) = state.pendingClose { return closeNow(wsi, code, reason) }
+        if let (code, reason) = state.pendingClose { return closeNow(wsi, state, code, reason) }
         return 0
     }
 
@@ -80,7 +84,10 @@ extension WebServerThread {
         }
     }
 
-    func closeNow(_ wsi: OpaquePointer, _ code: CloseCode, _ reason: String) -> Int32 {
+    /// Hands the close to lws (the -1 that follows `lws_close_reason`); once only.
+    func closeNow(_ wsi: OpaquePointer, _ state: SocketState, _ code: CloseCode, _ reason: String) -> Int32 {
+        state.pendingClose = state.pendingClose ?? (code, reason)
+        state.closeHandedOver = true
         var bytes = Array(reason.utf8.prefix(123))
         lws_close_reason(wsi, lws_close_status(rawValue: UInt32(code.rawValue)), &bytes, bytes.count)
         return -1
@@ -92,6 +99,12 @@ final class SocketState {
     let socket: WebSocket
     var outbox: [OutgoingFrame] = []
     var pendingClose: (CloseCode, String)?
+    /// The close frame is lws's to send; it then waits for the client's close (RFC 6455 §7.1.1),
+    /// reading and dropping what the client still sends. Closing the TCP connection with the
+    /// client's frames unread would make the kernel reset it and drop what it had not yet sent.
+    var closeHandedOver = false
+    /// Closed for not reading or not answering pings: no close handshake is waited for.
+    var hungUp = false
     var assembly: [UInt8] = []
     var discarding = false
     /// When the client last sent anything (a message or a pong), and when it was last pinged.

@@ -209,6 +209,7 @@ final class WebServerThread: @unchecked Sendable {
     func hangUp(_ socket: SocketState, _ code: CloseCode, _ reason: String) {
         socket.outbox.removeAll()
         socket.pendingClose = (code, reason)
+        socket.hungUp = true
         lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, Int32(Self.slowClientGraceSeconds))
         lws_callback_on_writable(socket.wsi)
     }

@@ -45,6 +45,9 @@ final class EchoDelegate: WebServerDelegate {
             socket.send(text: socket.request.queryValue("key") ?? "none")
         } else if text == "peer" {
             socket.send(text: socket.request.peer)
+        } else if text == "close" {
+            socket.send(text: "bye")
+            socket.close(.policyViolation, reason: "enough")
         } else {
             socket.send(text: text)
         }

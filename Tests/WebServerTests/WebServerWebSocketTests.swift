@@ -198,6 +198,35 @@ import WebServer
         #expect(frames < 40)
     }
 
+    /// A close the server starts is a handshake (RFC 6455 §7.1.1): after its close frame the server
+    /// waits for the client's, reading and dropping what the client still sends, and only then
+    /// ends the TCP connection. Ending it at once, with the client's frames unread, makes the
+    /// kernel reset the connection and drop what it had not yet sent, answers and close frame
+    /// included: a flooder saw its connection reset with neither its errors nor the 1008.
+    @Test func aCloseTheServerStartsWaitsForTheClientsCloseFrame() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        for i in 0..<5 { try client.send(text: "m\(i)") }
+        try client.send(text: "close")
+        var texts: [String] = []
+        var closeCode: UInt16?
+        while closeCode == nil {
+            switch try client.receive() {
+            case .text(let text): texts.append(text)
+            case .close(let code, _): closeCode = code
+            case .binary: break
+            }
+        }
+        #expect(texts == ["m0", "m1", "m2", "m3", "m4", "bye"])
+        #expect(closeCode == 1008)
+        // The client goes on sending as a flooder would: the connection is still open.
+        for i in 0..<20 { try client.send(text: "late \(i)") }
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(fixture.delegate.closedCount.load(ordering: .relaxed) == 0)
+        try client.sendClose()
+        #expect(waitUntil { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
+    }
+
     @Test(arguments: [1, 3]) func stopClosesEveryConnectionWithGoingAway(serviceThreads: Int) throws {
         let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let client = try fixture.connect()
