@@ -24,10 +24,12 @@ help:
 deps:
 	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEB_PACKAGES)"
 
-# Chromium and selenium (from PyPI) for the browser tests of Tests/Browser.
+# Chromium and selenium (from PyPI) for the browser tests of Tests/Browser; kosoku (PyPI) runs the
+# Autobahn WebSocket cases (Tests/Conformance).
 test-deps: deps
 	@$(MAKE) --no-print-directory install-debs PACKAGES="$(TEST_DEB_PACKAGES)"
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+	@python3 -c "import kosoku" 2>/dev/null || python3 -m pip install -q kosoku
 
 # Idempotent: installs only what dpkg does not list as installed.
 install-debs:

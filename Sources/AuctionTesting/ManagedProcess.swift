@@ -27,6 +27,8 @@ public final class ManagedProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
+    /// The exit status once the process has ended (nil while it runs).
+    public var exitCode: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
     public func stop(grace: Duration = .seconds(5)) {

@@ -93,10 +93,13 @@ public struct SandboxTestError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The demo fixtures of `Config/sandbox` (the package root is found from the built products).
+/// The package's root folder (this file is in Sources/AuctionTesting).
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The demo fixtures of `Config/sandbox`.
 public func sandboxFixture(_ relativePath: String) throws -> [String: Any] {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Config/sandbox/" + relativePath)
+    let url = packageRoot.appendingPathComponent("Config/sandbox/" + relativePath)
     guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any],
         let data = object["data"] as? [String: Any]
     else {

@@ -79,6 +79,24 @@ public final class TestWebSocketClient {
         } while offset < bytes.count
     }
 
+    /// A frame for `send(together:)`.
+    public enum RawFrame {
+        /// A text frame (`first`) or a continuation, final or not.
+        case text(String, first: Bool, final: Bool)
+        case close(UInt16)
+    }
+
+    /// Several frames in one write, so that the server reads them in one go.
+    public func send(together frames: [RawFrame]) throws {
+        try writeAll(
+            frames.flatMap { frame in
+                switch frame {
+                case .text(let text, let first, let final): frameBytes(opcode: first ? 0x1 : 0x0, payload: Array(text.utf8), final: final)
+                case .close(let code): frameBytes(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xff)], final: true)
+                }
+            })
+    }
+
     /// Starts the closing handshake.
     public func sendClose(code: UInt16 = 1000) throws {
         try sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xff)], final: true)
@@ -148,6 +166,10 @@ public final class TestWebSocketClient {
     // MARK: - Wire
 
     private func sendFrame(opcode: UInt8, payload: [UInt8], final: Bool) throws {
+        try writeAll(frameBytes(opcode: opcode, payload: payload, final: final))
+    }
+
+    private func frameBytes(opcode: UInt8, payload: [UInt8], final: Bool) -> [UInt8] {
         var frame: [UInt8] = [(final ? 0x80 : 0) | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
@@ -160,7 +182,7 @@ public final class TestWebSocketClient {
         let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try writeAll(frame)
+        return frame
     }
 
     private func writeAll(_ bytes: [UInt8]) throws {

@@ -15,6 +15,7 @@ extension WebServerThread {
     func receive(
         _ wsi: OpaquePointer, _ state: SocketState, _ input: UnsafeMutableRawPointer?, _ length: Int
     ) -> Int32 {
+        if state.peerClosed { return 0 }  // the client has said all it will (RFC 6455 §5.5.1)
         if lws_frame_is_binary(wsi) != 0 {
             return closeNow(wsi, state, .unsupportedData, "binary frames are not accepted: send JSON text")
         }
@@ -27,6 +28,8 @@ extension WebServerThread {
             }
         }
         guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+        state.receiving = true
+        defer { state.receiving = false }
         if state.discarding {
             state.discarding = false
             delegate.receivedTooLarge(from: state.socket)
@@ -105,6 +108,12 @@ final class SocketState {
     var closeHandedOver = false
     /// Closed for not reading or not answering pings: no close handshake is waited for.
     var hungUp = false
+    /// The client sent its close frame: nothing after it is a message.
+    var peerClosed = false
+    /// A message is being handed to the delegate. What it answers at once waits for WRITEABLE:
+    /// lws writes its pong to a ping that came in the same read first (RFC 6455 §5.5.3), where
+    /// a write now would overtake it.
+    var receiving = false
     var assembly: [UInt8] = []
     var discarding = false
     /// When the client last sent anything (a message or a pong), and when it was last pinged.

@@ -160,7 +160,7 @@ final class WebServerThread: @unchecked Sendable {
                 guard let socket = sockets[id], socket.pendingClose == nil else { continue }
                 if socket.outbox.count >= configuration.maxQueuedFrames {
                     hangUp(socket, .policyViolation, "too slow: outgoing queue full")
-                } else if socket.outbox.isEmpty, !socket.pingDue, lws_partial_buffered(socket.wsi) == 0 {
+                } else if socket.outbox.isEmpty, !socket.pingDue, !socket.receiving, lws_partial_buffered(socket.wsi) == 0 {
                     writeNow(frame, to: socket)
                 } else {
                     socket.outbox.append(frame)
@@ -279,6 +279,10 @@ final class WebServerThread: @unchecked Sendable {
             guard let state = socketState(user) else { return -1 }
             state.lastHeard = ContinuousClock.now
             return receive(wsi, state, input, length)
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+            // lws goes on reading after the client's close frame and would hand on what follows.
+            socketState(user)?.peerClosed = true
+            return 0
         case LWS_CALLBACK_RECEIVE_PONG:
             socketState(user)?.lastHeard = ContinuousClock.now
             return 0

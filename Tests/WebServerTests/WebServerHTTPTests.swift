@@ -9,6 +9,7 @@ import WebServer
 final class EchoDelegate: WebServerDelegate {
     let sockets = Locked<[WebSocket]>([])
     let closedCount = Atomic<Int>(0)
+    let messages = Locked<[String]>([])
     /// "hold" blocks the service thread until `release` is signalled, so a test can queue work
     /// behind it.
     let holding = Atomic<Bool>(false)
@@ -37,6 +38,7 @@ final class EchoDelegate: WebServerDelegate {
     func opened(_ socket: WebSocket) { sockets.withLock { $0.append(socket) } }
 
     func received(_ text: String, from socket: WebSocket) {
+        messages.withLock { $0.append(text) }
         if text == "hold" {
             holding.store(true, ordering: .releasing)
             release.wait()

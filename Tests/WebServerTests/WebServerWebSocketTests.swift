@@ -227,6 +227,19 @@ import WebServer
         #expect(waitUntil { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
     }
 
+    /// After its close frame a client has said all it will say (RFC 6455 §5.5.1): what follows,
+    /// or the rest of a message it began before, is not handed on (Autobahn 7.1.4, 7.1.5).
+    @Test func nothingAClientSendsAfterItsCloseFrameIsDelivered() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        try client.send(together: [
+            .text("before", first: true, final: true), .text("begun ", first: true, final: false), .close(1000),
+            .text("and finished", first: false, final: true), .text("after", first: true, final: true),
+        ])
+        #expect(waitUntil { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
+        #expect(fixture.delegate.messages.withLock { $0 } == ["before"])
+    }
+
     @Test(arguments: [1, 3]) func stopClosesEveryConnectionWithGoingAway(serviceThreads: Int) throws {
         let fixture = try ServerFixture(serviceThreads: serviceThreads)
         let client = try fixture.connect()
