@@ -31,12 +31,14 @@ let package = Package(
         systemLibrary("COpenSSL", pkgConfig: "openssl", apt: ["libssl-dev"]),
         // The little C Swift cannot import: lws macros and composite option flags, and the libev loop lws runs on.
         .target(name: "CShims", dependencies: ["CLibWebSockets"], linkerSettings: [.linkedLibrary("ev")]),
+        // hiredis's reply reader with a bound on the arrays it allocates for.
+        .target(name: "CHiredisShims", dependencies: ["CHiredis"]),
         // ThreadSanitizer's lock annotations (weak: nothing outside a TSan build), and the one lock.
         .target(name: "CThreadSanitizer"),
         .target(name: "Locking", dependencies: ["CThreadSanitizer"]),
 
         // Thin wrappers: the only places that touch C pointers.
-        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "CHiredisShims"]),
         .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"]),
         // The thread that owns an lws context and the context's recipe, shared by the server and the client pool.
         .target(name: "LWSCore", dependencies: ["CLibWebSockets", "CShims", "Locking"]),

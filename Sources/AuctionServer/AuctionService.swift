@@ -295,13 +295,6 @@ public final class AuctionService: WebServerDelegate {
     }
 }
 
-/// Constant-time comparison of two secrets given as text.
-enum ConstantTimeText {
-    static func equals(_ a: String, _ b: String) -> Bool {
-        ConstantTime.equals(Array(a.utf8), Array(b.utf8))
-    }
-}
-
 extension AuctionService: ServiceRuntime {
     var serverTime: Int64 { clock.now.milliseconds }
 

@@ -3,6 +3,7 @@
 // in the runtime (AuctionService). So they are tested in process, without sockets or Redis
 // (HTTPRoutesTests), beside the live tests that go through lws and Redis.
 import AuctionCore
+import CryptoPrimitives
 import Foundation
 import WebServer
 
@@ -172,4 +173,11 @@ struct HTTPRoutes: Sendable {
     }
 
     private struct Envelope<Data: Encodable>: Encodable { var data: Data }
+}
+
+/// Constant-time comparison of two secrets given as text.
+enum ConstantTimeText {
+    static func equals(_ a: String, _ b: String) -> Bool {
+        ConstantTime.equals(Array(a.utf8), Array(b.utf8))
+    }
 }

@@ -73,7 +73,7 @@ extension AuctionStore {
         }
     }
 
-    private static func verdict(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> BidVerdict {
+    static func verdict(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> BidVerdict {
         if case .error(let message) = reply { throw .redis(message) }
         guard let text = reply.string, let answer = BidScriptReply(text) else { throw .redis("bid script answered \(reply)") }
         switch answer {

@@ -106,7 +106,7 @@ extension AuctionStore {
         )
     }
 
-    private static func appendOutcome(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> AppendOutcome {
+    static func appendOutcome(_ reply: RedisReply, auctionId: String) throws(AuctionStoreError) -> AppendOutcome {
         if case .error(let message) = reply { throw .redis(message) }
         let parts = reply.array ?? []
         func int(_ i: Int) -> Int64? { i < parts.count ? parts[i].integer : nil }

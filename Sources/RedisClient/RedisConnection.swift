@@ -1,6 +1,7 @@
 // The one place that calls hiredis. A connection is used by one thread at a time (hiredis contexts
 // are not thread-safe); blocking calls belong on worker threads, never on the lws service thread.
 import CHiredis
+import CHiredisShims
 import Foundation
 
 /// Where a Redis server is, and how to log in: parsed from `redis://[user:password@]host:port/db`.
@@ -98,7 +99,7 @@ public final class RedisConnection {
         for _ in commands {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
-            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
             freeReplyObject(raw)
         }
         return replies
@@ -124,7 +125,7 @@ public final class RedisConnection {
             throw failure(context)
         }
         defer { freeReplyObject(raw) }
-        return Self.decode(raw!.assumingMemoryBound(to: redisReply.self))
+        return RedisReply(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
     /// Drops the connection; the next call reconnects.
@@ -147,6 +148,7 @@ public final class RedisConnection {
             redisFree(fresh)
             throw .connectionFailed(address: address, reason: reason)
         }
+        cshim_bound_reader(fresh.pointee.reader)
         setTimeout(fresh, timeout)
         _ = redisEnableKeepAlive(fresh)
         context = fresh
@@ -172,8 +174,8 @@ public final class RedisConnection {
     /// Converts hiredis' error state into a typed error and drops the broken context: after an
     /// I/O or protocol error the stream is out of step and must not be reused.
     private func failure(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        let reason = Self.errorText(context)
-        let isProtocol = context.pointee.err == REDIS_ERR_PROTOCOL
+        let reason = context.pointee.err == REDIS_ERR_OOM ? RedisReplyReader.tooManyElements : Self.errorText(context)
+        let isProtocol = context.pointee.err == REDIS_ERR_PROTOCOL || context.pointee.err == REDIS_ERR_OOM
         disconnect()
         if isProtocol { return .protocolError(address: endpoint.description, reason: reason) }
         return .connectionLost(address: endpoint.description, reason: reason)
@@ -209,30 +211,5 @@ public final class RedisConnection {
         return argv.withUnsafeMutableBufferPointer { argvBuffer in
             lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argvBuffer.baseAddress!, $0.baseAddress!) }
         }
-    }
-
-    private static func decode(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            return .bulk(bytes(r.str, r.len))
-        case REDIS_REPLY_STATUS:
-            return .status(String(decoding: bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_ERROR:
-            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_INTEGER:
-            return .integer(r.integer)
-        case REDIS_REPLY_NIL:
-            return .null
-        case REDIS_REPLY_ARRAY:
-            return .array((0..<r.elements).map { decode(r.element[$0]!) })
-        default:
-            return .error("unknown reply type \(r.type)")
-        }
-    }
-
-    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
-        guard let pointer, length > 0 else { return [] }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
     }
 }

@@ -6,7 +6,8 @@
 # A crashing input lands in .build/fuzz/crashes/: keep it in corpus/TARGET (every run replays
 # the corpus first) and as a test of the normal suite, then fix it. Targets: the client message
 # reader (fast path against JSONDecoder), the amount parser (round trip), the load generator's
-# glance at server messages, the tender document decoder and the auction input built from it.
+# glance at server messages, the tender document decoder and the auction input built from it, the
+# HTTP routes (paths, query, admin token), and Redis replies (hiredis's parser, the store's decoders).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
@@ -23,11 +24,33 @@ library() {
 }
 library AuctionCore Sources/AuctionCore/*.swift
 library AuctionProtocol -lAuctionCore Sources/AuctionProtocol/*.swift
+# The HTTP routes: the request and response values of WebServer (no lws in them), the constant-time
+# compare of CryptoPrimitives (OpenSSL), and the route files of AuctionServer compiled into the
+# target itself (their types are internal).
+library WebServer Sources/WebServer/HTTPMessages.swift
+library CryptoPrimitives -I Sources/COpenSSL Sources/CryptoPrimitives/*.swift
+routes=(HTTPRoutes APIError JSONResponse AuctionListCursor)
+# The Redis replies: hiredis's parser (RedisClient) and the store's decoders (AuctionStore, built for
+# testing: the decoders are internal).
+mkdir -p "$build/CHiredisShims"
+printf 'module CHiredisShims {\n  header "%s/Sources/CHiredisShims/include/CHiredisShims.h"\n  export *\n}\n' "$PWD" >"$build/CHiredisShims/module.modulemap"
+clang -fsanitize=fuzzer-no-link,address -g -O1 -c Sources/CHiredisShims/shims.c -I Sources/CHiredisShims/include -o "$build/CHiredisShims.o"
+library RedisClient -I Sources/CHiredis -I "$build/CHiredisShims" Sources/RedisClient/*.swift
+library AuctionStore -enable-testing -I Sources/CHiredis -I "$build/CHiredisShims" -lRedisClient -lAuctionProtocol -lAuctionCore Sources/AuctionStore/*.swift
 
-targets=(ClientMessage Money ServerMessageGlance TenderDocument)
+# sources TARGET — what a target is built from, besides its own file.
+sources() {
+  case $1 in
+    HTTPRoute) printf 'Sources/AuctionServer/%s.swift\n' "${routes[@]}"; echo -I; echo Sources/COpenSSL; echo -lWebServer; echo -lCryptoPrimitives ;;
+    RedisReply) printf '%s\n' -I Sources/CHiredis -I "$build/CHiredisShims" -lAuctionStore -lRedisClient "$build/CHiredisShims.o" ;;
+  esac
+}
+
+targets=(ClientMessage Money ServerMessageGlance TenderDocument HTTPRoute RedisReply)
 status=0
 for target in "${targets[@]}"; do
-  swiftc "${flags[@]}" -lAuctionProtocol -lAuctionCore "Tests/Fuzz/${target}Fuzz.swift" -o "$build/fuzz-$target"
+  mapfile -t extra < <(sources "$target")
+  swiftc "${flags[@]}" "${extra[@]}" -lAuctionProtocol -lAuctionCore "Tests/Fuzz/${target}Fuzz.swift" -o "$build/fuzz-$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   seeds=("Tests/Fuzz/corpus/$target")
