@@ -5,7 +5,9 @@
 # loadtest/reports/PROFILE-<time>/ (summary.json, report.html, the services' logs).
 # CONFIG=debug uses the debug build (make test does, to save a release build); WORKERS sets
 # auctiond's bid workers (AUCTIOND_WORKERS, default 4); LOG_LEVEL its log level (default notice;
-# info logs every stage switch with its lag).
+# info logs every stage switch with its lag). TLS=1 makes a certificate and runs auctiond on https
+# and wss (the links say https; the load generator takes the self-signed certificate; auctiond's
+# /metrics, read over plain HTTP, is then missing from the report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile_name=${1:?usage: loadtest/run.sh PROFILE   (one of: $(ls loadtest/profiles | sed 's/\.yaml$//' | tr '\n' ' '))}
@@ -26,6 +28,11 @@ bin=$(swift build -c "$config" --show-bin-path)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 redis_port=$(free_port); sandbox_port=$(free_port); service_port=$(free_port)
 processes=$(sed -n 's/^auctiondProcesses: *\([0-9]*\).*/\1/p' "$profile"); processes=${processes:-1}
+
+if [ "${TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$report/key.pem" -out "$report/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
+  export AUCTIOND_TLS_CERTIFICATE=$PWD/$report/cert.pem AUCTIOND_TLS_PRIVATE_KEY=$PWD/$report/key.pem
+fi
 
 source loadtest/services.sh
 source loadtest/chaos.sh
@@ -57,7 +64,7 @@ if ! wait_until all_listening; then
   exit 1
 fi
 
-echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port; report in $report"
+echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
 status=0
 chaos=()
 if grep -q '^chaos:' "$profile"; then

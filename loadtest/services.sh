@@ -61,11 +61,14 @@ random_secret() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # start_auctiond BINARY HOST:PORT REDIS_PORT API_URL LOG — following the sandbox's feed; any other
 # AUCTIOND_* variables come from the caller's environment.
+# With AUCTIOND_TLS_CERTIFICATE and AUCTIOND_TLS_PRIVATE_KEY in the environment the port speaks
+# https and wss, and the links say so.
 start_auctiond() {
-  local binary=$1 listen=$2 redis_port=$3 api=$4 log=$5
-  AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="http://$listen" AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+  local binary=$1 listen=$2 redis_port=$3 api=$4 log=$5 scheme=http
+  [ -n "${AUCTIOND_TLS_CERTIFICATE:-}" ] && scheme=https
+  AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="$scheme://$listen" AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
     AUCTIOND_API_URL=$api AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=${AUCTIOND_FEED_INTERVAL_MILLISECONDS:-500} \
     "$binary" serve >>"$log" 2>&1 &
   last_pid=$!; service_pids+=("$last_pid")
-  wait_until curl -fs "http://$listen/healthz"
+  wait_until curl -fsk "$scheme://$listen/healthz"
 }

@@ -139,7 +139,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
                 portIndex += 1
             }
             let path = "/ws/\(id)" + (query ? "?" + (parts.percentEncodedQuery ?? "") : "")
-            return WebSocketTarget(host: parts.host ?? "127.0.0.1", port: chosen, path: path)
+            return WebSocketTarget(host: parts.host ?? "127.0.0.1", port: chosen, path: path, tls: parts.scheme == "https")
         }
         for (index, auction) in planned.enumerated() {
             auctions.append(AuctionTrack(planned: auction))

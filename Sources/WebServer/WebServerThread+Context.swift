@@ -21,6 +21,9 @@ extension WebServerThread {
             if let tls = configuration.tls {
                 info.ssl_cert_filepath = lifetime.keep(tls.certificatePath)
                 info.ssl_private_key_filepath = lifetime.keep(tls.privateKeyPath)
+                // HTTP/1.1 only: offered h2, a browser opens its WebSocket as an h2 stream
+                // (RFC 8441), and the WebSocket path here is built for HTTP/1.1 connections.
+                info.alpn = lifetime.keep("http/1.1")
             }
         }
     }

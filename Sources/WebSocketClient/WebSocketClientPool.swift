@@ -17,18 +17,23 @@ public protocol WebSocketClientDelegate: AnyObject, Sendable {
     func disconnected(_ connection: Int, reason: String?)
 }
 
-/// Where a client connects: `ws://host:port/path`, optionally asking for a subprotocol.
+/// Where a client connects: `ws://host:port/path` (or `wss://` with `tls`), optionally asking for a
+/// subprotocol.
 public struct WebSocketTarget: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var path: String
     public var subprotocol: String?
+    /// wss. The pool measures a service, it does not authenticate one: a self-signed certificate
+    /// (the load test makes one) is taken, and the name in it is not checked.
+    public var tls: Bool
 
-    public init(host: String = "127.0.0.1", port: Int, path: String, subprotocol: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int, path: String, subprotocol: String? = nil, tls: Bool = false) {
         self.host = host
         self.port = port
         self.path = path
         self.subprotocol = subprotocol
+        self.tls = tls
     }
 }
 
@@ -132,6 +137,10 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.protocol = target.subprotocol.map(keep)
         info.local_protocol_name = keep("client")
         info.ietf_version_or_minus_one = -1
+        if target.tls {
+            info.ssl_connection = Int32(
+                bitPattern: LCCSCF_USE_SSL.rawValue | LCCSCF_ALLOW_SELFSIGNED.rawValue | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK.rawValue)
+        }
         info.retry_and_idle_policy = UnsafePointer(LWSContextRecipe.noValidityTimers)
         // The connection's id is the user pointer itself (never dereferenced, never freed by lws).
         info.userdata = UnsafeMutableRawPointer(bitPattern: id + 1)
@@ -221,7 +230,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
     private func createContext() -> OpaquePointer? {
         let recipe = LWSContextRecipe(
             protocolName: "client", callback: clientPoolCallback, receiveBufferSize: 64 * 1024, acceptsAdoptedConnections: false,
-            timeoutSeconds: 30, options: cshim_option_disable_ipv6(), logLevel: cshim_lll_err())
+            timeoutSeconds: 30, options: cshim_option_disable_ipv6() | cshim_option_ssl_global_init(), logLevel: cshim_lll_err())
         return recipe.make(user: Unmanaged.passUnretained(self).toOpaque(), on: service, keeping: lifetime)
     }
 }

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -40,19 +41,27 @@ def wait_until(predicate, timeout=20.0, step=0.1):
     return False
 
 
+# The test certificate's own context: https to a service the test made the certificate for.
+TRUSTING = ssl.create_default_context()
+TRUSTING.check_hostname = False
+TRUSTING.verify_mode = ssl.CERT_NONE
+
+
 def http(method, url, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data:
         request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=5) as answer:
+    with urllib.request.urlopen(request, timeout=5, context=TRUSTING if url.startswith("https:") else None) as answer:
         return json.load(answer)
 
 
 def browser(width, height):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
+    # The TLS test's certificate is made by the test: the browser is told to take it.
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}",
+                     "--ignore-certificate-errors"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(width, height)
@@ -60,6 +69,9 @@ def browser(width, height):
 
 
 class AuctionPageTest(unittest.TestCase):
+    # The service speaks https and wss with a certificate the test makes (AuctionPageOverTLSTest).
+    tls = False
+
     def setUp(self):
         self.folder = tempfile.mkdtemp(prefix="browser-")
         self.processes = []
@@ -68,13 +80,18 @@ class AuctionPageTest(unittest.TestCase):
         self.start([os.path.join(BUILD, "tender-sandbox"), "--listen", f"127.0.0.1:{sandbox_port}", "--state", self.folder + "/sandbox"], "sandbox")
         self.api = f"http://127.0.0.1:{sandbox_port}/api/2.5"
         self.sandbox = f"http://127.0.0.1:{sandbox_port}"
-        self.service = f"http://127.0.0.1:{service_port}"
+        self.service = f"{'https' if self.tls else 'http'}://127.0.0.1:{service_port}"
         self.assertTrue(wait_until(lambda: http("GET", self.api + "/tenders") is not None))
         environment = dict(os.environ, AUCTIOND_LISTEN=f"127.0.0.1:{service_port}", AUCTIOND_PUBLIC_URL=self.service,
                            AUCTIOND_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", AUCTIOND_API_URL=self.api, AUCTIOND_FEED="on",
                            AUCTIOND_FEED_INTERVAL_MILLISECONDS="200", AUCTIOND_SYNC_INTERVAL_MILLISECONDS="200",
                            AUCTIOND_HASH_SECRETS="browser-test-secret-0123456789",
                            AUCTIOND_REDIS_DURABILITY="relaxed", AUCTIOND_WEB_DIR=os.path.join(ROOT, "Web"))
+        if self.tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.folder + "/key.pem",
+                            "-out", self.folder + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            environment.update(AUCTIOND_TLS_CERTIFICATE=self.folder + "/cert.pem", AUCTIOND_TLS_PRIVATE_KEY=self.folder + "/key.pem")
         self.start([os.path.join(BUILD, "auctiond"), "serve"], "auctiond", environment)
         self.assertTrue(wait_until(lambda: http("GET", self.service + "/healthz")["status"] == "ok"))
         self.drivers = []
@@ -93,6 +110,10 @@ class AuctionPageTest(unittest.TestCase):
                 process.wait(5)
             except subprocess.TimeoutExpired:
                 process.kill()
+        # The processes' logs stay in run/browser-logs/<test>/ for a failure to be read.
+        logs = os.path.join(ROOT, "run", "browser-logs", self.id().rsplit(".", 1)[-1])
+        shutil.rmtree(logs, ignore_errors=True)
+        shutil.copytree(self.folder, logs, ignore=shutil.ignore_patterns("*.pem", "sandbox"))
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def open(self, url, width=1280, height=800):
@@ -110,12 +131,14 @@ class AuctionPageTest(unittest.TestCase):
     def panel_shown(driver):
         return driver.find_element(By.ID, "bid-panel").is_displayed()
 
-    def test_observer_and_two_bidders_go_through_an_auction(self):
+    def plan(self, start="now+15s"):
+        """Puts the two-stage tender into the sandbox, accelerated, and returns its id and the
+        participation links the service wrote back."""
         with open(os.path.join(ROOT, "Config", "sandbox", "tenders", "twostage-lowestcost.json")) as f:
             tender = json.load(f)["data"]
         # accelerator=30: first pause 10 s, pauses and turns 4 s; the whole auction in 42 s.
         tender["procurementMethodDetails"] = "quick, accelerator=30"
-        tender["auctionPeriod"]["startDate"] = "now+15s"
+        tender["auctionPeriod"]["startDate"] = start
         http("POST", self.sandbox + "/sandbox/tenders", {"data": tender})
         tender_id = tender["id"]
         basic = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
@@ -125,7 +148,12 @@ class AuctionPageTest(unittest.TestCase):
             return [bid["participationUrl"] for bid in view["bids"] if "participationUrl" in bid]
         self.assertTrue(wait_until(lambda: len(links()) == 2), "the service wrote no links")
         # The real API (and the sandbox) serve the private view only during the auction.
-        participation = links()
+        return tender_id, links()
+
+    def test_observer_and_two_bidders_go_through_an_auction(self):
+        if self.tls:
+            self.skipTest("the whole auction runs over plain HTTP; AuctionPageOverTLSTest bids over TLS")
+        tender_id, participation = self.plan()
         observer = self.open(f"{self.service}/tenders/{tender_id}")
         bidders = [self.open(url) for url in participation]
 
@@ -183,6 +211,45 @@ class AuctionPageTest(unittest.TestCase):
         waiting.get(participation[0].split("&hash=")[0] + "&hash=" + "0" * 32)
         self.assertTrue(wait_until(lambda: waiting.find_element(By.ID, "link-problem").is_displayed(), timeout=5))
         self.assertIn("недійсне", waiting.find_element(By.ID, "link-problem").text)
+
+
+class AuctionPageOverTLSTest(AuctionPageTest):
+    """The page over https and its WebSocket over wss: links written with https, an observer and a
+    bidder connected, a bid acknowledged; a plain-HTTP request to the TLS port gets no page."""
+    tls = True
+
+    def test_a_bidder_bids_over_wss(self):
+        tender_id, participation = self.plan(start="now+5s")
+        self.assertTrue(all(url.startswith(self.service + "/") for url in participation), participation)
+        observer = self.open(f"{self.service}/tenders/{tender_id}")
+        bidders = [self.open(url) for url in participation]
+        for driver in [observer] + bidders:
+            connected = wait_until(lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "connected")
+            self.assertTrue(connected, (driver.find_element(By.ID, "connection").get_attribute("data-state"), driver.current_url,
+                                        driver.execute_script("return document.title"), driver.get_log("browser")))
+        self.assertTrue(all(d.execute_script("return location.protocol") == "https:" for d in [observer] + bidders))
+        self.assertTrue(wait_until(lambda: any(self.panel_shown(d) for d in bidders), timeout=40), "no turn form appeared")
+        active = next(d for d in bidders if self.panel_shown(d))
+        limit = active.find_element(By.ID, "limit").get_attribute("data-limit")
+        amount = active.find_element(By.ID, "amount")
+        amount.clear()
+        amount.send_keys(limit)
+        active.find_element(By.ID, "place").click()
+        self.assertTrue(wait_until(lambda: "прийнята" in active.find_element(By.ID, "bid-status").text, timeout=3))
+        published = limit.replace(".", ",")
+        self.assertTrue(wait_until(lambda: published in observer.find_element(By.ID, "stages").text, timeout=10))
+        # Plain HTTP to the TLS port: no page, the connection closed; https still answers.
+        port = int(self.service.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as plain:
+            plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            try:
+                while chunk := plain.recv(4096):
+                    answer += chunk
+            except (ConnectionResetError, TimeoutError):
+                pass
+        self.assertNotIn(b"HTTP/1.1 200", answer)
+        self.assertEqual(http("GET", self.service + "/healthz")["status"], "ok")
 
 
 if __name__ == "__main__":
