@@ -10,14 +10,15 @@ DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev
 TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos sanitize fuzz
+.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos attack sanitize fuzz
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
-	@echo "make test   - run every test (Swift, the browser test, the smoke and chaos-smoke load tests)"
+	@echo "make test   - run every test (Swift, the browser tests, the smoke, chaos-smoke and attack-smoke load tests)"
 	@echo "make chaos  - the chaos load test: 50 auctiond and 10 Redis kill -9s under load (about 6 minutes)"
+	@echo "make attack - honest bidders beside a 10,000-connection burst, flooders, silent readers, forged links (about 3 minutes)"
 	@echo "make sanitize - the Swift tests under AddressSanitizer and ThreadSanitizer, auctiond included"
-	@echo "make fuzz   - libFuzzer on the message, amount and tender decoders, FUZZ_SECONDS each (default 60)"
+	@echo "make fuzz   - libFuzzer on the message, amount, tender, HTTP route and Redis reply decoders, FUZZ_SECONDS each (default 60)"
 	@echo "make deps   - install the missing Debian packages"
 	@echo "make format - format the Swift code (swift-format, .swift-format); make lint checks it, as make test does"
 
@@ -68,6 +69,7 @@ test: test-deps lint
 	python3 -m unittest discover -s Tests/Browser -v
 	CONFIG=debug loadtest/run.sh smoke
 	CONFIG=debug loadtest/run.sh chaos-smoke
+	CONFIG=debug loadtest/run.sh attack-smoke
 	$(MAKE) --no-print-directory sanitize SANITIZE_FILTER="$(SANITIZE_SHORT)"
 	Tests/Fuzz/run.sh 5
 
@@ -97,6 +99,10 @@ fuzz: deps
 # The long chaos suite (docs/RELIABILITY.md); make test runs its short variant.
 chaos: test-deps
 	loadtest/run.sh chaos
+
+# Hostile clients beside honest bidders (docs/RELIABILITY.md); make test runs its short variant.
+attack: test-deps
+	loadtest/run.sh attack
 
 demo: release
 	loadtest/demo.sh

@@ -22,6 +22,9 @@ struct Acknowledgement: Sendable {
     /// nil for a cancel.
     let kopiyky: Int64?
     let serverTime: Int64
+    /// When the bid was sent (µs since the epoch) and how long its answer took.
+    var sentWall: Int64 = 0
+    var latencyMicroseconds: Int64 = 0
 }
 
 final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
@@ -456,7 +459,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
             tally.acknowledgements.append(
                 Acknowledgement(
                     auction: connection.auction, bidder: connection.number ?? 0, requestId: requestId,
-                    kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime))
+                    kopiyky: amount.flatMap(ScriptedBidder.kopiyky), serverTime: serverTime, sentWall: request.sentWall,
+                    latencyMicroseconds: latency))
         } else if glance.type == "bidCancelled" {
             tally.acknowledgements.append(
                 Acknowledgement(

@@ -121,6 +121,8 @@ public struct LoadRun {
         let messagesBefore = fleets.messages
         began = ContinuousClock.now
         if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
+        let attacker = profile.attack.map { Attacker(plan: $0, auctions: planned) }
+        attacker?.start()
         var lastReport = ContinuousClock.now
         let ended = waitUntil(deadline: deadline, poll: 0.2) {
             let (done, held) = (fleets.done, fleets.open)
@@ -148,6 +150,7 @@ public struct LoadRun {
         }
         summary.everyAuctionEnded = ended
         if !ended { log("the run timed out before every auction ended") }
+        let attackFigures = attacker?.stop()
         log("auctions over in \(String(format: "%.1f", live)) s; waiting for the results to reach the API")
 
         // The results: every tender leaves active.auction once its results are accepted.
@@ -170,6 +173,14 @@ public struct LoadRun {
                 unavailable: figures.unavailableInstants)
             let byKind = (summary.chaos?.killsByKind ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             log("chaos: \(kills.count) kills (\(byKind.joined(separator: ", ")))")
+        }
+        if var attack = attackFigures {
+            attack.measureHonestBids(figures.acknowledgements)
+            summary.attack = attack
+            log(
+                "attack: \(attack.burstOpened) of \(attack.connectionBurstAsked) burst connections opened in \(String(format: "%.1f", attack.burstSeconds)) s, "
+                    + "\(attack.floodMessages) flood messages (\(attack.floodClosed) flooders closed), \(attack.forgedRefused) of \(attack.forgedAttempts) forged links refused, "
+                    + "\(attack.httpRequests) HTTP requests (\(attack.httpFailures) not 200)")
         }
         summary.fanOut.deliveries = messagesLive
         let auctiondCPU = auctiondProbes.reduce(0.0) {

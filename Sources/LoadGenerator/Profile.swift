@@ -43,6 +43,8 @@ public struct Profile: Decodable, Sendable {
     public var seed: UInt64 = 1
     /// Processes killed while the auctions run (loadtest/chaos.sh does it; the run measures it).
     public var chaos: Chaos?
+    /// Hostile clients while the auctions run (Attack.swift).
+    public var attack: Attack?
 
     /// kill -9 of auctiond and redis-server, each restarted (Redis on its AOF), at random moments
     /// from the first auction's start on.
@@ -118,7 +120,7 @@ public struct Profile: Decodable, Sendable {
         case name, description, auctions, resource, biddersPerAuction, observersPerAuction, accelerator
         case startAfterSeconds, startSpreadSeconds, connectRate, behaviour, stormBidsPerSecond, holdIdleSeconds
         case compareWithMirror, compareWithRedisBenchmark, timeoutSeconds, seed, auctiondProcesses
-        case observerThreads, chaos
+        case observerThreads, chaos, attack
     }
 
     public init(from decoder: any Decoder) throws {
@@ -144,6 +146,7 @@ public struct Profile: Decodable, Sendable {
         auctiondProcesses = try c.decodeIfPresent(Int.self, forKey: .auctiondProcesses) ?? 1
         observerThreads = try c.decodeIfPresent(Int.self, forKey: .observerThreads) ?? 1
         chaos = try c.decodeIfPresent(Chaos.self, forKey: .chaos)
+        attack = try c.decodeIfPresent(Attack.self, forKey: .attack)
         try validate()
     }
 
@@ -159,10 +162,13 @@ public struct Profile: Decodable, Sendable {
                 let known = Set(CodingKeys.allCases.map(\.rawValue))
                 if let unknown = keys.filter({ !known.contains($0) }).sorted().first { throw LoadTestError("unknown key '\(unknown)'") }
             }
-            if let keys = (document?["chaos"] as? [String: Any])?.keys {
-                let known = Set(Chaos.CodingKeys.allCases.map(\.rawValue))
-                if let unknown = keys.filter({ !known.contains($0) }).sorted().first {
-                    throw LoadTestError("unknown key 'chaos.\(unknown)'")
+            for (section, known) in [
+                ("chaos", Set(Chaos.CodingKeys.allCases.map(\.rawValue))), ("attack", Set(Attack.CodingKeys.allCases.map(\.rawValue))),
+            ] {
+                if let keys = (document?[section] as? [String: Any])?.keys,
+                    let unknown = keys.filter({ !known.contains($0) }).sorted().first
+                {
+                    throw LoadTestError("unknown key '\(section).\(unknown)'")
                 }
             }
             return try YAMLDecoder().decode(Profile.self, from: text)

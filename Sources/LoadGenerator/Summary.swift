@@ -136,6 +136,8 @@ public struct Summary: Codable, Sendable {
     /// What the profile asked the chaos driver for, and what it did and how the service came back.
     public var chaosPlanned: Profile.Chaos?
     public var chaos: ChaosFigures?
+    /// What the attackers did and the honest bidders' latency inside and outside the attack.
+    public var attack: AttackFigures?
     /// auctiond's own histograms at the end of the run (its part of the latencies above).
     public var serverMetrics: ServerMetrics?
     public var targets: [TargetCheck] = []
@@ -189,6 +191,14 @@ public struct Summary: Codable, Sendable {
                 "\(done["auctiond"] ?? 0) auctiond, \(done["redis"] ?? 0) Redis"
                     + (chaos?.driverFinished == true ? "" : "; the driver did not finish"),
                 chaosDone)
+        }
+        if let attack, attack.honestUnderAttack.count > 0 {
+            add(
+                "honest bids under attack", "bid → answer p99 ≤ 2 × outside the attack",
+                String(
+                    format: "p99 %.2f ms under attack (%d bids) vs %.2f ms outside (%d bids): %.2f×", attack.honestUnderAttack.p99,
+                    attack.honestUnderAttack.count, attack.honestQuiet.p99, attack.honestQuiet.count, attack.p99Ratio),
+                attack.p99Ratio <= 2)
         }
         add(
             "correctness", "0 lost, duplicated or late-accepted bids; results exact",

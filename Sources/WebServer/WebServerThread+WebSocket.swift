@@ -15,7 +15,8 @@ extension WebServerThread {
     func receive(
         _ wsi: OpaquePointer, _ state: SocketState, _ input: UnsafeMutableRawPointer?, _ length: Int
     ) -> Int32 {
-        if state.peerClosed { return 0 }  // the client has said all it will (RFC 6455 §5.5.1)
+        // The client has said all it will (RFC 6455 §5.5.1), or we are closing: nothing more is a message.
+        if state.peerClosed || state.pendingClose != nil { return 0 }
         if lws_frame_is_binary(wsi) != 0 {
             return closeNow(wsi, state, .unsupportedData, "binary frames are not accepted: send JSON text")
         }
@@ -91,6 +92,7 @@ extension WebServerThread {
     func closeNow(_ wsi: OpaquePointer, _ state: SocketState, _ code: CloseCode, _ reason: String) -> Int32 {
         state.pendingClose = state.pendingClose ?? (code, reason)
         state.closeHandedOver = true
+        if !state.hungUp { awaitCloseHandshake(state) }
         var bytes = Array(reason.utf8.prefix(123))
         lws_close_reason(wsi, lws_close_status(rawValue: UInt32(code.rawValue)), &bytes, bytes.count)
         return -1
@@ -103,11 +105,14 @@ final class SocketState {
     var outbox: [OutgoingFrame] = []
     var pendingClose: (CloseCode, String)?
     /// The close frame is lws's to send; it then waits for the client's close (RFC 6455 §7.1.1),
-    /// reading and dropping what the client still sends. Closing the TCP connection with the
-    /// client's frames unread would make the kernel reset it and drop what it had not yet sent.
+    /// reading and dropping what the client still sends, for `closeHandshakeGrace` at most.
+    /// Closing the TCP connection with the client's frames unread would make the kernel reset it
+    /// and drop what it had not yet sent.
     var closeHandedOver = false
     /// Closed for not reading or not answering pings: no close handshake is waited for.
     var hungUp = false
+    /// When a close handed to lws stops waiting for the client's close frame.
+    var closeDeadline: ContinuousClock.Instant?
     /// The client sent its close frame: nothing after it is a message.
     var peerClosed = false
     /// A message is being handed to the delegate. What it answers at once waits for WRITEABLE:

@@ -23,6 +23,9 @@ final class WebServerThread: @unchecked Sendable {
     let threadCount: Int
     /// How long a client whose queue overflowed has to read its close frame before it is dropped.
     static let slowClientGraceSeconds = 2
+    /// How long a close the server started waits for the client's close frame before the
+    /// connection is dropped (lws's own 5-s wait does not fire on this loop).
+    static let closeHandshakeGrace = Duration.seconds(2)
     let delegate: WebServerDelegate
     let service: LWSServiceThread<Command>
     private var started = false
@@ -186,7 +189,12 @@ final class WebServerThread: @unchecked Sendable {
         service.preconditionOnServiceThread()
         let now = ContinuousClock.now
         for id in keepAlive.takeDue(at: now) {
-            guard let socket = sockets[id], socket.pendingClose == nil else { continue }
+            guard let socket = sockets[id] else { continue }
+            if let deadline = socket.closeDeadline {
+                if now >= deadline { lws_set_timeout(socket.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC) }
+                continue
+            }
+            guard socket.pendingClose == nil else { continue }
             switch keepAlivePolicy.action(lastHeard: socket.lastHeard, lastPinged: socket.lastPinged, now: now) {
             case .hangUp:
                 hangUp(socket, .goingAway, "no answer to pings")
@@ -202,6 +210,14 @@ final class WebServerThread: @unchecked Sendable {
             }
             keepAlive.schedule(id, at: keepAlivePolicy.nextCheck(lastHeard: socket.lastHeard, lastPinged: socket.lastPinged))
         }
+    }
+
+    /// Files the end of the close handshake lws now runs for `socket`: past the grace, the
+    /// connection is dropped whether or not the client has answered.
+    func awaitCloseHandshake(_ socket: SocketState) {
+        let deadline = ContinuousClock.now + Self.closeHandshakeGrace
+        socket.closeDeadline = deadline
+        keepAlive.schedule(socket.socket.id, at: deadline)
     }
 
     /// Drops what is queued for `socket` and closes it with `code`. A client that reads nothing

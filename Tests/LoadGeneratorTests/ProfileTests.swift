@@ -17,7 +17,11 @@ import Testing
             .standardized.path
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(
-            names == ["chaos-smoke.yaml", "chaos.yaml", "connect.yaml", "fanout.yaml", "hot.yaml", "peak.yaml", "smoke.yaml", "storm.yaml"])
+            names == [
+                "attack-smoke.yaml", "attack.yaml", "chaos-smoke.yaml", "chaos.yaml", "connect.yaml", "fanout.yaml", "hot.yaml",
+                "peak.yaml",
+                "smoke.yaml", "storm.yaml",
+            ])
         for name in names {
             let profile = try Profile.load(path: folder + "/" + name)
             #expect(profile.name + ".yaml" == name)
@@ -33,6 +37,18 @@ import Testing
         #expect(chaos.auctiondKills >= 50 && chaos.redisKills >= 10)
         let short = try #require(try Profile.load(path: folder + "/chaos-smoke.yaml").chaos)
         #expect(short.auctiondKills >= 1 && short.redisKills >= 1)
+    }
+
+    /// The attack profile makes the attempts the issue names: a burst of 10,000 connections, with
+    /// flooders, silent readers, forged links and hammered routes; its short variant a little of each.
+    @Test func theAttackProfilesAttackEnough() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../loadtest/profiles")
+            .standardized.path
+        let attack = try #require(try Profile.load(path: folder + "/attack.yaml").attack)
+        #expect(attack.connectionBurst >= 10_000)
+        #expect(attack.flooders > 0 && attack.slowReaders > 0 && attack.forgedTokenThreads > 0 && attack.httpThreads > 0)
+        let short = try #require(try Profile.load(path: folder + "/attack-smoke.yaml").attack)
+        #expect(short.connectionBurst > 0 && short.flooders > 0 && short.slowReaders > 0)
     }
 
     @Test func missingKeysTakeTheirDefaults() throws {
@@ -53,6 +69,8 @@ import Testing
             ("obsevers: 3\n", "unknown key 'obsevers'"),
             ("observerThreads: 0\n", "observerThreads must be 1…8"),
             ("auctiondProcesses: 2\nchaos:\n  auctiondKils: 5\n", "unknown key 'chaos.auctiondKils'"),
+            ("attack:\n  floders: 5\n", "unknown key 'attack.floders'"),
+            ("attack:\n  durationSeconds: 0\n", "attack: counts ≥ 0, duration > 0"),
             ("chaos:\n  auctiondKills: 5\n", "killing auctiond needs auctiondProcesses ≥ 2"),
             ("auctiondProcesses: 2\nchaos:\n  minimumPauseSeconds: 5\n  maximumPauseSeconds: 1\n", "at most maximumPauseSeconds"),
         ]

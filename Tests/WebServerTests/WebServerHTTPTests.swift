@@ -49,6 +49,9 @@ final class EchoDelegate: WebServerDelegate {
             socket.send(text: socket.request.peer)
         } else if text == "close" {
             socket.send(text: "bye")
+            socket.close(.normal, reason: "enough")
+        } else if text == "violate" {
+            socket.send(text: "bye")
             socket.close(.policyViolation, reason: "enough")
         } else {
             socket.send(text: text)

@@ -218,13 +218,38 @@ import WebServer
             }
         }
         #expect(texts == ["m0", "m1", "m2", "m3", "m4", "bye"])
-        #expect(closeCode == 1008)
+        #expect(closeCode == 1000)
         // The client goes on sending as a flooder would: the connection is still open.
         for i in 0..<20 { try client.send(text: "late \(i)") }
         Thread.sleep(forTimeInterval: 0.2)
         #expect(fixture.delegate.closedCount.load(ordering: .relaxed) == 0)
         try client.sendClose()
         #expect(waitUntil { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
+    }
+
+    /// A client closed for breaking the limits (1008) still gets every answer and the close
+    /// however much it goes on sending; nothing it sends after the server decided to close is
+    /// handed on, and the connection ends when the close handshake's grace runs out
+    /// (`closeHandshakeGrace`), whether or not the client answers it: lws's own 5-s wait for the
+    /// client's close never fired here, and the connection stayed open for good.
+    @Test func aClientClosedForBreakingTheLimitsGetsItsAnswersAndNothingAfterIsHandedOn() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        try client.send(together: (0..<5).map { .text("m\($0)", first: true, final: true) } + [.text("violate", first: true, final: true)])
+        for i in 0..<2000 { try client.send(text: "flood \(i)") }
+        var texts: [String] = []
+        var closeCode: UInt16?
+        while closeCode == nil {
+            switch try client.receive() {
+            case .text(let text): texts.append(text)
+            case .close(let code, _): closeCode = code
+            case .binary: break
+            }
+        }
+        #expect(texts == ["m0", "m1", "m2", "m3", "m4", "bye"])
+        #expect(closeCode == 1008)
+        #expect(fixture.delegate.messages.withLock { $0.last } == "violate")
+        #expect(waitUntil(timeout: .seconds(12)) { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
     }
 
     /// After its close frame a client has said all it will say (RFC 6455 §5.5.1): what follows,

@@ -1,0 +1,234 @@
+// Hostile clients while the auctions run (the `attack` profiles): from `startAfterSeconds` into the
+// auctions and for `durationSeconds`, a burst of TCP connections (half dropped at once, half held
+// open without a word), WebSocket flooders that send pings as fast as they can and come back when
+// closed, readers that never read, forged participation links, and threads asking for
+// `/api/v1/auctions` and `/metrics` without pause. The honest bidders go on meanwhile; the figures
+// compare their bid → answer latency inside the window with outside it.
+import AuctionTesting
+import Foundation
+import Locking
+import Synchronization
+
+extension Profile {
+    public struct Attack: Codable, Sendable, Equatable {
+        /// Seconds after the auctions begin (the first start) before the attack.
+        public var startAfterSeconds = 20.0
+        public var durationSeconds = 30.0
+        /// TCP connections opened one after another as fast as the kernel takes them.
+        public var connectionBurst = 10_000
+        /// WebSocket connections each sending pings without pause (closed with 1008, they reconnect).
+        public var flooders = 10
+        /// WebSocket connections that never read a byte.
+        public var slowReaders = 20
+        /// Threads opening a bidder's link with a forged token, one after another.
+        public var forgedTokenThreads = 2
+        /// Threads asking for `/api/v1/auctions` and `/metrics`, one after another.
+        public var httpThreads = 2
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case startAfterSeconds, durationSeconds, connectionBurst, flooders, slowReaders, forgedTokenThreads, httpThreads
+        }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Attack()
+            startAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .startAfterSeconds) ?? d.startAfterSeconds
+            durationSeconds = try c.decodeIfPresent(Double.self, forKey: .durationSeconds) ?? d.durationSeconds
+            connectionBurst = try c.decodeIfPresent(Int.self, forKey: .connectionBurst) ?? d.connectionBurst
+            flooders = try c.decodeIfPresent(Int.self, forKey: .flooders) ?? d.flooders
+            slowReaders = try c.decodeIfPresent(Int.self, forKey: .slowReaders) ?? d.slowReaders
+            forgedTokenThreads = try c.decodeIfPresent(Int.self, forKey: .forgedTokenThreads) ?? d.forgedTokenThreads
+            httpThreads = try c.decodeIfPresent(Int.self, forKey: .httpThreads) ?? d.httpThreads
+            guard durationSeconds > 0, startAfterSeconds >= 0, connectionBurst >= 0, flooders >= 0, slowReaders >= 0,
+                forgedTokenThreads >= 0, httpThreads >= 0
+            else {
+                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "attack: counts ≥ 0, duration > 0"))
+            }
+        }
+    }
+}
+
+/// What the attackers did and how the honest bidders fared (times in µs since the epoch).
+public struct AttackFigures: Codable, Sendable {
+    public var windowStart: Int64 = 0
+    public var windowEnd: Int64 = 0
+    public var connectionBurstAsked = 0
+    public var burstOpened = 0
+    public var burstRefused = 0
+    public var burstSeconds = 0.0
+    public var floodMessages = 0
+    /// Flooder connections the server closed (1008 after `rate_limited`, or dropped).
+    public var floodClosed = 0
+    public var floodRateLimitedAnswers = 0
+    public var slowReadersOpened = 0
+    public var forgedAttempts = 0
+    /// Forged links answered `invalid_token` and served read-only.
+    public var forgedRefused = 0
+    public var httpRequests = 0
+    /// Answers other than 200 (or none) to the hammered routes.
+    public var httpFailures = 0
+    /// The honest bidders' bid → answer latency, for bids sent inside the window and outside it.
+    public var honestQuiet = LatencySummary()
+    public var honestUnderAttack = LatencySummary()
+
+    /// Splits the honest bidders' accepted bids by when they were sent: inside the window or not.
+    mutating func measureHonestBids(_ acknowledgements: [Acknowledgement]) {
+        var quiet = LatencyHistogram()
+        var underAttack = LatencyHistogram()
+        for ack in acknowledgements where ack.latencyMicroseconds > 0 {
+            if windowStart > 0, ack.sentWall >= windowStart, ack.sentWall <= windowEnd {
+                underAttack.record(microseconds: ack.latencyMicroseconds)
+            } else {
+                quiet.record(microseconds: ack.latencyMicroseconds)
+            }
+        }
+        honestQuiet = quiet.summary
+        honestUnderAttack = underAttack.summary
+    }
+
+    /// p99 under attack over p99 outside it (0 without both).
+    public var p99Ratio: Double { honestQuiet.p99 > 0 && honestUnderAttack.count > 0 ? honestUnderAttack.p99 / honestQuiet.p99 : 0 }
+}
+
+final class Attacker: @unchecked Sendable {
+    private let plan: Profile.Attack
+    private let port: Int
+    private let auctionIds: [String]
+    /// `/ws/{id}?key_for_bid=…` of real bidders, for the forged tokens.
+    private let bidderPaths: [String]
+    private let stopping = Atomic<Bool>(false)
+    private let counters = Locked(AttackFigures())
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+
+    /// Against the port of the auctions' links (the attackers speak plain WebSocket: not for TLS runs).
+    init(plan: Profile.Attack, auctions: [PlannedAuction]) {
+        self.plan = plan
+        port = auctions.first.flatMap { URLComponents(string: $0.auctionURL)?.port } ?? 0
+        auctionIds = auctions.map(\.auctionId)
+        // Each bidder's link without its token: `/ws/{id}?key_for_bid=…`.
+        bidderPaths = auctions.flatMap { auction in
+            auction.bidders.map { "/ws/\(auction.auctionId)?key_for_bid=\($0.bidId)" }
+        }
+        counters.withLock { $0.connectionBurstAsked = plan.connectionBurst }
+    }
+
+    /// Starts the clock: the attack begins `startAfterSeconds` from now and ends by itself.
+    func start() {
+        spawn("attack-lead") { [self] in
+            Thread.sleep(forTimeInterval: plan.startAfterSeconds)
+            guard !stopping.load(ordering: .acquiring) else { return }
+            let started = Self.now()
+            counters.withLock { $0.windowStart = started }
+            let until = Date().addingTimeInterval(plan.durationSeconds)
+            spawn("attack-burst") { self.burst(until: until) }
+            for n in 0..<plan.flooders { spawn("attack-flood") { self.flood(self.auctionIds[n % self.auctionIds.count], until: until) } }
+            spawn("attack-slow") { self.slowReaders(until: until) }
+            for n in 0..<plan.forgedTokenThreads { spawn("attack-forge") { self.forge(from: n, until: until) } }
+            for n in 0..<plan.httpThreads { spawn("attack-http") { self.hammer(n, until: until) } }
+            while Date() < until, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
+            counters.withLock { $0.windowEnd = Self.now() }
+        }
+    }
+
+    /// Ends the attack (if it still runs) and waits for its threads.
+    func stop() -> AttackFigures {
+        stopping.store(true, ordering: .releasing)
+        finished.wait()
+        return counters.withLock { $0 }
+    }
+
+    private static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        finished.enter()
+        let thread = Thread { [finished] in
+            body()
+            finished.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    private func over(_ until: Date) -> Bool { stopping.load(ordering: .acquiring) || Date() >= until }
+
+    private func burst(until: Date) {
+        var held: [Int32] = []
+        let began = Date()
+        for n in 0..<plan.connectionBurst {
+            guard let descriptor = openTCP(port: port) else {
+                counters.withLock { $0.burstRefused += 1 }
+                continue
+            }
+            counters.withLock { $0.burstOpened += 1 }
+            if n % 2 == 0 { close(descriptor) } else { held.append(descriptor) }
+        }
+        counters.withLock { $0.burstSeconds = Date().timeIntervalSince(began) }
+        while !over(until) { Thread.sleep(forTimeInterval: 0.1) }
+        held.forEach { close($0) }
+    }
+
+    private func flood(_ auctionId: String, until: Date) {
+        while !over(until) {
+            guard let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionId)", timeout: .seconds(2)) else {
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
+            }
+            var sent = 0
+            while !over(until), (try? client.send(text: #"{"type":"ping","clientTime":1}"#)) != nil { sent += 1 }
+            // Read what came back until the close (or the socket's time-out).
+            var limited = 0
+            while let frame = try? client.receive() {
+                if case .text(let text) = frame, text.contains("rate_limited") { limited += 1 }
+                if case .close = frame { break }
+            }
+            counters.withLock {
+                $0.floodMessages += sent
+                $0.floodClosed += 1
+                $0.floodRateLimitedAnswers += limited
+            }
+        }
+    }
+
+    private func slowReaders(until: Date) {
+        var held: [TestWebSocketClient] = []
+        for n in 0..<plan.slowReaders {
+            if let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionIds[n % auctionIds.count])") { held.append(client) }
+        }
+        counters.withLock { $0.slowReadersOpened = held.count }
+        while !over(until) { Thread.sleep(forTimeInterval: 0.1) }
+        withExtendedLifetime(held) {}
+    }
+
+    private func forge(from first: Int, until: Date) {
+        var n = first
+        while !over(until), !bidderPaths.isEmpty {
+            let path = bidderPaths[n % bidderPaths.count] + "&hash=" + String(repeating: "0", count: 32)
+            n += 1
+            counters.withLock { $0.forgedAttempts += 1 }
+            guard let client = try? TestWebSocketClient(port: port, path: path, timeout: .seconds(2)) else { continue }
+            for _ in 0..<5 {
+                guard case .text(let text) = try? client.receive() else { break }
+                if text.contains("invalid_token") {
+                    counters.withLock { $0.forgedRefused += 1 }
+                    break
+                }
+            }
+        }
+    }
+
+    private func hammer(_ n: Int, until: Date) {
+        var index = n
+        while !over(until) {
+            let path = index % 2 == 0 ? "/api/v1/auctions" : "/metrics"
+            index += 1
+            let status = blockingHTTP("GET", port: port, path: path)?.status
+            counters.withLock {
+                $0.httpRequests += 1
+                if status != 200 { $0.httpFailures += 1 }
+            }
+        }
+    }
+}
