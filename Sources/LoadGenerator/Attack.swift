@@ -1,9 +1,10 @@
-// Hostile clients while the auctions run (the `attack` profiles): from `startAfterSeconds` into the
-// auctions and for `durationSeconds`, a burst of TCP connections (half dropped at once, half held
-// open without a word), WebSocket flooders that send pings as fast as they can and come back when
-// closed, readers that never read, forged participation links, and threads asking for
-// `/api/v1/auctions` and `/metrics` without pause. The honest bidders go on meanwhile; the figures
-// compare their bid → answer latency inside the window with outside it.
+// Hostile clients while the auctions run (the `attack` profiles). From `startAfterSeconds` into the
+// auctions, `durationSeconds` is cut into six equal phases, one attack each and then all at once: a
+// burst of TCP connections (half dropped at once, half held open without a word until the end),
+// WebSocket flooders that send pings as fast as they can and come back when closed, readers that
+// never read, forged participation links, and threads asking for `/api/v1/auctions` and
+// `/metrics` without pause. The honest bidders go on meanwhile; the figures compare their
+// bid → answer latency in each phase with outside the attack.
 import AuctionTesting
 import Foundation
 import Locking
@@ -13,6 +14,7 @@ extension Profile {
     public struct Attack: Codable, Sendable, Equatable {
         /// Seconds after the auctions begin (the first start) before the attack.
         public var startAfterSeconds = 20.0
+        /// The whole attack: six equal phases (each kind alone, then all at once).
         public var durationSeconds = 30.0
         /// TCP connections opened one after another as fast as the kernel takes them.
         public var connectionBurst = 10_000
@@ -72,27 +74,57 @@ public struct AttackFigures: Codable, Sendable {
     /// The honest bidders' bid → answer latency, for bids sent inside the window and outside it.
     public var honestQuiet = LatencySummary()
     public var honestUnderAttack = LatencySummary()
+    /// Each phase's window and the honest bids sent in it.
+    public var phases: [AttackPhase] = []
 
-    /// Splits the honest bidders' accepted bids by when they were sent: inside the window or not.
+    /// Splits the honest bidders' accepted bids by when they were sent: in which phase, or outside
+    /// the attack.
     mutating func measureHonestBids(_ acknowledgements: [Acknowledgement]) {
         var quiet = LatencyHistogram()
         var underAttack = LatencyHistogram()
+        var byPhase = [LatencyHistogram](repeating: LatencyHistogram(), count: phases.count)
         for ack in acknowledgements where ack.latencyMicroseconds > 0 {
             if windowStart > 0, ack.sentWall >= windowStart, ack.sentWall <= windowEnd {
                 underAttack.record(microseconds: ack.latencyMicroseconds)
+                if let phase = phases.firstIndex(where: { ack.sentWall >= $0.start && ack.sentWall < $0.end }) {
+                    byPhase[phase].record(microseconds: ack.latencyMicroseconds)
+                }
             } else {
                 quiet.record(microseconds: ack.latencyMicroseconds)
             }
         }
         honestQuiet = quiet.summary
         honestUnderAttack = underAttack.summary
+        for index in phases.indices { phases[index].honest = byPhase[index].summary }
+    }
+
+    /// The phase whose honest p99 is the highest over the quiet p99 (0 without figures).
+    public var worstPhaseRatio: (name: String, ratio: Double)? {
+        guard honestQuiet.p99 > 0 else { return nil }
+        return phases.filter { $0.honest.count > 0 }.map { ($0.name, $0.honest.p99 / honestQuiet.p99) }.max { $0.1 < $1.1 }
     }
 
     /// p99 under attack over p99 outside it (0 without both).
     public var p99Ratio: Double { honestQuiet.p99 > 0 && honestUnderAttack.count > 0 ? honestUnderAttack.p99 / honestQuiet.p99 : 0 }
 }
 
+/// One attack kind's stretch of the window (µs since the epoch).
+public struct AttackPhase: Codable, Sendable {
+    public var name: String
+    public var start: Int64
+    public var end: Int64
+    public var honest = LatencySummary()
+}
+
 final class Attacker: @unchecked Sendable {
+    /// The attack kinds, in the order they run; the last phase runs them all at once.
+    enum Kind: String, CaseIterable {
+        case burst, flood
+        case slowReaders = "slow readers"
+        case forgedTokens = "forged links"
+        case http = "hammered routes"
+    }
+
     private let plan: Profile.Attack
     private let port: Int
     private let auctionIds: [String]
@@ -112,7 +144,7 @@ final class Attacker: @unchecked Sendable {
         bidderPaths = auctions.flatMap { auction in
             auction.bidders.map { "/ws/\(auction.auctionId)?key_for_bid=\($0.bidId)" }
         }
-        counters.withLock { $0.connectionBurstAsked = plan.connectionBurst }
+        counters.withLock { $0.connectionBurstAsked = 2 * plan.connectionBurst }  // its own phase, and all at once
     }
 
     /// Starts the clock: the attack begins `startAfterSeconds` from now and ends by itself.
@@ -120,16 +152,28 @@ final class Attacker: @unchecked Sendable {
         spawn("attack-lead") { [self] in
             Thread.sleep(forTimeInterval: plan.startAfterSeconds)
             guard !stopping.load(ordering: .acquiring) else { return }
-            let started = Self.now()
-            counters.withLock { $0.windowStart = started }
-            let until = Date().addingTimeInterval(plan.durationSeconds)
-            spawn("attack-burst") { self.burst(until: until) }
-            for n in 0..<plan.flooders { spawn("attack-flood") { self.flood(self.auctionIds[n % self.auctionIds.count], until: until) } }
-            spawn("attack-slow") { self.slowReaders(until: until) }
-            for n in 0..<plan.forgedTokenThreads { spawn("attack-forge") { self.forge(from: n, until: until) } }
-            for n in 0..<plan.httpThreads { spawn("attack-http") { self.hammer(n, until: until) } }
-            while Date() < until, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
+            counters.withLock { $0.windowStart = Self.now() }
+            let phaseSeconds = plan.durationSeconds / Double(Kind.allCases.count + 1)
+            for kinds in Kind.allCases.map({ [$0] }) + [Kind.allCases] where !stopping.load(ordering: .acquiring) {
+                let start = Self.now()
+                let until = Date().addingTimeInterval(phaseSeconds)
+                for kind in kinds { launch(kind, until: until) }
+                while Date() < until, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
+                let name = kinds.count == 1 ? kinds[0].rawValue : "all at once"
+                counters.withLock { $0.phases.append(AttackPhase(name: name, start: start, end: Self.now())) }
+            }
             counters.withLock { $0.windowEnd = Self.now() }
+        }
+    }
+
+    private func launch(_ kind: Kind, until: Date) {
+        switch kind {
+        case .burst: spawn("attack-burst") { self.burst(until: until) }
+        case .flood:
+            for n in 0..<plan.flooders { spawn("attack-flood") { self.flood(self.auctionIds[n % self.auctionIds.count], until: until) } }
+        case .slowReaders: spawn("attack-slow") { self.slowReaders(until: until) }
+        case .forgedTokens: for n in 0..<plan.forgedTokenThreads { spawn("attack-forge") { self.forge(from: n, until: until) } }
+        case .http: for n in 0..<plan.httpThreads { spawn("attack-http") { self.hammer(n, until: until) } }
         }
     }
 
@@ -165,7 +209,7 @@ final class Attacker: @unchecked Sendable {
             counters.withLock { $0.burstOpened += 1 }
             if n % 2 == 0 { close(descriptor) } else { held.append(descriptor) }
         }
-        counters.withLock { $0.burstSeconds = Date().timeIntervalSince(began) }
+        counters.withLock { $0.burstSeconds = max($0.burstSeconds, Date().timeIntervalSince(began)) }
         while !over(until) { Thread.sleep(forTimeInterval: 0.1) }
         held.forEach { close($0) }
     }
@@ -197,7 +241,7 @@ final class Attacker: @unchecked Sendable {
         for n in 0..<plan.slowReaders {
             if let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionIds[n % auctionIds.count])") { held.append(client) }
         }
-        counters.withLock { $0.slowReadersOpened = held.count }
+        counters.withLock { $0.slowReadersOpened += held.count }
         while !over(until) { Thread.sleep(forTimeInterval: 0.1) }
         withExtendedLifetime(held) {}
     }
