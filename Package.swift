@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "AuctionRuntimeTests",
             dependencies: [
-                "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "Locking", "TenderAPI",
+                "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "Locking", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),

@@ -84,6 +84,11 @@ public struct AuctionPlanner {
     /// Called with a new auction's id after it is stored and before its links go out, so that this
     /// process serves it before any bidder can follow a link (others find it in the index).
     let stored: @Sendable (String) -> Void
+    /// This planner's name on the links claims it takes (`claimLinks`).
+    let claimOwner = "links-\(UUID().uuidString)"
+    /// Longer than a PATCH with its retries can take; a process that dies holding a claim delays
+    /// the others' retry by at most this.
+    static let linksClaimTTL = Duration.seconds(30)
 
     public init(
         api: TenderAPIClient, store: AuctionStore, tokens: ParticipationTokens, settings: PlanningSettings, logger: Logger,
@@ -185,10 +190,15 @@ public struct AuctionPlanner {
                 logger.notice(
                     "auction planned", metadata: ["auction": "\(id)", "start": "\(start)", "bidders": "\(input.participants.count)"])
             }
-            // The links hold through a reschedule (they are deterministic), so they go out now.
+            // The links hold through a reschedule (they are deterministic), so they go out now,
+            // claimed before they enter the outbox: another process's sync leaves them to this one.
+            let claimed = claimLinks(id)
             try store.queueLinks(id)
             stored(id)
-            publishLinks(planned.input, resource: resource, tender: view)
+            if claimed {
+                publishLinks(planned.input, resource: resource, tender: view)
+                releaseLinks(id)
+            }
             return planned.status == .rescheduled
                 ? .rescheduled(auctionId: id, start: input.startDate) : .planned(auctionId: id, start: start)
         }
@@ -257,12 +267,27 @@ public struct AuctionPlanner {
         }
     }
 
+    /// Claims the writing of the auction's links (false: another process is writing them). If
+    /// Redis cannot say, the links are written: a second PATCH of the same links is harmless, a
+    /// missing one is not.
+    func claimLinks(_ auctionId: String) -> Bool {
+        (try? store.claimLinks(auctionId, owner: claimOwner, for: Self.linksClaimTTL)) ?? true
+    }
+
+    func releaseLinks(_ auctionId: String) { try? store.releaseLinks(auctionId, owner: claimOwner) }
+
     /// Retries the links the API has not accepted yet of the auctions that `isDue`; returns, for
     /// each one tried, whether its links still wait (the caller backs those off).
     func retryLinks(isDue: (String) -> Bool, until stopping: () -> Bool) -> [(auctionId: String, waiting: Bool)] {
         guard let waiting = try? store.waitingLinks() else { return [] }
         var tried: [(auctionId: String, waiting: Bool)] = []
         for id in waiting where isDue(id) && !stopping() {
+            // Another process writes these links now: they stay its own until its claim goes.
+            guard claimLinks(id) else {
+                tried.append((id, true))
+                continue
+            }
+            defer { releaseLinks(id) }
             do {
                 let input = try store.load(id).state.input
                 let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders

@@ -33,11 +33,13 @@ public struct AuctionKeys: Sendable, Equatable {
     /// String: a results report the API refused for good and the tender does not show; kept as
     /// the record of what was not accepted, never retried.
     public var refusedReport: String { prefix + ":reportRefused" }
+    /// String with a TTL: the process writing this auction's links to the API right now.
+    public var linksClaim: String { prefix + ":linksClaim" }
     /// Pub/sub channel of this auction's events.
     public var channel: String { prefix + ":events" }
 
     /// Every key, for deleting an auction.
-    var all: [String] { [plan, live, log, pending, requests, bidders, lease, report, refusedReport] }
+    var all: [String] { [plan, live, log, pending, requests, bidders, lease, report, refusedReport, linksClaim] }
 }
 
 /// Keys that span auctions. They are indexes, not the truth: each auction's own keys are, and

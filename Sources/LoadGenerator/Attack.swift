@@ -12,7 +12,7 @@ import Synchronization
 
 extension Profile {
     public struct Attack: Codable, Sendable, Equatable {
-        /// Seconds after the auctions begin (the first start) before the attack.
+        /// Seconds after the first auction's start before the attack.
         public var startAfterSeconds = 20.0
         /// The whole attack: six equal phases (each kind alone, then all at once).
         public var durationSeconds = 30.0
@@ -147,10 +147,12 @@ final class Attacker: @unchecked Sendable {
         counters.withLock { $0.connectionBurstAsked = 2 * plan.connectionBurst }  // its own phase, and all at once
     }
 
-    /// Starts the clock: the attack begins `startAfterSeconds` from now and ends by itself.
-    func start() {
+    /// Starts the clock: the attack begins `startAfterSeconds` after `firstAuctionStart` and ends
+    /// by itself.
+    func start(firstAuctionStart: ContinuousClock.Instant) {
+        let begin = firstAuctionStart + .milliseconds(Int64(plan.startAfterSeconds * 1000))
         spawn("attack-lead") { [self] in
-            Thread.sleep(forTimeInterval: plan.startAfterSeconds)
+            while ContinuousClock.now < begin, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
             guard !stopping.load(ordering: .acquiring) else { return }
             counters.withLock { $0.windowStart = Self.now() }
             let phaseSeconds = plan.durationSeconds / Double(Kind.allCases.count + 1)

@@ -70,6 +70,7 @@ public struct LoadRun {
         log(
             "creating \(profile.auctions) \(profile.resource) in the sandbox (start in \(profile.startAfterSeconds) s, accelerator \(profile.accelerator))"
         )
+        let createdAt = ContinuousClock.now
         let ids = try sandbox.create(profile, run: runId)
         summary.phases["createSeconds"] = (ContinuousClock.now - began).inSeconds
         began = ContinuousClock.now
@@ -122,7 +123,7 @@ public struct LoadRun {
         began = ContinuousClock.now
         if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
         let attacker = profile.attack.map { Attacker(plan: $0, auctions: planned) }
-        attacker?.start()
+        attacker?.start(firstAuctionStart: createdAt + .seconds(profile.startAfterSeconds))
         var lastReport = ContinuousClock.now
         let ended = waitUntil(deadline: deadline, poll: 0.2) {
             let (done, held) = (fleets.done, fleets.open)

@@ -173,6 +173,10 @@ final class WebServerThread: @unchecked Sendable {
         case .close(let id, let code, let reason):
             guard let socket = sockets[id], socket.pendingClose == nil else { return }
             socket.pendingClose = (code, reason)
+            // A client closed for breaking the limits is not read any more: a flooder would keep
+            // lws reading and dropping its frames through the close handshake's grace, on the
+            // thread that serves everyone else. What we sent still goes out, the close frame last.
+            if code == .policyViolation { lws_rx_flow_control(socket.wsi, 0) }
             lws_callback_on_writable(socket.wsi)
         case .respond(let id, let response):
             guard let transaction = transactions[id] else { return }  // the client left meanwhile

@@ -3,6 +3,7 @@ import AuctionStore
 import AuctionTesting
 import Foundation
 import Logging
+import RedisClient
 import TenderAPI
 import Testing
 
@@ -35,5 +36,35 @@ import Testing
         Thread.sleep(forTimeInterval: 0.6)
         work.pass()
         #expect(sandbox.requests().count > afterFirst)
+    }
+
+    /// Links another process is writing to the API right now (its claim in Redis) are left to it:
+    /// every process's sync used to find a new outbox entry due at once and send the same PATCH
+    /// while the planning process's was still in flight (seen under ASan as two PATCHes).
+    @Test func linksAnotherProcessIsWritingAreLeftToIt() throws {
+        let redis = try RedisServer()
+        let sandbox = try SandboxProcess()
+        let store = AuctionStore(endpoint: redis.endpoint)
+        let planned = try samplePlannedAuction(id: "links-2", start: store.now().adding(milliseconds: 600_000))
+        try store.create(planned)
+        try store.queueLinks("links-2")
+        let api = TenderAPIClient(
+            settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
+        let planner = AuctionPlanner(
+            api: api, store: store, tokens: ParticipationTokens(secrets: [AuctiondProcess.hashSecret]),
+            settings: PlanningSettings(publicURL: "http://127.0.0.1:1"), logger: Logger(label: "test"))
+        var work = SyncWork(planner: planner, settings: TenderSyncSettings(), logger: Logger(label: "test"), isStopping: { false })
+        let other = try RedisConnection(endpoint: redis.endpoint)
+        _ = try other.execute("SET", AuctionKeys("links-2").linksClaim, "another-process", "PX", "30000")
+        // The pass also reads the feed: only what concerns this auction counts.
+        func forTheAuction() -> [String] { sandbox.requests().map(\.path).filter { $0.contains("links-2") } }
+        work.pass()
+        #expect(forTheAuction().isEmpty, "nothing sent while another process holds the claim")
+        #expect(try store.waitingLinks() == ["links-2"])
+        _ = try other.execute("DEL", AuctionKeys("links-2").linksClaim)
+        Thread.sleep(forTimeInterval: 0.6)
+        work.pass()
+        #expect(!forTheAuction().isEmpty, "tried once the claim is gone")
+        #expect(try other.execute("EXISTS", AuctionKeys("links-2").linksClaim) == .integer(0), "the claim is let go after the attempt")
     }
 }

@@ -229,9 +229,10 @@ import WebServer
 
     /// A client closed for breaking the limits (1008) still gets every answer and the close
     /// however much it goes on sending; nothing it sends after the server decided to close is
-    /// handed on, and the connection ends when the close handshake's grace runs out
-    /// (`closeHandshakeGrace`), whether or not the client answers it: lws's own 5-s wait for the
-    /// client's close never fired here, and the connection stayed open for good.
+    /// handed on (nor read: lws's reading of it is turned off), and the connection ends when the
+    /// close handshake's grace runs out (`closeHandshakeGrace`), whether or not the client answers
+    /// it: lws's own 5-s wait for the client's close never fired here, and the connection stayed
+    /// open for good.
     @Test func aClientClosedForBreakingTheLimitsGetsItsAnswersAndNothingAfterIsHandedOn() throws {
         let fixture = try ServerFixture()
         let client = try fixture.connect()
