@@ -65,6 +65,25 @@ public final class TestWebSocketClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Sends 1 KiB text frames through a small send buffer of its own until the server stops
+    /// taking them (a send waits `patience` in vain); returns the bytes the server's side took in
+    /// meanwhile, roughly: what a flooder can push into a server that no longer reads it.
+    public func pushUntilBlocked(patience: Duration = .milliseconds(300)) -> Int {
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        let (seconds, attoseconds) = patience.components
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        let frame = frameBytes(opcode: 0x1, payload: Array(repeating: UInt8(ascii: "x"), count: 1024), final: true)
+        var pushed = 0
+        while pushed < 64 << 20 {
+            let written = frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { break }
+            pushed += written
+        }
+        return pushed
+    }
+
     public func send(text: String) throws { try sendFrame(opcode: 0x1, payload: Array(text.utf8), final: true) }
     public func send(binary: [UInt8]) throws { try sendFrame(opcode: 0x2, payload: binary, final: true) }
 

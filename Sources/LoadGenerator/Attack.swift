@@ -114,6 +114,9 @@ public struct AttackPhase: Codable, Sendable {
     public var start: Int64
     public var end: Int64
     public var honest = LatencySummary()
+    /// Cores each measured process used during the phase (auctiond's, and the load generator's
+    /// own: the attackers run in it, on the same machine).
+    public var cores: [String: Double] = [:]
 }
 
 final class Attacker: @unchecked Sendable {
@@ -136,8 +139,11 @@ final class Attacker: @unchecked Sendable {
     private let finished = DispatchGroup()
 
     /// Against the port of the auctions' links (the attackers speak plain WebSocket: not for TLS runs).
-    init(plan: Profile.Attack, auctions: [PlannedAuction]) {
+    private let probes: [ProcessProbe]
+
+    init(plan: Profile.Attack, auctions: [PlannedAuction], probes: [ProcessProbe]) {
         self.plan = plan
+        self.probes = probes.filter { $0.name.hasPrefix("auctiond") } + [ProcessProbe(name: "auction-loadtest", pid: getpid())]
         port = auctions.first.flatMap { URLComponents(string: $0.auctionURL)?.port } ?? 0
         auctionIds = auctions.map(\.auctionId)
         // Each bidder's link without its token: `/ws/{id}?key_for_bid=…`.
@@ -158,11 +164,16 @@ final class Attacker: @unchecked Sendable {
             let phaseSeconds = plan.durationSeconds / Double(Kind.allCases.count + 1)
             for kinds in Kind.allCases.map({ [$0] }) + [Kind.allCases] where !stopping.load(ordering: .acquiring) {
                 let start = Self.now()
+                let cpuBefore = probes.map { $0.cpuSeconds ?? 0 }
                 let until = Date().addingTimeInterval(phaseSeconds)
                 for kind in kinds { launch(kind, until: until) }
                 while Date() < until, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
-                let name = kinds.count == 1 ? kinds[0].rawValue : "all at once"
-                counters.withLock { $0.phases.append(AttackPhase(name: name, start: start, end: Self.now())) }
+                var phase = AttackPhase(name: kinds.count == 1 ? kinds[0].rawValue : "all at once", start: start, end: Self.now())
+                let seconds = Double(phase.end - phase.start) / 1e6
+                for (probe, before) in zip(probes, cpuBefore) {
+                    phase.cores[probe.name] = ((probe.cpuSeconds ?? before) - before) / max(seconds, 0.001)
+                }
+                counters.withLock { $0.phases.append(phase) }
             }
             counters.withLock { $0.windowEnd = Self.now() }
         }

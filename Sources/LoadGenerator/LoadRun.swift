@@ -122,7 +122,7 @@ public struct LoadRun {
         let messagesBefore = fleets.messages
         began = ContinuousClock.now
         if profile.stormBidsPerSecond > 0 { scheduleStorm(fleets.bidders) }
-        let attacker = profile.attack.map { Attacker(plan: $0, auctions: planned) }
+        let attacker = profile.attack.map { Attacker(plan: $0, auctions: planned, probes: settings.probes) }
         attacker?.start(firstAuctionStart: createdAt + .seconds(profile.startAfterSeconds))
         var lastReport = ContinuousClock.now
         let ended = waitUntil(deadline: deadline, poll: 0.2) {

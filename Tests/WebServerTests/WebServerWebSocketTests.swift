@@ -253,6 +253,20 @@ import WebServer
         #expect(waitUntil(timeout: .seconds(12)) { fixture.delegate.closedCount.load(ordering: .relaxed) == 1 })
     }
 
+    /// What a client closed for breaking the limits can still push into the server is bounded by
+    /// the connection's receive window once nothing reads it (about 150 KB here): a flooder then
+    /// waits on its own send buffer, not on the server's CPU.
+    @Test func aFlooderThatIsNoLongerReadCanPushLittle() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.connect()
+        try client.send(text: "violate")
+        while true {
+            if case .close = try client.receive() { break }
+        }
+        let pushed = client.pushUntilBlocked()
+        #expect(pushed < 512 * 1024, "\(pushed) bytes pushed")
+    }
+
     /// After its close frame a client has said all it will say (RFC 6455 §5.5.1): what follows,
     /// or the rest of a message it began before, is not handed on (Autobahn 7.1.4, 7.1.5).
     @Test func nothingAClientSendsAfterItsCloseFrameIsDelivered() throws {
