@@ -65,6 +65,18 @@ public final class TestWebSocketClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// The text frames up to the server's close frame, and its code.
+    public func receiveUntilClose() throws -> (texts: [String], code: UInt16?) {
+        var texts: [String] = []
+        while true {
+            switch try receive() {
+            case .text(let text): texts.append(text)
+            case .close(let code, _): return (texts, code)
+            case .binary: break
+            }
+        }
+    }
+
     /// Sends 1 KiB text frames through a small send buffer of its own until the server stops
     /// taking them (a send waits `patience` in vain); returns the bytes the server's side took in
     /// meanwhile, roughly: what a flooder can push into a server that no longer reads it.

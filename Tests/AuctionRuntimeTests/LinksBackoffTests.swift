@@ -12,19 +12,30 @@ import Testing
 /// Issue 19 item 9: links the API does not take yet are tried again with backoff per auction, not
 /// on every pass of the sync loop.
 @Suite struct LinksBackoffTests {
-    @Test func linksThatFailAreNotTriedAgainOnTheNextPass() throws {
+    /// Redis, the sandbox, and a planned auction whose links wait in the outbox.
+    func queuedLinks(_ id: String) throws -> (RedisServer, SandboxProcess, AuctionStore) {
         let redis = try RedisServer()
         let sandbox = try SandboxProcess()
         let store = AuctionStore(endpoint: redis.endpoint)
-        let planned = try samplePlannedAuction(id: "links-1", start: store.now().adding(milliseconds: 600_000))
-        try store.create(planned)
-        try store.queueLinks("links-1")
+        try store.create(try samplePlannedAuction(id: id, start: store.now().adding(milliseconds: 600_000)))
+        try store.queueLinks(id)
+        return (redis, sandbox, store)
+    }
+
+    /// One process's sync passes, against the sandbox.
+    func syncWork(_ sandbox: SandboxProcess, _ store: AuctionStore) -> SyncWork {
         let api = TenderAPIClient(
             settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
         let planner = AuctionPlanner(
             api: api, store: store, tokens: ParticipationTokens(secrets: [AuctiondProcess.hashSecret]),
             settings: PlanningSettings(publicURL: "http://127.0.0.1:1"), logger: Logger(label: "test"))
-        var work = SyncWork(planner: planner, settings: TenderSyncSettings(), logger: Logger(label: "test"), isStopping: { false })
+        return SyncWork(planner: planner, settings: TenderSyncSettings(), logger: Logger(label: "test"), isStopping: { false })
+    }
+
+    @Test func linksThatFailAreNotTriedAgainOnTheNextPass() throws {
+        let (redis, sandbox, store) = try queuedLinks("links-1")
+        defer { withExtendedLifetime(redis) {} }
+        var work = syncWork(sandbox, store)
         sandbox.fault(count: 100, status: 503)
         work.pass()
         let afterFirst = sandbox.requests().count
@@ -42,18 +53,8 @@ import Testing
     /// every process's sync used to find a new outbox entry due at once and send the same PATCH
     /// while the planning process's was still in flight (seen under ASan as two PATCHes).
     @Test func linksAnotherProcessIsWritingAreLeftToIt() throws {
-        let redis = try RedisServer()
-        let sandbox = try SandboxProcess()
-        let store = AuctionStore(endpoint: redis.endpoint)
-        let planned = try samplePlannedAuction(id: "links-2", start: store.now().adding(milliseconds: 600_000))
-        try store.create(planned)
-        try store.queueLinks("links-2")
-        let api = TenderAPIClient(
-            settings: TenderAPISettings(baseURL: sandbox.apiURL, token: SandboxProcess.token, timeout: .seconds(1), retryBudget: .zero))
-        let planner = AuctionPlanner(
-            api: api, store: store, tokens: ParticipationTokens(secrets: [AuctiondProcess.hashSecret]),
-            settings: PlanningSettings(publicURL: "http://127.0.0.1:1"), logger: Logger(label: "test"))
-        var work = SyncWork(planner: planner, settings: TenderSyncSettings(), logger: Logger(label: "test"), isStopping: { false })
+        let (redis, sandbox, store) = try queuedLinks("links-2")
+        var work = syncWork(sandbox, store)
         let other = try RedisConnection(endpoint: redis.endpoint)
         _ = try other.execute("SET", AuctionKeys("links-2").linksClaim, "another-process", "PX", "30000")
         // The pass also reads the feed: only what concerns this auction counts.

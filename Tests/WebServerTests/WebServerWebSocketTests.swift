@@ -208,15 +208,7 @@ import WebServer
         let client = try fixture.connect()
         for i in 0..<5 { try client.send(text: "m\(i)") }
         try client.send(text: "close")
-        var texts: [String] = []
-        var closeCode: UInt16?
-        while closeCode == nil {
-            switch try client.receive() {
-            case .text(let text): texts.append(text)
-            case .close(let code, _): closeCode = code
-            case .binary: break
-            }
-        }
+        let (texts, closeCode) = try client.receiveUntilClose()
         #expect(texts == ["m0", "m1", "m2", "m3", "m4", "bye"])
         #expect(closeCode == 1000)
         // The client goes on sending as a flooder would: the connection is still open.
@@ -238,15 +230,7 @@ import WebServer
         let client = try fixture.connect()
         try client.send(together: (0..<5).map { .text("m\($0)", first: true, final: true) } + [.text("violate", first: true, final: true)])
         for i in 0..<2000 { try client.send(text: "flood \(i)") }
-        var texts: [String] = []
-        var closeCode: UInt16?
-        while closeCode == nil {
-            switch try client.receive() {
-            case .text(let text): texts.append(text)
-            case .close(let code, _): closeCode = code
-            case .binary: break
-            }
-        }
+        let (texts, closeCode) = try client.receiveUntilClose()
         #expect(texts == ["m0", "m1", "m2", "m3", "m4", "bye"])
         #expect(closeCode == 1008)
         #expect(fixture.delegate.messages.withLock { $0.last } == "violate")
@@ -260,9 +244,7 @@ import WebServer
         let fixture = try ServerFixture()
         let client = try fixture.connect()
         try client.send(text: "violate")
-        while true {
-            if case .close = try client.receive() { break }
-        }
+        _ = try client.receiveUntilClose()
         let pushed = client.pushUntilBlocked()
         #expect(pushed < 512 * 1024, "\(pushed) bytes pushed")
     }
