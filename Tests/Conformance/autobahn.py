@@ -29,12 +29,15 @@ DEVIATIONS = {
     "9.4.*": BINARY,
     "9.6.*": BINARY,
     "9.8.*": BINARY,
+    "13.7.*": "lws 4.1 drops a handshake whose Sec-WebSocket-Extensions is longer than 255 bytes "
+    "(three deflate offers with parameters); browsers send about 40",
     "2.10": "lws 4.1 answers the first of pings that come while its pong is pending and drops the rest "
     "(RFC 6455 5.5.3 allows answering only the most recent)",
     "2.11": "as 2.10, with the pings sent an octet at a time",
-    "13.7.*": "lws 4.1 drops a handshake whose Sec-WebSocket-Extensions is longer than 255 bytes "
-    "(three deflate offers with parameters); browsers send about 40",
 }
+# Of these, the ones that depend on timing (whether the pings arrive while a pong is pending):
+# they may pass, and their passing is not reported as a stale deviation.
+SOMETIMES = {"2.10", "2.11"}
 
 
 def deviation(case_id):
@@ -87,7 +90,8 @@ async def main():
     stale = [
         pattern
         for pattern, reason in DEVIATIONS.items()
-        if any(fnmatch.fnmatchcase(case, pattern) for case in ran)
+        if pattern not in SOMETIMES
+        and any(fnmatch.fnmatchcase(case, pattern) for case in ran)
         and not any(fnmatch.fnmatchcase(case, pattern) for cases in explained.values() for case in cases)
     ]
     for pattern in stale:
