@@ -24,7 +24,7 @@ final class WebServerThread: @unchecked Sendable {
     /// How long a client whose queue overflowed has to read its close frame before it is dropped.
     static let slowClientGraceSeconds = 2
     /// How long a close the server started waits for the client's close frame before the
-    /// connection is dropped (lws's own 5-s wait does not fire on this loop).
+    /// connection is dropped (lws's own 5-s wait did not end it: it went on for 12 s and more).
     static let closeHandshakeGrace = Duration.seconds(2)
     let delegate: WebServerDelegate
     let service: LWSServiceThread<Command>
