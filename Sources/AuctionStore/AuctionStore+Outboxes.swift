@@ -77,18 +77,13 @@ extension AuctionStore {
     /// Claims the writing of the auction's links for `ttl` (false: another process writes them
     /// now). A process that dies holding it leaves them to the others once it expires.
     public func claimLinks(_ auctionId: String, owner: String, for ttl: Duration) throws(AuctionStoreError) -> Bool {
-        let milliseconds = String(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
-        return try run { try $0.execute("SET", AuctionKeys(auctionId).linksClaim, owner, "NX", "PX", milliseconds) } == .status("OK")
+        let key = AuctionKeys(auctionId).linksClaim
+        return try run { try $0.execute("SET", key, owner, "NX", "PX", String(ttl.wholeMilliseconds)) } == .status("OK")
     }
 
-    /// Lets go of a claim this process holds (`owner`), once its attempt is over.
+    /// Lets go of a claim this process holds (`owner`), once its attempt is over: a lease's release.
     public func releaseLinks(_ auctionId: String, owner: String) throws(AuctionStoreError) {
-        let key = AuctionKeys(auctionId).linksClaim
-        _ = try run { connection in
-            try connection.execute([
-                "EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", "1", key, owner,
-            ])
-        }
+        _ = try evaluate(Scripts.releaseLease, keys: [AuctionKeys(auctionId).linksClaim], arguments: [owner])
     }
 
     /// Where the feed follower is in `resource`'s tender list; nil before its first page.

@@ -268,8 +268,8 @@ enum Scripts {
             return 1
             """)
 
-    /// Gives a lease up at once, so another process takes over without waiting for the TTL.
-    /// KEYS: lease. ARGV: owner. Returns 1 if it was held.
+    /// Gives a lease up at once, so another process takes over without waiting for the TTL (the
+    /// clock's, and the links claim). KEYS: lease. ARGV: owner. Returns 1 if it was held.
     static let releaseLease = RedisScript(
         name: "releaseLease",
         source: """

@@ -59,10 +59,12 @@ public final class TestWebSocketClient {
 
     deinit { close(fd) }
 
-    public func setTimeout(_ timeout: Duration) {
+    public func setTimeout(_ timeout: Duration) { setTimeout(SO_RCVTIMEO, timeout) }
+
+    private func setTimeout(_ option: Int32, _ timeout: Duration) {
         let (seconds, attoseconds) = timeout.components
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// The text frames up to the server's close frame, and its code.
@@ -83,9 +85,7 @@ public final class TestWebSocketClient {
     public func pushUntilBlocked(patience: Duration = .milliseconds(300)) -> Int {
         var small: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        let (seconds, attoseconds) = patience.components
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setTimeout(SO_SNDTIMEO, patience)
         let frame = frameBytes(opcode: 0x1, payload: Array(repeating: UInt8(ascii: "x"), count: 1024), final: true)
         var pushed = 0
         while pushed < 64 << 20 {
