@@ -42,7 +42,7 @@ start_redis_process() { start_redis "$redis_port" "$PWD/$report" "$report/redis.
 hash_secret=$(random_secret)
 start_auctiond_process() {
   AUCTIOND_HASH_SECRETS=$hash_secret AUCTIOND_LOG_LEVEL=${LOG_LEVEL:-notice} AUCTIOND_WORKERS="${WORKERS:-4}" \
-  AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 AUCTIOND_LIMITS_MAX_CONNECTIONS_PER_IP=30000 \
+  AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 \
     start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$1.log"
 }
 start_redis_process

@@ -20,6 +20,13 @@ public struct APIError: Error, Sendable {
         APIError(status: 405, code: "method_not_allowed", message: "\(method.rawValue) is not allowed on \(path).")
     }
 
+    /// An address over `limits.requestsPerIpPerSecond`.
+    public static func rateLimited(_ perSecond: Int) -> APIError {
+        APIError(
+            status: 429, code: "rate_limited",
+            message: "Too many requests from your address: at most \(perSecond) a second (bursts of twice that). Try again in a second.")
+    }
+
     public var response: HTTPResponse {
         JSONBody.response(status: status, ["error": ["code": code, "message": message]])
     }

@@ -41,11 +41,16 @@ public final class AuctionService: WebServerDelegate {
     private let unreadable = Locked<[String: String]>([:])
     /// `/metrics` text from the process's metrics backend.
     private let metricsText: @Sendable () -> [UInt8]
+    /// Requests and handshakes per client address (`limits.requestsPerIPPerSecond`), checked before
+    /// anything else is done for them; times from `rateOrigin`.
+    private let requestRate: Locked<AddressRateLimiter>
+    private let rateOrigin = ContinuousClock.now
 
     public init(settings: AuctionServiceSettings, logger: Logger, metricsText: @escaping @Sendable () -> [UInt8] = { [] }) {
         self.settings = settings
         self.logger = logger
         self.metricsText = metricsText
+        requestRate = Locked(AddressRateLimiter(perSecond: settings.limits.requestsPerIPPerSecond))
         tokens = ParticipationTokens(secrets: settings.hashSecrets)
         tenderAPI = settings.tenderAPI.map(TenderAPIClient.init(settings:))
         workers = WorkerPool(
@@ -219,7 +224,20 @@ public final class AuctionService: WebServerDelegate {
 
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         metrics.httpRequests.increment()
+        guard admit(request) else {
+            var refusal = APIError.rateLimited(settings.limits.requestsPerIPPerSecond).response
+            refusal.headers.append(("Retry-After", "1"))
+            return responder.respond(refusal)
+        }
         routes.handle(request) { responder.respond($0) }
+    }
+
+    /// Takes one request from its address's allowance (false: answer 429 and do nothing else).
+    func admit(_ request: HTTPRequest) -> Bool {
+        let now = (ContinuousClock.now - rateOrigin).wholeMilliseconds
+        let admitted = requestRate.withLock { $0.admit(request.peer, nowMilliseconds: now) }
+        if !admitted { metrics.rateLimitedRequests.increment() }
+        return admitted
     }
 
     var routes: HTTPRoutes { HTTPRoutes(runtime: self, adminToken: settings.adminToken) }
@@ -364,7 +382,12 @@ struct WorkerPool: BidGateway {
 }
 
 extension AuctionService {
-    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision { channel.shouldUpgrade(request) }
+    public func shouldUpgrade(_ request: HTTPRequest) -> UpgradeDecision {
+        guard admit(request) else {
+            return .reject(status: 429, message: APIError.rateLimited(settings.limits.requestsPerIPPerSecond).message)
+        }
+        return channel.shouldUpgrade(request)
+    }
     public func opened(_ socket: WebSocket) { channel.opened(socket) }
     public func closed(_ socket: WebSocket) { channel.closed(socket) }
     public func receivedTooLarge(from socket: WebSocket) { channel.receivedTooLarge(from: socket) }

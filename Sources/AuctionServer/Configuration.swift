@@ -46,6 +46,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         public var maxConnections = 10_000
         public var maxConnectionsPerIp = 100
         public var maxConnectionsPerLink = 5
+        public var requestsPerIpPerSecond = 50
         public var maxRequestBodyBytes = 1_048_576
         public var maxQueuedFrames = 1024
         public var maxQueuedBids = 1000
@@ -85,6 +86,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         ("limits.maxConnections", \.limits.maxConnections, 1...1_000_000),
         ("limits.maxConnectionsPerIp", \.limits.maxConnectionsPerIp, 1...1_000_000),
         ("limits.maxConnectionsPerLink", \.limits.maxConnectionsPerLink, 1...1000),
+        ("limits.requestsPerIpPerSecond", \.limits.requestsPerIpPerSecond, 0...1_000_000),
         ("limits.maxRequestBodyBytes", \.limits.maxRequestBodyBytes, 1024...1 << 26),
         ("limits.maxQueuedFrames", \.limits.maxQueuedFrames, 8...1 << 20),
         ("limits.maxQueuedBids", \.limits.maxQueuedBids, 1...1_000_000),

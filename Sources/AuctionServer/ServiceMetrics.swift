@@ -5,6 +5,8 @@ import Synchronization
 /// The service's metrics (swift-metrics; auctiond exports them at `/metrics` with swift-prometheus).
 final class ServiceMetrics: Sendable {
     let httpRequests = Counter(label: "auctiond_http_requests_total")
+    /// Requests and WebSocket handshakes answered 429 for their address's rate.
+    let rateLimitedRequests = Counter(label: "auctiond_rate_limited_requests_total")
     let messagesIn = Counter(label: "auctiond_ws_messages_in_total")
     let messagesOut = Counter(label: "auctiond_ws_messages_out_total")
     let redisErrors = Counter(label: "auctiond_redis_errors_total")

@@ -42,6 +42,9 @@ public struct AuctionServiceSettings: Sendable {
         public var maxConnectionsPerIP: Int = 100
         /// WebSocket connections with one participation link (a bidder's tabs and devices).
         public var maxConnectionsPerLink: Int = 5
+        /// HTTP requests and WebSocket handshakes per client address per second (bursts of twice
+        /// that); 0 is no limit.
+        public var requestsPerIPPerSecond: Int = 50
         /// Bids of one auction waiting for Redis on its worker; beyond it a bid is answered `unavailable` at once,
         /// so an overload costs a retry, not the process's memory.
         public var maxQueuedBids: Int = 1000

@@ -39,13 +39,15 @@ public final class AuctiondProcess: @unchecked Sendable {
     public func stop() { process.stop() }
     public func kill9() { process.kill9() }
 
-    /// A WebSocket to `path` on this process.
-    public func webSocket(_ path: String) throws -> TestWebSocketClient {
-        try TestWebSocketClient(port: port, path: path)
+    /// A WebSocket to `path` on this process (from the local address `source`, if given).
+    public func webSocket(_ path: String, from source: String? = nil) throws -> TestWebSocketClient {
+        try TestWebSocketClient(port: port, path: path, from: source)
     }
 
     /// GET over a plain socket, blocking: status and body.
-    public func get(_ path: String) -> (status: Int, body: String)? { blockingHTTP("GET", port: port, path: path) }
+    public func get(_ path: String, from source: String? = nil) -> (status: Int, body: String)? {
+        blockingHTTP("GET", port: port, path: path, from: source)
+    }
 
     /// Waits until this process has loaded `auctionId` from Redis.
     public func waitForAuction(_ auctionId: String) -> Bool {
@@ -72,9 +74,9 @@ public final class AuctiondProcess: @unchecked Sendable {
 /// One HTTP/1.1 request over a blocking socket (`Connection: close`): status and body, or nil
 /// when nothing answers. For readiness checks and tests that must not depend on URLSession.
 public func blockingHTTP(
-    _ method: String, port: Int, path: String, headers: [String: String] = [:], body: String = ""
+    _ method: String, port: Int, path: String, headers: [String: String] = [:], body: String = "", from source: String? = nil
 ) -> (status: Int, body: String)? {
-    guard let fd = openTCP(port: port) else { return nil }
+    guard let fd = openTCP(port: port, from: source) else { return nil }
     defer { close(fd) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -101,17 +103,27 @@ public func blockingHTTP(
 }
 
 /// A TCP connection to `port` on the loopback address, blocking, nothing sent (nil if refused).
-public func openTCP(port: Int) -> Int32? {
+/// `source` binds the client's end to another local address (`127.0.0.2`: a second client address
+/// on the loopback, for per-address limits).
+public func openTCP(port: Int, host: String = "127.0.0.1", from source: String? = nil) -> Int32? {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    func connect(_ descriptor: Int32, to host: String, port: Int, bind: Bool) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(host)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind
+                    ? Glibc.bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    : Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
     }
-    guard connected == 0 else {
+    guard source.map({ connect(descriptor, to: $0, port: 0, bind: true) == 0 }) ?? true,
+        connect(descriptor, to: host, port: port, bind: false) == 0
+    else {
         close(descriptor)
         return nil
     }

@@ -24,24 +24,13 @@ public final class TestWebSocketClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    /// Connects and completes the opening handshake for `path` (which may carry a query).
-    public init(host: String = "127.0.0.1", port: Int, path: String, timeout: Duration = .seconds(5)) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ConnectionError(description: "socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr(host)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+    /// Connects (from the local address `source`, if given) and completes the opening handshake
+    /// for `path` (which may carry a query).
+    public init(host: String = "127.0.0.1", port: Int, path: String, timeout: Duration = .seconds(5), from source: String? = nil) throws {
+        guard let descriptor = openTCP(port: port, host: host, from: source) else {
+            throw ConnectionError(description: "cannot connect to \(host):\(port)\(source.map { " from \($0)" } ?? ""): errno \(errno)")
         }
-        // Every property is set by now, so a throw runs deinit, which closes the socket: closing it
-        // here too would close a descriptor another thread may already have been given.
-        guard connected == 0 else {
-            throw ConnectionError(description: "cannot connect to \(host):\(port): errno \(errno)")
-        }
+        fd = descriptor
         var noDelay: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         setTimeout(timeout)

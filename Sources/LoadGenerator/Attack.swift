@@ -26,9 +26,11 @@ extension Profile {
         public var forgedTokenThreads = 2
         /// Threads asking for `/api/v1/auctions` and `/metrics`, one after another.
         public var httpThreads = 2
+        /// The one local address every hostile client comes from (honest clients have their own).
+        public var sourceAddress = "127.0.0.2"
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case startAfterSeconds, durationSeconds, connectionBurst, flooders, slowReaders, forgedTokenThreads, httpThreads
+            case startAfterSeconds, durationSeconds, connectionBurst, flooders, slowReaders, forgedTokenThreads, httpThreads, sourceAddress
         }
 
         public init() {}
@@ -43,10 +45,13 @@ extension Profile {
             slowReaders = try c.decodeIfPresent(Int.self, forKey: .slowReaders) ?? d.slowReaders
             forgedTokenThreads = try c.decodeIfPresent(Int.self, forKey: .forgedTokenThreads) ?? d.forgedTokenThreads
             httpThreads = try c.decodeIfPresent(Int.self, forKey: .httpThreads) ?? d.httpThreads
+            sourceAddress = try c.decodeIfPresent(String.self, forKey: .sourceAddress) ?? d.sourceAddress
             guard durationSeconds > 0, startAfterSeconds >= 0, connectionBurst >= 0, flooders >= 0, slowReaders >= 0,
-                forgedTokenThreads >= 0, httpThreads >= 0
+                forgedTokenThreads >= 0, httpThreads >= 0,
+                inet_addr(sourceAddress) != INADDR_NONE
             else {
-                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "attack: counts ≥ 0, duration > 0"))
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: c.codingPath, debugDescription: "attack: counts ≥ 0, duration > 0, sourceAddress an IPv4 address"))
             }
         }
     }
@@ -68,8 +73,13 @@ public struct AttackFigures: Codable, Sendable {
     public var forgedAttempts = 0
     /// Forged links answered `invalid_token` and served read-only.
     public var forgedRefused = 0
+    /// Forged links whose handshake was refused 429 for the attackers' address (its request rate or
+    /// its connections).
+    public var forgedRateLimited = 0
     public var httpRequests = 0
-    /// Answers other than 200 (or none) to the hammered routes.
+    /// Hammered routes answered 429 `rate_limited` for the attackers' address.
+    public var httpRateLimited = 0
+    /// Answers other than 200 and 429 (or none) to the hammered routes.
     public var httpFailures = 0
     /// The honest bidders' bid → answer latency, for bids sent inside the window and outside it.
     public var honestQuiet = LatencySummary()
@@ -215,7 +225,7 @@ final class Attacker: @unchecked Sendable {
         var held: [Int32] = []
         let began = Date()
         for n in 0..<plan.connectionBurst {
-            guard let descriptor = openTCP(port: port) else {
+            guard let descriptor = openTCP(port: port, from: plan.sourceAddress) else {
                 counters.withLock { $0.burstRefused += 1 }
                 continue
             }
@@ -229,7 +239,9 @@ final class Attacker: @unchecked Sendable {
 
     private func flood(_ auctionId: String, until: Date) {
         while !over(until) {
-            guard let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionId)", timeout: .seconds(2)) else {
+            guard
+                let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionId)", timeout: .seconds(2), from: plan.sourceAddress)
+            else {
                 Thread.sleep(forTimeInterval: 0.05)
                 continue
             }
@@ -252,7 +264,10 @@ final class Attacker: @unchecked Sendable {
     private func slowReaders(until: Date) {
         var held: [TestWebSocketClient] = []
         for n in 0..<plan.slowReaders {
-            if let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionIds[n % auctionIds.count])") { held.append(client) }
+            if let client = try? TestWebSocketClient(port: port, path: "/ws/\(auctionIds[n % auctionIds.count])", from: plan.sourceAddress)
+            {
+                held.append(client)
+            }
         }
         counters.withLock { $0.slowReadersOpened += held.count }
         while !over(until) { Thread.sleep(forTimeInterval: 0.1) }
@@ -265,7 +280,11 @@ final class Attacker: @unchecked Sendable {
             let path = bidderPaths[n % bidderPaths.count] + "&hash=" + String(repeating: "0", count: 32)
             n += 1
             counters.withLock { $0.forgedAttempts += 1 }
-            guard let client = try? TestWebSocketClient(port: port, path: path, timeout: .seconds(2)) else { continue }
+            let client: TestWebSocketClient
+            do { client = try TestWebSocketClient(port: port, path: path, timeout: .seconds(2), from: plan.sourceAddress) } catch {
+                if (error as? TestWebSocketClient.HandshakeRefused)?.status == 429 { counters.withLock { $0.forgedRateLimited += 1 } }
+                continue
+            }
             for _ in 0..<5 {
                 guard case .text(let text) = try? client.receive() else { break }
                 if text.contains("invalid_token") {
@@ -281,10 +300,10 @@ final class Attacker: @unchecked Sendable {
         while !over(until) {
             let path = index % 2 == 0 ? "/api/v1/auctions" : "/metrics"
             index += 1
-            let status = blockingHTTP("GET", port: port, path: path)?.status
+            let status = blockingHTTP("GET", port: port, path: path, from: plan.sourceAddress)?.status
             counters.withLock {
                 $0.httpRequests += 1
-                if status != 200 { $0.httpFailures += 1 }
+                if status == 429 { $0.httpRateLimited += 1 } else if status != 200 { $0.httpFailures += 1 }
             }
         }
     }

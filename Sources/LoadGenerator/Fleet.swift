@@ -132,6 +132,7 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         if case .observers(let share, let of) = crowd { observerShare = (share, of) }
         random = SeededGenerator(seed: profile.seed &+ UInt64(observerShare.map { $0.share + 1 } ?? 0))
         var portIndex = 0
+        let fleetNumber = observerShare.map { $0.share + 1 } ?? 0
         func target(_ url: String, query: Bool) throws -> WebSocketTarget {
             guard let parts = URLComponents(string: url), let port = parts.port, let id = parts.path.split(separator: "/").last else {
                 throw LoadTestError("'\(url)' is not a link of the service")
@@ -142,7 +143,9 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
                 portIndex += 1
             }
             let path = "/ws/\(id)" + (query ? "?" + (parts.percentEncodedQuery ?? "") : "")
-            return WebSocketTarget(host: parts.host ?? "127.0.0.1", port: chosen, path: path, tls: parts.scheme == "https")
+            return WebSocketTarget(
+                host: parts.host ?? "127.0.0.1", port: chosen, path: path, tls: parts.scheme == "https",
+                source: honestClientAddress(fleetNumber * 100_000 + connections.count))
         }
         for (index, auction) in planned.enumerated() {
             auctions.append(AuctionTrack(planned: auction))
@@ -483,3 +486,8 @@ final class Fleet: WebSocketClientDelegate, @unchecked Sendable {
         if tally.unexpected.count < 50 { tally.unexpected.append(problem) }
     }
 }
+
+/// Each honest client comes from a loopback address of its own (127.1.0.1 onwards), as bidders and
+/// observers on the Internet do, so that the service's per-address limits meet them as they would
+/// meet real clients; the attack profile's hostile clients share `attack.sourceAddress`.
+func honestClientAddress(_ n: Int) -> String { "127.\(1 + n / 62_500 % 254).\(n / 250 % 250).\(n % 250 + 1)" }

@@ -180,8 +180,9 @@ public struct LoadRun {
             summary.attack = attack
             log(
                 "attack: \(attack.burstOpened) of \(attack.connectionBurstAsked) burst connections opened in \(String(format: "%.1f", attack.burstSeconds)) s, "
-                    + "\(attack.floodMessages) flood messages (\(attack.floodClosed) flooders closed), \(attack.forgedRefused) of \(attack.forgedAttempts) forged links refused, "
-                    + "\(attack.httpRequests) HTTP requests (\(attack.httpFailures) not 200)")
+                    + "\(attack.floodMessages) flood messages (\(attack.floodClosed) flooders closed), \(attack.forgedRefused) of \(attack.forgedAttempts) forged links refused "
+                    + "(\(attack.forgedRateLimited) handshakes 429), \(attack.httpRequests) HTTP requests (\(attack.httpRateLimited) 429, "
+                    + "\(attack.httpFailures) neither 200 nor 429)")
         }
         summary.fanOut.deliveries = messagesLive
         let auctiondCPU = auctiondProbes.reduce(0.0) {

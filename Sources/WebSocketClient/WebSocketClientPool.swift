@@ -27,13 +27,19 @@ public struct WebSocketTarget: Sendable, Equatable {
     /// wss. The pool measures a service, it does not authenticate one: a self-signed certificate
     /// (the load test makes one) is taken, and the name in it is not checked.
     public var tls: Bool
+    /// The local address the connection comes from (nil: the system's choice). On the loopback
+    /// any 127.x.y.z: many clients from many addresses, as a service sees them.
+    public var source: String?
 
-    public init(host: String = "127.0.0.1", port: Int, path: String, subprotocol: String? = nil, tls: Bool = false) {
+    public init(
+        host: String = "127.0.0.1", port: Int, path: String, subprotocol: String? = nil, tls: Bool = false, source: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.path = path
         self.subprotocol = subprotocol
         self.tls = tls
+        self.source = source
     }
 }
 
@@ -135,6 +141,7 @@ public final class WebSocketClientPool: @unchecked Sendable {
         info.host = info.address
         info.origin = info.address
         info.protocol = target.subprotocol.map(keep)
+        info.iface = target.source.map(keep)
         info.local_protocol_name = keep("client")
         info.ietf_version_or_minus_one = -1
         if target.tls {

@@ -155,6 +155,7 @@ struct Wiring {
         serviceLimits.maxConnections = limits.maxConnections
         serviceLimits.maxConnectionsPerIP = limits.maxConnectionsPerIp
         serviceLimits.maxConnectionsPerLink = limits.maxConnectionsPerLink
+        serviceLimits.requestsPerIPPerSecond = limits.requestsPerIpPerSecond
         serviceLimits.maxQueuedBids = limits.maxQueuedBids
         let webDirectory = URL(fileURLWithPath: config.webDir).standardizedFileURL.path
         let tenderAPI = TenderAPISettings(

@@ -63,6 +63,28 @@ import Testing
         #expect(reopened != nil, "a closed connection gives its place back")
     }
 
+    /// Beyond `limits.requestsPerIpPerSecond` (bursts of twice that), one address's HTTP requests
+    /// and WebSocket handshakes are answered 429 `rate_limited` before any work is done for them;
+    /// another address is served meanwhile, and the first is served again a second later.
+    @Test func requestsFromOneAddressAreRateLimitedAndOtherAddressesAreNot() throws {
+        let fixture = try openTurn(["AUCTIOND_LIMITS_REQUESTS_PER_IP_PER_SECOND": "5"])
+        let attacker = "127.0.0.2"
+        let answers = (0..<30).map { _ in fixture.daemon.get("/api/v1/auctions", from: attacker) }
+        #expect(answers.prefix(10).allSatisfy { $0?.status == 200 }, "a burst of 2 × 5 is served: \(answers.map { $0?.status })")
+        let refused = answers.compactMap { $0 }.filter { $0.status == 429 }
+        #expect(refused.count >= 15, "\(answers.map { $0?.status })")
+        #expect(refused.first?.body.contains(#""code":"rate_limited""#) == true, "\(refused.first?.body ?? "")")
+        #expect {
+            try fixture.daemon.webSocket("/ws/\(fixture.auctionId)", from: attacker)
+        } throws: { error in
+            (error as? TestWebSocketClient.HandshakeRefused)?.status == 429
+        }
+        #expect(fixture.daemon.get("/api/v1/time")?.status == 200, "another address is served")
+        try honestBidIsAccepted(fixture, requestId: "during-the-hammering")
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(fixture.daemon.get("/api/v1/time", from: attacker)?.status == 200, "served again once the rate allows")
+    }
+
     /// A request head far over lws's limit, and a URL of 64 KiB: refused with a status or closed,
     /// never a crash; the service answers the next request and the honest bidder bids.
     @Test func oversizeHeadersAndURLsAreRefusedAndOthersCarryOn() throws {

@@ -56,6 +56,16 @@ final class PoolFixture {
         #expect(recorder.messages.withLock { $0[3]?.last } == big)
     }
 
+    /// A connection bound to another loopback address comes from it, as the server sees it.
+    @Test func aConnectionComesFromTheSourceAddressAsked() throws {
+        let fixture = try PoolFixture()
+        var target = fixture.target
+        target.source = "127.3.2.1"
+        fixture.pool.connect(1, to: target)
+        #expect(waitUntil { fixture.recorder.opened.withLock { $0.contains(1) } })
+        #expect(fixture.server.delegate.sockets.withLock { $0.map(\.request.peer) } == ["127.3.2.1"])
+    }
+
     /// A send on the service thread goes out at once when nothing waits before it; a burst larger
     /// than the socket takes queues behind lws's partial write, and a send made before the
     /// handshake has ended waits for it. Everything comes back (the server echoes) whole, in order.
