@@ -28,9 +28,14 @@ extension Profile {
         public var httpThreads = 2
         /// The one local address every hostile client comes from (honest clients have their own).
         public var sourceAddress = "127.0.0.2"
+        /// The attackers' threads run at Linux's idle priority (SCHED_IDLE): on CPU nobody else
+        /// wants, as if they ran on a machine of their own. Then what the honest bidders lose is
+        /// what the service spent on the attack; false shows the attackers taking the shared cores.
+        public var idlePriority = true
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case startAfterSeconds, durationSeconds, connectionBurst, flooders, slowReaders, forgedTokenThreads, httpThreads, sourceAddress
+            case startAfterSeconds, durationSeconds, connectionBurst, flooders, slowReaders, forgedTokenThreads, httpThreads, sourceAddress,
+                idlePriority
         }
 
         public init() {}
@@ -46,6 +51,7 @@ extension Profile {
             forgedTokenThreads = try c.decodeIfPresent(Int.self, forKey: .forgedTokenThreads) ?? d.forgedTokenThreads
             httpThreads = try c.decodeIfPresent(Int.self, forKey: .httpThreads) ?? d.httpThreads
             sourceAddress = try c.decodeIfPresent(String.self, forKey: .sourceAddress) ?? d.sourceAddress
+            idlePriority = try c.decodeIfPresent(Bool.self, forKey: .idlePriority) ?? d.idlePriority
             guard durationSeconds > 0, startAfterSeconds >= 0, connectionBurst >= 0, flooders >= 0, slowReaders >= 0,
                 forgedTokenThreads >= 0, httpThreads >= 0,
                 inet_addr(sourceAddress) != INADDR_NONE
@@ -207,11 +213,20 @@ final class Attacker: @unchecked Sendable {
         return counters.withLock { $0 }
     }
 
+    /// SCHED_IDLE for the calling thread (Linux: pid 0 is the calling thread, not the process).
+    private static func runOnIdleCPU() {
+        var parameters = sched_param(sched_priority: 0)
+        let schedIdle: Int32 = 5  // SCHED_IDLE, which Glibc's module does not export
+        _ = sched_setscheduler(0, schedIdle, &parameters)
+    }
+
     private static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
         finished.enter()
+        let idle = plan.idlePriority
         let thread = Thread { [finished] in
+            if idle { Self.runOnIdleCPU() }
             body()
             finished.leave()
         }
