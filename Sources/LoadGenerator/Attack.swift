@@ -239,7 +239,9 @@ final class Attacker: @unchecked Sendable {
     private func burst(until: Date) {
         var held: [Int32] = []
         let began = Date()
-        for n in 0..<plan.connectionBurst {
+        // Within the phase: once the attackers' address has no local port left (its connections in
+        // TIME_WAIT), connecting slows down, and a burst that ran on would land outside its window.
+        for n in 0..<plan.connectionBurst where !over(until) {
             guard let descriptor = openTCP(port: port, from: plan.sourceAddress) else {
                 counters.withLock { $0.burstRefused += 1 }
                 continue
