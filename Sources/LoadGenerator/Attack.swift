@@ -115,9 +115,19 @@ public struct AttackFigures: Codable, Sendable {
     }
 
     /// The phase whose honest p99 is the highest over the quiet p99 (0 without figures).
+    /// The worst of the phases with one attack each (the target: each attack alone).
     public var worstPhaseRatio: (name: String, ratio: Double)? {
         guard honestQuiet.p99 > 0 else { return nil }
-        return phases.filter { $0.honest.count > 0 }.map { ($0.name, $0.honest.p99 / honestQuiet.p99) }.max { $0.1 < $1.1 }
+        return phases.filter { $0.honest.count > 0 && $0.name != AttackPhase.allAtOnce }.map { ($0.name, $0.honest.p99 / honestQuiet.p99) }
+            .max { $0.1 < $1.1 }
+    }
+
+    /// The last phase's p99 over the quiet one: every attack together, shown without a target.
+    public var allAtOnceRatio: Double? {
+        guard honestQuiet.p99 > 0, let phase = phases.first(where: { $0.name == AttackPhase.allAtOnce && $0.honest.count > 0 }) else {
+            return nil
+        }
+        return phase.honest.p99 / honestQuiet.p99
     }
 
     /// p99 under attack over p99 outside it (0 without both).
@@ -126,6 +136,8 @@ public struct AttackFigures: Codable, Sendable {
 
 /// One attack kind's stretch of the window (µs since the epoch).
 public struct AttackPhase: Codable, Sendable {
+    static let allAtOnce = "all at once"
+
     public var name: String
     public var start: Int64
     public var end: Int64
@@ -184,7 +196,7 @@ final class Attacker: @unchecked Sendable {
                 let until = Date().addingTimeInterval(phaseSeconds)
                 for kind in kinds { launch(kind, until: until) }
                 while Date() < until, !stopping.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
-                var phase = AttackPhase(name: kinds.count == 1 ? kinds[0].rawValue : "all at once", start: start, end: Self.now())
+                var phase = AttackPhase(name: kinds.count == 1 ? kinds[0].rawValue : AttackPhase.allAtOnce, start: start, end: Self.now())
                 let seconds = Double(phase.end - phase.start) / 1e6
                 for (probe, before) in zip(probes, cpuBefore) {
                     phase.cores[probe.name] = ((probe.cpuSeconds ?? before) - before) / max(seconds, 0.001)

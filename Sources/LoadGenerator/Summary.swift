@@ -197,9 +197,10 @@ public struct Summary: Codable, Sendable {
             let phases = attack.phases.filter { $0.honest.count > 0 }.map { "\($0.name) \(ms($0.honest.p99)) (\($0.honest.count))" }
             let worst = attack.worstPhaseRatio
             add(
-                "honest bids under attack", "bid → answer p99 ≤ 2 × outside the attack, in every phase",
-                "outside \(ms(attack.honestQuiet.p99)) (\(attack.honestQuiet.count) bids); \(phases.joined(separator: ", ")); worst: "
-                    + "\(worst?.name ?? "-") \(String(format: "%.2f", worst?.ratio ?? 0))×",
+                "honest bids under attack", "bid → answer p99 ≤ 2 × outside the attack, for each attack alone",
+                "outside \(ms(attack.honestQuiet.p99)) (\(attack.honestQuiet.count) bids); \(phases.joined(separator: ", ")); worst alone: "
+                    + "\(worst?.name ?? "-") \(String(format: "%.2f", worst?.ratio ?? 0))×; all at once (no target) "
+                    + String(format: "%.2f", attack.allAtOnceRatio ?? 0) + "×",
                 (worst?.ratio ?? 0) <= 2)
         }
         add(
