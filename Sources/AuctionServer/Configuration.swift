@@ -15,6 +15,8 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var publicUrl = "http://127.0.0.1:8090"
     public var redisUrl = "redis://127.0.0.1:6390/0"
     public var redisDurability = RedisDurability.required
+    public var redisReplicasToAck = 0
+    public var redisReplicaAckMilliseconds = 500
     public var apiUrl = "http://127.0.0.1:6543/api/2.5"
     public var apiToken = "auction"
     public var apiResources = "tenders,auctions"
@@ -78,6 +80,7 @@ public struct Configuration: Codable, Sendable, Equatable {
     /// The whole numbers' bounds, checked after decoding.
     static let wholeNumberBounds: [(key: String, value: any KeyPath<Configuration, Int> & Sendable, range: ClosedRange<Int>)] = [
         ("apiTimeoutSeconds", \.apiTimeoutSeconds, 1...600), ("apiRetrySeconds", \.apiRetrySeconds, 0...3600),
+        ("redisReplicasToAck", \.redisReplicasToAck, 0...16), ("redisReplicaAckMilliseconds", \.redisReplicaAckMilliseconds, 1...60_000),
         ("feedIntervalMilliseconds", \.feedIntervalMilliseconds, 10...3_600_000),
         ("syncIntervalMilliseconds", \.syncIntervalMilliseconds, 10...3_600_000), ("webThreads", \.webThreads, 1...64),
         ("limits.maxMessageBytes", \.limits.maxMessageBytes, 256...1 << 20),

@@ -194,6 +194,17 @@ final class LiveChannel: Sendable {
                         "The auction is recovering from an outage and its timeline is being moved; nothing was recorded. Send the bid again with the same requestId.",
                         requestId: requestId),
                     to: socket)
+            case .failure(.notReplicated(_, let replicas, let needed)):
+                self.metrics.bids("unreplicated").increment()
+                self.logger.warning(
+                    "bid not acknowledged: too few Redis replicas have it",
+                    metadata: ["auction": "\(session.auctionId)", "replicas": "\(replicas)", "needed": "\(needed)"])
+                self.send(
+                    ServerMessage.error(
+                        .unavailable,
+                        "The bid is not yet safe from a storage failover, so it is not confirmed. Send it again with the same requestId.",
+                        requestId: requestId),
+                    to: socket)
             case .failure(let error):
                 self.metrics.redisErrors.increment()
                 self.logger.error(

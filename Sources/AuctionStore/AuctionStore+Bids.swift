@@ -8,6 +8,9 @@ public enum BidVerdict: Sendable, Equatable {
     case cancelled(seq: Int64, at: Timestamp)
     /// Not recorded; `at` is the Redis time it was judged at.
     case rejected(BidRejectionCode, at: Timestamp)
+
+    /// Whether it changed the auction (an accepted bid or a cancel).
+    public var isChange: Bool { if case .rejected = self { false } else { true } }
 }
 
 /// What a bidder asks for, once the message is read.
@@ -67,9 +70,17 @@ extension AuctionStore {
         let calls = bids.map {
             bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt)
         }
-        let replies = try evaluateBatch(Scripts.bid, calls: calls)
+        let (replies, replicated) = try evaluateBatch(Scripts.bid, calls: calls, thenWaitFor: policy.replicasToAck)
         return zip(bids, replies).map { bid, reply in
-            Result { () throws(AuctionStoreError) in try Self.verdict(reply, auctionId: bid.auctionId) }
+            Result { () throws(AuctionStoreError) in
+                let verdict = try Self.verdict(reply, auctionId: bid.auctionId)
+                // A change that a failover could still lose is not acknowledged (a rejection
+                // changes nothing: judged again, it is judged the same or later).
+                if let replicated, replicated < policy.replicasToAck, verdict.isChange {
+                    throw .notReplicated(auctionId: bid.auctionId, replicas: replicated, needed: policy.replicasToAck)
+                }
+                return verdict
+            }
         }
     }
 

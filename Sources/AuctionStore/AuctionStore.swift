@@ -16,6 +16,12 @@ public struct StorePolicy: Sendable {
     public var maxBidWait: Duration
     /// How long an ended auction's keys stay in Redis (`retentionDays`): the Stream is its record.
     public var retention: Duration
+    /// Replicas that must hold a bid before it is acknowledged (`redisReplicasToAck`): Redis's
+    /// `WAIT` after the bid script, in the same round trip. 0 acknowledges once the primary has it.
+    public var replicasToAck = 0
+    /// How long `WAIT` may take (`redisReplicaAckMilliseconds`); fewer replicas by then answers the
+    /// bid `unavailable` (send it again: the same `requestId` returns the recorded answer).
+    public var replicaAckTimeout: Duration = .milliseconds(500)
 
     public init(
         outageThreshold: Duration = .seconds(3), maxBidWait: Duration = .milliseconds(defaultMaxBidWaitMilliseconds),
@@ -206,12 +212,21 @@ public final class AuctionStore {
     func evaluateBatch(
         _ script: RedisScript, calls: [(keys: [String], arguments: [String])]
     ) throws(AuctionStoreError) -> [RedisReply] {
-        try run { connection in
+        try evaluateBatch(script, calls: calls, thenWaitFor: 0).replies
+    }
+
+    /// The same, followed by `WAIT replicas timeout` in the same round trip on the same connection
+    /// when `replicas` > 0: `replicated` is how many replicas hold every write of the batch.
+    func evaluateBatch(
+        _ script: RedisScript, calls: [(keys: [String], arguments: [String])], thenWaitFor replicas: Int
+    ) throws(AuctionStoreError) -> (replies: [RedisReply], replicated: Int?) {
+        let wait = replicas > 0 ? [command("WAIT", String(replicas), String(policy.replicaAckTimeout.wholeMilliseconds))] : []
+        let replies = try run { connection in
             func send(_ hash: String) throws -> [RedisReply] {
                 try connection.exchange(
                     calls.map { call in
                         (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
-                    })
+                    } + wait)
             }
             if let hash = scriptHashes[script.name] {
                 let replies = try send(hash)
@@ -224,6 +239,9 @@ public final class AuctionStore {
             scriptHashes[script.name] = hash
             return try send(hash)
         }
+        guard replicas > 0 else { return (replies, nil) }
+        // WAIT answers a count; anything else (an error) counts as no replica.
+        return (Array(replies.dropLast()), replies.last?.integer.map(Int.init) ?? 0)
     }
 
     func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }

@@ -16,6 +16,9 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
     /// Redis, or every process, was down: the auction's timeline is about to move by the outage
     /// (SPEC §3), so nothing was judged or recorded. Send it again shortly (same `requestId`).
     case outagePending(auctionId: String)
+    /// The primary recorded it, but fewer than `needed` replicas had it within the wait
+    /// (`redisReplicasToAck`): a failover now could lose it. Send it again (same `requestId`).
+    case notReplicated(auctionId: String, replicas: Int, needed: Int)
 
     public var description: String {
         switch self {
@@ -25,6 +28,8 @@ public enum AuctionStoreError: Error, Equatable, Sendable, CustomStringConvertib
         case .corrupted(let id, let reason): "the stored state of auction \(id) is unreadable: \(reason)"
         case .contended(let id): "auction \(id) kept changing; nothing was written"
         case .outagePending(let id): "auction \(id) is recovering from an outage; nothing was judged"
+        case .notReplicated(let id, let replicas, let needed):
+            "a change to auction \(id) reached \(replicas) of the \(needed) Redis replicas it must reach before it is acknowledged"
         }
     }
 }

@@ -55,6 +55,27 @@ public final class RedisServer: @unchecked Sendable {
 
     public func connect() throws -> RedisConnection { try RedisConnection(endpoint: endpoint) }
 
+    /// A replica of `primary` (AOF on), started and in step with it.
+    public static func replica(of primary: RedisServer) throws -> RedisServer {
+        // The primary starts a sync at once, not after Redis's default 5-s wait for more replicas.
+        try primary.connect().execute("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+        let replica = try RedisServer(appendOnly: true, extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)])
+        try replica.waitForSync()
+        return replica
+    }
+
+    /// `ROLE`: a primary, or a replica connected to its primary.
+    public var isPrimaryOrSyncedReplica: Bool {
+        guard let role = try? connect().execute("ROLE").array, let kind = role.first?.string else { return false }
+        return kind != "slave" || (role.count > 3 && role[3].string == "connected")
+    }
+
+    public func waitForSync() throws {
+        guard waitUntil({ self.isPrimaryOrSyncedReplica }) else {
+            throw RedisServerError(description: "the replica on \(port) did not sync with its primary:\n\(process?.log ?? "")")
+        }
+    }
+
     deinit {
         process?.kill9()
         try? FileManager.default.removeItem(atPath: directory)

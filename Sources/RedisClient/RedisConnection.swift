@@ -40,7 +40,7 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(user.map { "\($0)@" } ?? "")\(host):\(port)/\(database)" }
 }
 
-public final class RedisConnection {
+public final class RedisConnection: RedisCommands {
     public let endpoint: RedisEndpoint
     public let timeout: Duration
     private var context: UnsafeMutablePointer<redisContext>?
@@ -56,35 +56,10 @@ public final class RedisConnection {
 
     public var isConnected: Bool { context != nil }
 
-    /// Runs one command. A broken connection is re-established first (the caller sees
-    /// `connectionFailed` if that fails); a connection that breaks during the command throws
-    /// `connectionLost` and is re-established by the next call. Error replies throw `server`.
-    @discardableResult
-    public func execute(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        try pipeline([arguments])[0]
-    }
-
-    @discardableResult
-    public func execute(_ arguments: String...) throws(RedisError) -> RedisReply {
-        try execute(arguments.map { Array($0.utf8) })
-    }
-
-    @discardableResult
-    public func execute(_ arguments: [String]) throws(RedisError) -> RedisReply {
-        try execute(arguments.map { Array($0.utf8) })
-    }
-
-    /// Sends several commands in one round trip and returns their replies in order. A top-level
-    /// error reply of any command is thrown after all replies have been read, so the connection
-    /// stays in step.
-    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
-        let replies = try exchange(commands)
-        for reply in replies { if case .error(let message) = reply { throw .server(message) } }
-        return replies
-    }
-
-    /// Like `pipeline`, but an error reply stays in its place among the replies: for batches whose
-    /// commands succeed or fail one by one (a batch of bids).
+    /// Sends the commands in one round trip and returns their replies in order, an error reply in
+    /// its place (`execute` and `pipeline` throw it). A broken connection is re-established first
+    /// (the caller sees `connectionFailed` if that fails); a connection that breaks during the
+    /// commands throws `connectionLost` and is re-established by the next call.
     public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         if context == nil { try connect() }
         guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }

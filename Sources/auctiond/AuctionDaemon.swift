@@ -200,6 +200,8 @@ struct Wiring {
             planning: PlanningSettings(publicURL: config.publicUrl, schedule: schedule, resources: resources))
         service.durabilityRelaxed = config.redisDurability == .relaxed
         service.storePolicy = clock.storePolicy
+        service.storePolicy.replicasToAck = config.redisReplicasToAck
+        service.storePolicy.replicaAckTimeout = .milliseconds(config.redisReplicaAckMilliseconds)
         service.planning.storePolicy = clock.storePolicy
         service.memoryGrace = .seconds(config.memoryGraceSeconds)
         let server = WebServerConfiguration(

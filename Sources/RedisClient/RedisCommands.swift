@@ -1,0 +1,28 @@
+/// What a store asks of Redis, whether one server (`RedisConnection`) or a cluster
+/// (`RedisClusterConnection`). Used by one thread at a time.
+public protocol RedisCommands: AnyObject {
+    /// Sends the commands in one round trip per server and returns their replies in order; an
+    /// error reply stays in its place.
+    func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply]
+    /// Drops every connection; the next call reconnects.
+    func disconnect()
+}
+
+extension RedisCommands {
+    /// Like `exchange`, but a top-level error reply of any command is thrown (after all replies
+    /// have been read, so the connection stays in step).
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        let replies = try exchange(commands)
+        for reply in replies { if case .error(let message) = reply { throw .server(message) } }
+        return replies
+    }
+
+    @discardableResult
+    public func execute(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply { try pipeline([arguments])[0] }
+
+    @discardableResult
+    public func execute(_ arguments: String...) throws(RedisError) -> RedisReply { try execute(arguments.map { Array($0.utf8) }) }
+
+    @discardableResult
+    public func execute(_ arguments: [String]) throws(RedisError) -> RedisReply { try execute(arguments.map { Array($0.utf8) }) }
+}
