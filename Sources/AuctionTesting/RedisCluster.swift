@@ -51,7 +51,7 @@ public final class RedisCluster: @unchecked Sendable {
     }
 
     /// The node listening on `address`.
-    public func node(at address: ClusterAddress) -> RedisServer? { nodes.first { $0.port == address.port } }
+    public func node(at address: RedisAddress) -> RedisServer? { nodes.first { $0.port == address.port } }
 
     /// `CLUSTER MYID` of a node.
     public func id(of node: RedisServer) throws -> String {

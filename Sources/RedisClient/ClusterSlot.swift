@@ -36,10 +36,10 @@ public enum ClusterSlot {
 /// A cluster's answer that the command belongs elsewhere or later (the error reply's first word).
 enum ClusterRedirection: Equatable {
     /// The slot lives on another primary for good: update the map, send it there.
-    case moved(slot: Int, address: ClusterAddress)
+    case moved(slot: Int, address: RedisAddress)
     /// The slot is being migrated and this key is already on the target: send it there once,
     /// after `ASKING`, and keep the map.
-    case ask(slot: Int, address: ClusterAddress)
+    case ask(slot: Int, address: RedisAddress)
     /// A multi-key command during a migration, or the cluster without a primary for the slot for
     /// now (failover): wait a little and send it again.
     case tryAgain
@@ -49,32 +49,11 @@ enum ClusterRedirection: Equatable {
         let words = message.split(separator: " ")
         switch words.first {
         case "MOVED", "ASK":
-            guard words.count >= 3, let slot = Int(words[1]), let address = ClusterAddress(String(words[2])) else { return nil }
+            guard words.count >= 3, let slot = Int(words[1]), let address = RedisAddress(String(words[2])) else { return nil }
             self = words[0] == "MOVED" ? .moved(slot: slot, address: address) : .ask(slot: slot, address: address)
         case "TRYAGAIN": self = .tryAgain
         case "CLUSTERDOWN": self = .clusterDown
         default: return nil
         }
     }
-}
-
-/// A node's `host:port` as the cluster names it (the last colon splits: IPv6 hosts have colons).
-public struct ClusterAddress: Hashable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let number = Int(text[text.index(after: colon)...]) else { return nil }
-        host = String(text[..<colon])
-        port = number
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, (1...65_535).contains(port) else { return nil }
-    }
-
-    public var description: String { "\(host):\(port)" }
 }

@@ -2,19 +2,19 @@
 
 public struct ClusterSlotMap: Sendable, Equatable {
     /// Slot ranges, sorted by start, each with the address of its shard's primary.
-    public private(set) var ranges: [(slots: ClosedRange<Int>, primary: ClusterAddress)]
+    public private(set) var ranges: [(slots: ClosedRange<Int>, primary: RedisAddress)]
 
-    public init(ranges: [(slots: ClosedRange<Int>, primary: ClusterAddress)]) {
+    public init(ranges: [(slots: ClosedRange<Int>, primary: RedisAddress)]) {
         self.ranges = ranges.sorted { $0.slots.lowerBound < $1.slots.lowerBound }
     }
 
     /// Every primary with slots, each once.
-    public var primaries: [ClusterAddress] {
-        var seen = Set<ClusterAddress>()
+    public var primaries: [RedisAddress] {
+        var seen = Set<RedisAddress>()
         return ranges.map(\.primary).filter { seen.insert($0).inserted }
     }
 
-    public func primary(for slot: Int) -> ClusterAddress? {
+    public func primary(for slot: Int) -> RedisAddress? {
         var low = 0
         var high = ranges.count - 1
         while low <= high {
@@ -32,8 +32,8 @@ public struct ClusterSlotMap: Sendable, Equatable {
     }
 
     /// After `MOVED`: the one slot now lives at `address` (the rest of the map is read again soon).
-    mutating func move(_ slot: Int, to address: ClusterAddress) {
-        var next: [(slots: ClosedRange<Int>, primary: ClusterAddress)] = []
+    mutating func move(_ slot: Int, to address: RedisAddress) {
+        var next: [(slots: ClosedRange<Int>, primary: RedisAddress)] = []
         for range in ranges {
             guard range.slots.contains(slot) else {
                 next.append(range)
@@ -51,7 +51,7 @@ public struct ClusterSlotMap: Sendable, Equatable {
     /// without one (mid-failover) is left out, so its slots have no primary until the next read.
     public init(shards reply: RedisReply) throws(RedisError) {
         guard let shards = reply.array else { throw .server("CLUSTER SHARDS: not a list of shards") }
-        var ranges: [(slots: ClosedRange<Int>, primary: ClusterAddress)] = []
+        var ranges: [(slots: ClosedRange<Int>, primary: RedisAddress)] = []
         for shard in shards {
             let fields = Self.fields(shard)
             guard let slots = fields["slots"]?.array?.compactMap(\.integer), slots.count % 2 == 0,
@@ -63,7 +63,7 @@ public struct ClusterSlotMap: Sendable, Equatable {
             guard let primary, let port = primary["port"]?.integer,
                 let host = (primary["ip"] ?? primary["endpoint"])?.string
             else { continue }
-            let address = ClusterAddress(host: host, port: Int(port))
+            let address = RedisAddress(host: host, port: Int(port))
             for index in stride(from: 0, to: slots.count, by: 2) where slots[index] <= slots[index + 1] {
                 ranges.append((Int(slots[index])...Int(slots[index + 1]), address))
             }

@@ -14,7 +14,7 @@ public final class RedisClusterConnection: RedisCommands {
     /// The pause before sending again after `TRYAGAIN` or `CLUSTERDOWN` (doubling each time).
     public let retryPause: Duration
     public private(set) var map = ClusterSlotMap(ranges: [])
-    private var nodes: [ClusterAddress: RedisConnection] = [:]
+    private var nodes: [RedisAddress: RedisConnection] = [:]
     /// The map is read again before the next command (after `MOVED`, a lost node or `CLUSTERDOWN`).
     private var mapIsStale = true
     /// Every script loaded through this connection, by SHA-1: each node has its own script cache
@@ -112,16 +112,16 @@ public final class RedisClusterConnection: RedisCommands {
         let index: Int
         let slot: Int?
         /// After `ASK`: this node, once, with `ASKING` first.
-        var askAt: ClusterAddress?
+        var askAt: RedisAddress?
         var asking: Bool { askAt != nil }
     }
 
     /// The commands grouped by the node they go to, each group in the commands' order.
-    private func route(_ pending: [Sending]) throws(RedisError) -> [(ClusterAddress, [Sending])] {
-        var order: [ClusterAddress] = []
-        var groups: [ClusterAddress: [Sending]] = [:]
+    private func route(_ pending: [Sending]) throws(RedisError) -> [(RedisAddress, [Sending])] {
+        var order: [RedisAddress] = []
+        var groups: [RedisAddress: [Sending]] = [:]
         for item in pending {
-            let address: ClusterAddress
+            let address: RedisAddress
             if let ask = item.askAt {
                 address = ask
             } else if let slot = item.slot {
@@ -139,7 +139,7 @@ public final class RedisClusterConnection: RedisCommands {
         return order.map { ($0, groups[$0]!) }
     }
 
-    private func primary(for slot: Int) throws(RedisError) -> ClusterAddress? {
+    private func primary(for slot: Int) throws(RedisError) -> RedisAddress? {
         if let known = map.primary(for: slot) { return known }
         try refreshMap()
         return map.primary(for: slot)
@@ -205,7 +205,7 @@ public final class RedisClusterConnection: RedisCommands {
 
     /// The connection to a node; one that cannot be reached has the map read again before the
     /// next call (it may have failed over).
-    private func node(_ address: ClusterAddress) throws(RedisError) -> RedisConnection {
+    private func node(_ address: RedisAddress) throws(RedisError) -> RedisConnection {
         if let known = nodes[address] { return known }
         let seed = seeds[0]
         do {
@@ -220,7 +220,7 @@ public final class RedisClusterConnection: RedisCommands {
     }
 
     /// A node that failed: its connection is dropped and the map read again before the next call.
-    private func forget(_ address: ClusterAddress) {
+    private func forget(_ address: RedisAddress) {
         nodes.removeValue(forKey: address)?.disconnect()
         mapIsStale = true
     }
@@ -228,8 +228,8 @@ public final class RedisClusterConnection: RedisCommands {
     /// Reads `CLUSTER SHARDS` from the first node that answers: the primaries known, then the seeds.
     public func refreshMap() throws(RedisError) {
         var lastError = RedisError.connectionFailed(address: seeds[0].description, reason: "no node answered")
-        let candidates = map.primaries + seeds.map { ClusterAddress(host: $0.host, port: $0.port) }
-        var tried = Set<ClusterAddress>()
+        let candidates = map.primaries + seeds.map { RedisAddress(host: $0.host, port: $0.port) }
+        var tried = Set<RedisAddress>()
         for address in candidates where tried.insert(address).inserted {
             do {
                 let fresh = try ClusterSlotMap(shards: try node(address).execute("CLUSTER", "SHARDS"))

@@ -4,42 +4,6 @@ import CHiredis
 import CHiredisShims
 import Foundation
 
-/// Where a Redis server is, and how to log in: parsed from `redis://[user:password@]host:port/db`.
-public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var database: Int
-    /// ACL user name for `AUTH`; nil with a password alone (the `default` user).
-    public var user: String?
-    /// Sent with `AUTH` on every connection; never part of `description`, so never logged.
-    public var password: String?
-
-    public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, user: String? = nil, password: String? = nil) {
-        self.host = host
-        self.port = port
-        self.database = database
-        self.user = user
-        self.password = password
-    }
-
-    /// Parses `redis://[[user]:password@]host[:port][/db]`; returns nil for anything else.
-    public init?(url: String) {
-        guard let components = URLComponents(string: url), components.scheme == "redis",
-            let host = components.host, !host.isEmpty
-        else { return nil }
-        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        guard path.isEmpty || Int(path) != nil else { return nil }
-        let user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 }
-        let password = components.password.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 }
-        // A user without a password cannot log in: refuse rather than connect unauthenticated.
-        if user != nil && password == nil { return nil }
-        self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0, user: user, password: password)
-    }
-
-    /// `host:port/db`, with `user@` when there is one; the password never appears.
-    public var description: String { "\(user.map { "\($0)@" } ?? "")\(host):\(port)/\(database)" }
-}
-
 public final class RedisConnection: RedisCommands {
     public let endpoint: RedisEndpoint
     public let timeout: Duration
@@ -77,7 +41,17 @@ public final class RedisConnection: RedisCommands {
             replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
             freeReplyObject(raw)
         }
+        if endpoint.sentinel != nil, let demoted = replies.first(where: Self.isReadOnlyRefusal) {
+            // The node was the primary when this connection was made and is a replica now (a
+            // failover): nothing was written; ask Sentinel again on the next call.
+            disconnect()
+            throw .connectionLost(address: endpoint.description, reason: "\(demoted)")
+        }
         return replies
+    }
+
+    private static func isReadOnlyRefusal(_ reply: RedisReply) -> Bool {
+        if case .error(let message) = reply { message.hasPrefix("READONLY") } else { false }
     }
 
     /// Waits for the next pushed message on a subscribed connection (pub/sub). Returns nil when
@@ -115,7 +89,10 @@ public final class RedisConnection: RedisCommands {
         redisFree(context)
         context = nil
         let address = endpoint.description
-        guard let fresh = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), Self.timeval(timeout)) else {
+        let server = try endpoint.sentinel.map { discovery throws(RedisError) in try Self.primary(of: discovery, timeout: timeout) }
+        guard
+            let fresh = redisConnectWithTimeout(server?.host ?? endpoint.host, Int32(server?.port ?? endpoint.port), Self.timeval(timeout))
+        else {
             throw .connectionFailed(address: address, reason: "out of memory")
         }
         if fresh.pointee.err != 0 {
@@ -140,6 +117,34 @@ public final class RedisConnection: RedisCommands {
                 throw error
             }
         }
+        if let server {
+            // Sentinel may name a primary that has just been demoted, or one it has not seen
+            // promoted yet: only a node that says it is a primary is used.
+            let role = try? execute("ROLE").array?.first?.string
+            guard role == "master" else {
+                disconnect()
+                throw .connectionFailed(address: address, reason: "Sentinel named \(server), whose role is \(role ?? "unknown")")
+            }
+        }
+    }
+
+    /// The primary the first Sentinel that knows `discovery.masterName` names.
+    private static func primary(of discovery: SentinelDiscovery, timeout: Duration) throws(RedisError) -> RedisAddress {
+        var reasons: [String] = []
+        for sentinel in discovery.sentinels {
+            do {
+                let connection = try RedisConnection(endpoint: RedisEndpoint(host: sentinel.host, port: sentinel.port), timeout: timeout)
+                let reply = try connection.execute("SENTINEL", "get-master-addr-by-name", discovery.masterName)
+                if let pair = reply.array, pair.count == 2, let host = pair[0].string, let port = pair[1].string.flatMap({ Int($0) }) {
+                    return RedisAddress(host: host, port: port)
+                }
+                reasons.append("\(sentinel): does not know \(discovery.masterName)")
+            } catch {
+                reasons.append("\(sentinel): \(error)")
+            }
+        }
+        throw .connectionFailed(
+            address: "sentinel \(discovery.masterName)", reason: "no Sentinel named a primary (\(reasons.joined(separator: "; ")))")
     }
 
     private func setTimeout(_ context: UnsafeMutablePointer<redisContext>, _ duration: Duration) {

@@ -142,7 +142,9 @@ struct Wiring {
         }
         guard let redis = RedisEndpoint(url: config.redisUrl) else {
             // The URL may carry a password: name its shape, not its text.
-            throw ValidationError("AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db")
+            throw ValidationError(
+                "AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db "
+                    + "or redis+sentinel://[user:password@]host:port[,host:port…]/masterName[/db]")
         }
         let secrets = config.hashSecretList
         if let refusal = ParticipationTokens.refusal(of: secrets) {

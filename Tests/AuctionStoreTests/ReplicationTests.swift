@@ -14,7 +14,7 @@ import Testing
         let planned = try fixture.plan(offset: -10, firstPause: 0, turn: 60_000)
         var policy = StorePolicy()
         policy.replicasToAck = 1
-        policy.replicaAckTimeout = .milliseconds(300)
+        policy.replicaAckTimeout = .milliseconds(1500)  // generous: the suites run side by side
         let store = AuctionStore(endpoint: fixture.redis.endpoint, policy: policy)
         let first = planned.bestValidAmount(of: 1)
         let second = first - Money(kopiyky: 1000)

@@ -17,8 +17,8 @@ import Testing
     @Test func redirectionsAreReadFromTheErrorReply() {
         #expect(
             ClusterRedirection(errorReply: "MOVED 3999 127.0.0.1:6381")
-                == .moved(slot: 3999, address: ClusterAddress(host: "127.0.0.1", port: 6381)))
-        #expect(ClusterRedirection(errorReply: "ASK 3999 [::1]:6381") == .ask(slot: 3999, address: ClusterAddress(host: "::1", port: 6381)))
+                == .moved(slot: 3999, address: RedisAddress(host: "127.0.0.1", port: 6381)))
+        #expect(ClusterRedirection(errorReply: "ASK 3999 [::1]:6381") == .ask(slot: 3999, address: RedisAddress(host: "::1", port: 6381)))
         #expect(ClusterRedirection(errorReply: "TRYAGAIN Multiple keys request during rehashing of slot") == .tryAgain)
         #expect(ClusterRedirection(errorReply: "CLUSTERDOWN The cluster is down") == .clusterDown)
         #expect(ClusterRedirection(errorReply: "MOVED nonsense") == nil)
@@ -26,8 +26,8 @@ import Testing
     }
 
     @Test func aMovedSlotChangesOnlyThatSlot() {
-        let a = ClusterAddress(host: "127.0.0.1", port: 7001)
-        let b = ClusterAddress(host: "127.0.0.1", port: 7002)
+        let a = RedisAddress(host: "127.0.0.1", port: 7001)
+        let b = RedisAddress(host: "127.0.0.1", port: 7002)
         var map = ClusterSlotMap(ranges: [(0...8191, a), (8192...16383, b)])
         map.move(100, to: b)
         #expect(map.primary(for: 99) == a && map.primary(for: 100) == b && map.primary(for: 101) == a)
