@@ -7,16 +7,17 @@ DEB_PACKAGES := pkg-config libwebsockets-dev libev-dev libhiredis-dev libssl-dev
 # Only the tests need these (make test): the browser tests' Chromium, lws's own test server and
 # redis-benchmark (from redis-tools) as the load test's side-by-side references, and libfaketime
 # (faketime) to run auctiond with a host clock that is off.
-TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime
+TEST_DEB_PACKAGES := chromium chromium-driver libwebsockets-test-server redis-tools faketime haproxy iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos attack sanitize fuzz
+.PHONY: help deps test-deps install-debs build release test demo clean format lint census chaos attack hosts sanitize fuzz
 
 help:
 	@echo "make demo   - build; run Redis, the tender sandbox and auctiond; simulated bidders run the demo auctions"
-	@echo "make test   - run every test (Swift, the browser tests, the smoke, chaos-smoke and attack-smoke load tests)"
+	@echo "make test   - run every test (Swift, the browser tests, the smoke, chaos-smoke, attack-smoke and hosts-smoke load tests)"
 	@echo "make chaos  - the chaos load test: 50 auctiond and 10 Redis kill -9s under load (about 6 minutes)"
 	@echo "make attack - honest bidders beside a 10,000-connection burst, flooders, silent readers, forged links (about 3 minutes)"
+	@echo "make hosts  - two auctiond hosts (network namespaces, as root) behind HAProxy, one cut off mid-auction"
 	@echo "make sanitize - the Swift tests under AddressSanitizer and ThreadSanitizer, auctiond included"
 	@echo "make fuzz   - libFuzzer on the message, amount, tender, HTTP route and Redis reply decoders, FUZZ_SECONDS each (default 60)"
 	@echo "make deps   - install the missing Debian packages"
@@ -70,6 +71,7 @@ test: test-deps lint
 	CONFIG=debug loadtest/run.sh smoke
 	CONFIG=debug loadtest/run.sh chaos-smoke
 	CONFIG=debug loadtest/run.sh attack-smoke
+	CONFIG=debug loadtest/run.sh hosts-smoke
 	$(MAKE) --no-print-directory sanitize SANITIZE_FILTER="$(SANITIZE_SHORT)"
 	Tests/Fuzz/run.sh 5
 
@@ -103,6 +105,11 @@ chaos: test-deps
 # Hostile clients beside honest bidders (docs/RELIABILITY.md); make test runs its short variant.
 attack: test-deps
 	loadtest/run.sh attack
+
+# Two auctiond hosts in network namespaces behind HAProxy, one cut off mid-auction (as root;
+# docs/SCALING.md); make test runs its short variant.
+hosts: test-deps
+	loadtest/run.sh hosts
 
 demo: release
 	loadtest/demo.sh

@@ -36,8 +36,19 @@ fi
 
 source loadtest/services.sh
 source loadtest/chaos.sh
+source loadtest/hosts.sh
+hosts=$(grep -q '^hosts:' "$profile" && echo 1 || echo 0)
+redis_options=(); sandbox_address=127.0.0.1
+if [ "$hosts" = 1 ]; then
+  hosts_check
+  trap 'stop_services; hosts_teardown' EXIT INT TERM
+  hosts_network
+  # Redis and the sandbox answer the hosts over their links too (private to this machine).
+  redis_options=(--bind "127.0.0.1 $(host_gateway 1) $(host_gateway 2)" --protected-mode no)
+  sandbox_address=0.0.0.0
+fi
 # Each start is a function, so that the chaos driver starts a killed process again the same way.
-start_redis_process() { start_redis "$redis_port" "$PWD/$report" "$report/redis.log"; }
+start_redis_process() { start_redis "$redis_port" "$PWD/$report" "$report/redis.log" "${redis_options[@]}"; }
 # One secret for every process of the run: each must verify the links the others made.
 hash_secret=$(random_secret)
 start_auctiond_process() {
@@ -48,20 +59,29 @@ start_auctiond_process() {
 start_redis_process
 chaos_remember redis "$last_pid"
 measured=(--process "redis=$last_pid")
-start_sandbox "$bin/tender-sandbox" "127.0.0.1:$sandbox_port" "$report/sandbox.log"
+start_sandbox "$bin/tender-sandbox" "$sandbox_address:$sandbox_port" "$report/sandbox.log"
 chaos_remember sandbox "$last_pid"
 measured+=(--process "sandbox=$last_pid")
-for n in $(seq "$processes"); do
-  start_auctiond_process "$n"
-  chaos_remember "auctiond-$n" "$last_pid"
-  measured+=(--process "auctiond-$n=$last_pid")
-done
-# The first process answers /healthz for all of them: count the listeners, so that a process that
-# could not share the port fails the run instead of leaving the others to carry it.
-all_listening() { test "$(listeners "$service_port")" -ge "$processes"; }
-if ! wait_until all_listening; then
-  echo "only $(listeners "$service_port") of $processes auctiond processes listen on $service_port; see $report/auctiond-*.log" >&2
-  exit 1
+if [ "$hosts" = 1 ]; then
+  for n in 1 2; do
+    start_auctiond_on_host "$n"
+    measured+=(--process "auctiond-$n=$last_pid")
+  done
+  start_proxy
+  measured+=(--process "haproxy=$last_pid")
+else
+  for n in $(seq "$processes"); do
+    start_auctiond_process "$n"
+    chaos_remember "auctiond-$n" "$last_pid"
+    measured+=(--process "auctiond-$n=$last_pid")
+  done
+  # The first process answers /healthz for all of them: count the listeners, so that a process that
+  # could not share the port fails the run instead of leaving the others to carry it.
+  all_listening() { test "$(listeners "$service_port")" -ge "$processes"; }
+  if ! wait_until all_listening; then
+    echo "only $(listeners "$service_port") of $processes auctiond processes listen on $service_port; see $report/auctiond-*.log" >&2
+    exit 1
+  fi
 fi
 
 echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
@@ -71,8 +91,10 @@ if grep -q '^chaos:' "$profile"; then
   chaos_start
   chaos=(--chaos-log "$report/chaos.log")
 fi
+[ "$hosts" = 1 ] && hosts_start
 "$bin/auction-loadtest" run --profile "$profile" --api "http://127.0.0.1:$sandbox_port/api/2.5" \
   --redis "redis://127.0.0.1:$redis_port/0" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
 chaos_stop
+hosts_stop
 echo "report: $report/report.html"
 exit $status

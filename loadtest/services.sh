@@ -40,11 +40,13 @@ listeners() {
   awk -v port="$hex" 'substr($2, length($2) - 4) == port && $4 == "0A"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l
 }
 
-# start_redis PORT DIRECTORY LOG
+# start_redis PORT DIRECTORY LOG [more redis-server options]
 start_redis() {
-  redis-server Config/redis.conf --port "$1" --dir "$2" >>"$3" 2>&1 &
+  local port=$1 directory=$2 log=$3
+  shift 3
+  redis-server Config/redis.conf --port "$port" --dir "$directory" "$@" >>"$log" 2>&1 &
   last_pid=$!; service_pids+=("$last_pid")
-  wait_until redis-cli -p "$1" ping
+  wait_until redis-cli -p "$port" ping
 }
 
 # start_sandbox BINARY HOST:PORT LOG [more tender-sandbox options]

@@ -45,6 +45,26 @@ public struct Profile: Decodable, Sendable {
     public var chaos: Chaos?
     /// Hostile clients while the auctions run (Attack.swift).
     public var attack: Attack?
+    /// Two auctiond hosts in network namespaces behind HAProxy, one cut off mid-auction
+    /// (loadtest/hosts.sh does it; the run reconciles as always).
+    public var hosts: Hosts?
+
+    public struct Hosts: Codable, Sendable, Equatable {
+        /// Seconds after the first auction's start when host 1's link goes down.
+        public var cutAfterSeconds = 5.0
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case cutAfterSeconds }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            cutAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .cutAfterSeconds) ?? Hosts().cutAfterSeconds
+            guard cutAfterSeconds >= 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "hosts: cutAfterSeconds ≥ 0"))
+            }
+        }
+    }
 
     /// kill -9 of auctiond and redis-server, each restarted (Redis on its AOF), at random moments
     /// from the first auction's start on.
@@ -120,7 +140,7 @@ public struct Profile: Decodable, Sendable {
         case name, description, auctions, resource, biddersPerAuction, observersPerAuction, accelerator
         case startAfterSeconds, startSpreadSeconds, connectRate, behaviour, stormBidsPerSecond, holdIdleSeconds
         case compareWithMirror, compareWithRedisBenchmark, timeoutSeconds, seed, auctiondProcesses
-        case observerThreads, chaos, attack
+        case observerThreads, chaos, attack, hosts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -147,6 +167,7 @@ public struct Profile: Decodable, Sendable {
         observerThreads = try c.decodeIfPresent(Int.self, forKey: .observerThreads) ?? 1
         chaos = try c.decodeIfPresent(Chaos.self, forKey: .chaos)
         attack = try c.decodeIfPresent(Attack.self, forKey: .attack)
+        hosts = try c.decodeIfPresent(Hosts.self, forKey: .hosts)
         try validate()
     }
 
@@ -164,6 +185,7 @@ public struct Profile: Decodable, Sendable {
             }
             for (section, known) in [
                 ("chaos", Set(Chaos.CodingKeys.allCases.map(\.rawValue))), ("attack", Set(Attack.CodingKeys.allCases.map(\.rawValue))),
+                ("hosts", Set(Hosts.CodingKeys.allCases.map(\.rawValue))),
             ] {
                 if let keys = (document?[section] as? [String: Any])?.keys,
                     let unknown = keys.filter({ !known.contains($0) }).sorted().first

@@ -18,9 +18,8 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(
             names == [
-                "attack-smoke.yaml", "attack.yaml", "chaos-smoke.yaml", "chaos.yaml", "connect.yaml", "fanout.yaml", "hot.yaml",
-                "peak.yaml",
-                "smoke.yaml", "storm.yaml",
+                "attack-smoke.yaml", "attack.yaml", "chaos-smoke.yaml", "chaos.yaml", "connect.yaml", "fanout.yaml", "hosts-smoke.yaml",
+                "hosts.yaml", "hot.yaml", "peak.yaml", "smoke.yaml", "storm.yaml",
             ])
         for name in names {
             let profile = try Profile.load(path: folder + "/" + name)
