@@ -80,3 +80,22 @@ public func builtProduct(_ name: String) -> String {
     }
     return bundle.appendingPathComponent(name).path
 }
+
+/// Runs a program to its end and returns its exit status and what it printed (standard output,
+/// and standard error too unless `includeErrors` is false). The output is read before the wait,
+/// so that a program printing more than a pipe holds does not block.
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, includeErrors: Bool = true
+) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = includeErrors ? output : FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}

@@ -19,18 +19,12 @@ public final class RedisCluster: @unchecked Sendable {
                     "--repl-diskless-sync-delay", "0",
                 ])
         }
-        let create = Process()
-        create.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        create.arguments =
-            ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
-            + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"]
-        let output = Pipe()
-        create.standardOutput = output
-        create.standardError = output
-        try create.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        create.waitUntilExit()
-        guard create.terminationStatus == 0 else { throw RedisServerError(description: "redis-cli --cluster create failed:\n\(text)") }
+        let (status, text) = try runProgram(
+            "/usr/bin/redis-cli",
+            ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + [
+                "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes",
+            ])
+        guard status == 0 else { throw RedisServerError(description: "redis-cli --cluster create failed:\n\(text)") }
         guard waitUntil(timeout: .seconds(20), { self.isSettled }) else {
             throw RedisServerError(description: "the cluster did not settle:\n\(text)")
         }

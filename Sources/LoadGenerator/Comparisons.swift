@@ -118,19 +118,12 @@ enum Comparisons {
             let start = try store.now().adding(milliseconds: -10)
             _ = try store.create(samplePlannedAuction(id: id, start: start, firstPause: 0, pause: 3_600_000, turn: 3_600_000))
             let words = try store.bidScriptCommand(auctionId: id, bidder: 1, amount: Money(kopiyky: 80_000), requestId: "rb-__rand_int__")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-benchmark")
-            process.arguments =
+            let (_, csv) = try runProgram(
+                "/usr/bin/redis-benchmark",
                 ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(clients), "-n", String(calls), "-r", "1000000000", "--csv"]
-                + words
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+                    + words, includeErrors: false)
             // CSV: a header line, then "name","rps",…
-            let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            let lines = csv.split(whereSeparator: \.isNewline)
             guard let row = lines.last(where: { !$0.hasPrefix("\"test\"") }),
                 let rps = row.split(separator: ",").dropFirst().first.flatMap({
                     Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))

@@ -28,14 +28,7 @@ import Testing
             logPath: folder + "/auctiond.log")
         defer { daemon.stop() }
         func curl(_ url: String, _ options: [String] = []) -> String {
-            let process = Process()
-            let pipe = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-sk", "-m", "2"] + options + [url]
-            process.standardOutput = pipe
-            try? process.run()
-            process.waitUntilExit()
-            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            (try? runProgram("/usr/bin/curl", ["-sk", "-m", "2"] + options + [url], includeErrors: false))?.output ?? ""
         }
         #expect(waitUntil { curl("https://127.0.0.1:\(port)/healthz").contains("\"status\":\"ok\"") }, "\(daemon.log)")
         #expect(blockingHTTP("GET", port: port, path: "/healthz")?.status != 200, "plain HTTP must not be served on a TLS port")

@@ -265,20 +265,13 @@ final class TenderWorld: @unchecked Sendable {
         // `auctiond plan` plans a tender from the command line; a running auctiond takes it over.
         let dgf = try TenderWorld.fixture("auctions/dgf-other-assets.json", startIn: 600)
         try world.sandbox.put(dgf, in: "auctions")
-        let command = Process()
-        command.executableURL = URL(fileURLWithPath: builtProduct("auctiond"))
-        command.arguments = ["plan", dgf["id"] as? String ?? ""]
-        command.environment = ProcessInfo.processInfo.environment.merging([
-            "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL,
-            "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
-        ]) { $1 }
-        let output = Pipe()
-        command.standardOutput = output
-        command.standardError = output
-        try command.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        command.waitUntilExit()
-        #expect(command.terminationStatus == 0, "\(printed)")
+        let (status, printed) = try runProgram(
+            builtProduct("auctiond"), ["plan", dgf["id"] as? String ?? ""],
+            environment: ProcessInfo.processInfo.environment.merging([
+                "AUCTIOND_REDIS_URL": world.redis.url, "AUCTIOND_API_URL": world.sandbox.apiURL,
+                "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret,
+            ]) { $1 })
+        #expect(status == 0, "\(printed)")
         #expect(printed.contains("planned"), "\(printed)")
         #expect(world.daemon.waitForAuction(dgf["id"] as? String ?? ""))
 
