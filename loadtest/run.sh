@@ -6,8 +6,8 @@
 # CONFIG=debug uses the debug build (make test does, to save a release build); WORKERS sets
 # auctiond's bid workers (AUCTIOND_WORKERS, default 4); LOG_LEVEL its log level (default notice;
 # info logs every stage switch with its lag). TLS=1 makes a certificate and runs auctiond on https
-# and wss (the links say https; the load generator takes the self-signed certificate; auctiond's
-# /metrics, read over plain HTTP, is then missing from the report).
+# and wss (the links say https; the load generator takes the self-signed certificate, and reads
+# auctiond's /metrics over https with curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile_name=${1:?usage: loadtest/run.sh PROFILE   (one of: $(ls loadtest/profiles | sed 's/\.yaml$//' | tr '\n' ' '))}

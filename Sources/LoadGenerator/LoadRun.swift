@@ -197,8 +197,8 @@ public struct LoadRun {
             summary.server[name, default: ProcessFigures()].peakRSSMiB = Double(bytes) / 1_048_576
         }
         summary.bidCommands = BidRate(samples: summary.samples)
-        if let port = planned.first.flatMap({ URLComponents(string: $0.auctionURL)?.port }) {
-            summary.serverMetrics = ServerMetrics.scrape(port: port)
+        if let link = planned.first.flatMap({ URLComponents(string: $0.auctionURL) }), let port = link.port {
+            summary.serverMetrics = ServerMetrics.scrape(port: port, tls: link.scheme == "https")
         }
 
         log("reconciling \(figures.acknowledgements.count) acknowledgements with Redis and the API")
