@@ -84,7 +84,9 @@ else
   fi
 fi
 
-echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, auctiond ×$processes on $service_port${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
+where="auctiond ×$processes on $service_port"
+[ "$hosts" = 1 ] && where="2 auctiond hosts ($(host_address 1), $(host_address 2)) behind HAProxy on $service_port"
+echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, $where${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
 status=0
 chaos=()
 if grep -q '^chaos:' "$profile"; then
