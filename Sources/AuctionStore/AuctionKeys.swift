@@ -59,10 +59,13 @@ public enum ServiceKeys {
     /// (ms) of their next attempt.
     public static let skippedTenders = "tenderfeed:skipped"
     /// String: `µs count`, the Redis time when some process last said it was alive and how many
-    /// outages are recorded (so that a bid reads both at once).
-    public static let heartbeat = "auctiond:heartbeat"
+    /// outages are recorded (so that a bid reads both at once). It shares the tag `{auctiond}`
+    /// with `outages`, so that the heartbeat script may write both on a cluster.
+    public static let heartbeat = "auctiond:{auctiond}:heartbeat"
     /// List: `from:until` (µs) of each time every process was down.
-    public static let outages = "auctiond:outages"
+    public static let outages = "auctiond:{auctiond}:outages"
+    /// The names before they had a tag (until 2026-12-07): `adoptUntaggedServiceKeys` renames them.
+    static let untagged = [("auctiond:heartbeat", heartbeat), ("auctiond:outages", outages)]
     /// The pattern that matches every auction's event channel.
     public static let channelPattern = "auction:{*}:events"
 }

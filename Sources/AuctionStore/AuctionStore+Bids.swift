@@ -67,8 +67,11 @@ extension AuctionStore {
     /// `requestId`.
     public func placeBids(_ bids: [BidSubmission]) throws(AuctionStoreError) -> [Result<BidVerdict, AuctionStoreError>] {
         guard !bids.isEmpty else { return [] }
+        let beat = try heartbeatForScripts()
         let calls = bids.map {
-            bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt)
+            bidCall(
+                auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt,
+                heartbeat: beat)
         }
         let (replies, replicated) = try evaluateBatch(Scripts.bid, calls: calls, thenWaitFor: policy.replicasToAck)
         return zip(bids, replies).map { bid, reply in
@@ -95,7 +98,7 @@ extension AuctionStore {
     }
 
     func bidCall(
-        auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil
+        auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil, heartbeat: String = ""
     ) -> (keys: [String], arguments: [String]) {
         let keys = AuctionKeys(auctionId)
         let (action, amount): (String, String) =
@@ -105,10 +108,10 @@ extension AuctionStore {
             case .invalid: ("invalid", "")
             }
         return (
-            [keys.live, keys.log, keys.pending, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages],
+            [keys.live, keys.log, keys.pending, keys.requests] + heartbeatKeys,
             [
                 String(bidder), action, amount, requestId, keys.channel, String(policy.outageThreshold.wholeMicroseconds),
-                arrivedAt.map { String($0.microseconds) } ?? "", String(policy.maxBidWait.wholeMicroseconds),
+                arrivedAt.map { String($0.microseconds) } ?? "", String(policy.maxBidWait.wholeMicroseconds), heartbeat,
             ]
         )
     }

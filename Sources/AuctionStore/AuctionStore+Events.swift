@@ -59,7 +59,8 @@ extension AuctionStore {
     /// own outcome or error; the index follows the appended ones in one more round trip.
     public func append(_ requests: [AppendRequest]) throws(AuctionStoreError) -> [Result<AppendOutcome, AuctionStoreError>] {
         guard !requests.isEmpty else { return [] }
-        let replies = try evaluateBatch(Scripts.append, calls: requests.map(appendCall))
+        let beat = try heartbeatForScripts()
+        let replies = try evaluateBatch(Scripts.append, calls: requests.map { appendCall($0, heartbeat: beat) })
         let outcomes = zip(requests, replies).map { request, reply in
             Result { () throws(AuctionStoreError) in try Self.appendOutcome(reply, auctionId: request.replica.auctionId) }
         }
@@ -74,7 +75,7 @@ extension AuctionStore {
         return outcomes
     }
 
-    func appendCall(_ request: AppendRequest) -> (keys: [String], arguments: [String]) {
+    func appendCall(_ request: AppendRequest, heartbeat: String = "") -> (keys: [String], arguments: [String]) {
         let (event, replica, next) = (request.event, request.replica, request.next)
         let keys = AuctionKeys(replica.auctionId)
         let clearPending: String =
@@ -96,13 +97,12 @@ extension AuctionStore {
         let expiry: String =
             if case .replanned = event { "persist" } else if ends { String(max(1, policy.retention.wholeMilliseconds)) } else { "" }
         arguments +=
-            mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry] + fields.flatMap { [$0.0, $0.1] }
+            mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), heartbeat, expiry]
+            + fields.flatMap { [$0.0, $0.1] }
         return (
-            [
-                keys.live, keys.log, keys.pending, keys.lease, keys.requests, ServiceKeys.heartbeat, ServiceKeys.outages, keys.plan,
-                keys.bidders,
-                keys.report, keys.refusedReport,
-            ], arguments
+            [keys.live, keys.log, keys.pending, keys.lease, keys.requests, keys.plan, keys.bidders, keys.report, keys.refusedReport]
+                + heartbeatKeys,
+            arguments
         )
     }
 

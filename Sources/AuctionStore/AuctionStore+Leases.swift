@@ -38,6 +38,37 @@ extension AuctionStore {
         return Int(reply.integer ?? 0)
     }
 
+    /// Renames the heartbeat and the outages from their names before they had a tag, where only
+    /// the old ones exist (a Redis that served an earlier version), so that an outage that spans the
+    /// upgrade is still measured and the outage counts of planned auctions still agree. One server
+    /// only: a cluster never held the old names. Returns the keys renamed.
+    @discardableResult
+    public func adoptUntaggedServiceKeys() throws(AuctionStoreError) -> [String] {
+        guard endpoint.cluster == nil else { return [] }
+        var renamed: [String] = []
+        for (old, new) in ServiceKeys.untagged {
+            let moved = try run { connection in
+                try connection.execute(
+                    "EVAL",
+                    "if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then "
+                        + "redis.call('RENAME', KEYS[1], KEYS[2]) return 1 end return 0", "2", old, new)
+            }
+            if moved.integer == 1 { renamed.append(old) }
+        }
+        return renamed
+    }
+
+    /// The heartbeat as the bid and event scripts read it, for a cluster, where it lives in
+    /// another slot than any auction: read just before the scripts run and passed to them ('' on
+    /// one server, where the scripts read the key themselves, atomically).
+    func heartbeatForScripts() throws(AuctionStoreError) -> String {
+        guard endpoint.cluster != nil else { return "" }
+        return try run { try $0.execute("GET", ServiceKeys.heartbeat) }.string ?? ""
+    }
+
+    /// The heartbeat's keys for the bid and event scripts: on one server; none on a cluster.
+    var heartbeatKeys: [String] { endpoint.cluster == nil ? [ServiceKeys.heartbeat, ServiceKeys.outages] : [] }
+
     /// Recorded outages from index `first` on (0-based), oldest first.
     public func outages(from first: Int) throws(AuctionStoreError) -> [(from: Timestamp, until: Timestamp)] {
         let reply = try run { try $0.execute("LRANGE", ServiceKeys.outages, String(first), "-1") }

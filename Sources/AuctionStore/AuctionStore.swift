@@ -48,7 +48,7 @@ public final class AuctionStore {
     public let endpoint: RedisEndpoint
     public let retry: RetryPolicy
     public let policy: StorePolicy
-    private var connection: RedisConnection?
+    private var connection: (any RedisCommands)?
     private var scriptHashes: [String: String] = [:]
 
     /// Does not connect yet: the first call does, so a process can start while Redis is down.
@@ -170,16 +170,23 @@ public final class AuctionStore {
 
     // MARK: - Plumbing
 
-    func connected() throws(RedisError) -> RedisConnection {
+    /// One server's connection, or on a cluster one that routes each command to its slot's primary.
+    func connected() throws(RedisError) -> any RedisCommands {
         if let connection { return connection }
-        let fresh = try RedisConnection(endpoint: endpoint)
+        let fresh: any RedisCommands =
+            if let seeds = endpoint.cluster {
+                try RedisClusterConnection(
+                    seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: endpoint.user, password: endpoint.password) })
+            } else {
+                try RedisConnection(endpoint: endpoint)
+            }
         connection = fresh
         return fresh
     }
 
     /// Runs `body`, retrying with backoff while the connection is down. Only used for operations
     /// that are safe to repeat: reads, scripts that are idempotent or compare-and-set.
-    func run<T>(_ body: (RedisConnection) throws -> T) throws(AuctionStoreError) -> T {
+    func run<T>(_ body: (any RedisCommands) throws -> T) throws(AuctionStoreError) -> T {
         let deadline = ContinuousClock.now + retry.budget
         var backoff = Backoff(first: retry.initialDelay, maximum: retry.maximumDelay)
         while true {

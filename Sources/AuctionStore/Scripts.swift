@@ -17,7 +17,7 @@ enum Scripts {
         local nowText = clock[1] .. string.format('%06d', tonumber(clock[2]))
         """
 
-    /// `outagePending(heartbeatKey, outagesKey, thresholdMicroseconds, considered)`: whether an
+    /// `outagePending(heartbeat, outagesKey, thresholdMicroseconds, considered)`: whether an
     /// auction that has taken `considered` outages into account must wait for an outage to be
     /// applied to its timeline first. Either no process has said it is alive for longer than the
     /// threshold (Redis was down, or every process was: the heartbeat records that interval when
@@ -26,13 +26,23 @@ enum Scripts {
     /// so a bid pays one read for both.
     private static let outagePending = """
 
-        local function outagePending(heartbeatKey, outagesKey, threshold, considered)
-          local beat = redis.call('GET', heartbeatKey)
-          if not beat then return false end
+        local function outagePending(beat, outagesKey, threshold, considered)
+          if not beat or beat == '' then return false end
           local at, recorded = string.match(beat, '^(%d+) (%d+)$')
-          if not at then at, recorded = beat, redis.call('LLEN', outagesKey) end
+          if not at then
+            if not outagesKey then return false end
+            at, recorded = beat, redis.call('LLEN', outagesKey)
+          end
           if now - tonumber(at) > tonumber(threshold) then return true end
           return tonumber(recorded) > considered
+        end
+
+        -- The heartbeat's value: read from its key when the script was given the key (one
+        -- server), else as the caller read it just before (a cluster, where the key is in
+        -- another slot). A value read before is only older: it finds an outage as soon or sooner.
+        local function heartbeatValue(key, passed)
+          if key then return redis.call('GET', key) end
+          return passed
         end
 
         local function outagesConsidered(live)
@@ -60,7 +70,7 @@ enum Scripts {
     /// never later than now. The clock closes a turn only the bound after its end (`notBefore`),
     /// so a bid judged in the turn is never recorded after the turn was closed.
     ///
-    /// KEYS: live, log, pending, requests, heartbeat, outages. ARGV: bidder, action (`place`,
+    /// KEYS: live, log, pending, requests, then (on one server) heartbeat, outages. ARGV: bidder, action (`place`,
     /// `cancel` or `invalid`), amount in kopiyky, request id, channel, outage threshold µs, arrival
     /// µs (or ''), longest wait µs.
     /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, `outage` (judge it
@@ -79,7 +89,9 @@ enum Scripts {
             local status, current = live[1], tonumber(live[2])
             local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
             local considered = tonumber(live[7] or '0') + tonumber(live[8] or '0')
-            if (status == 'scheduled' or status == 'active') and outagePending(KEYS[5], KEYS[6], ARGV[6], considered) then return 'outage' end
+            if (status == 'scheduled' or status == 'active') and outagePending(heartbeatValue(KEYS[5], ARGV[9]), KEYS[6], ARGV[6], considered) then
+              return 'outage'
+            end
             -- The time the bid is judged at: its arrival, within the bound, and never before the
             -- start of the stage already switched to (a process's reading of Redis' clock lags it
             -- a little, and that stage's predecessor is closed).
@@ -178,12 +190,13 @@ enum Scripts {
     /// An event that ends the auction (announced, cancelled, rescheduled) sets every key of the
     /// auction to expire after the retention; a re-plan makes them permanent again.
     ///
-    /// KEYS: live, log, pending, lease, requests, heartbeat, outages, plan, bidders, report, refused
-    /// report. ARGV: owner (or ''), expected seq, notBefore µs (or ''), channel, pending to clear
-    /// ('' none, 'all', a stage index, or 'reset': every pending bid and every remembered request,
-    /// for a timeline laid out anew), mirror field count m, then m field/value pairs for the live
-    /// hash, then the outage threshold µs, then the expiry ('' none, 'persist', or the retention
-    /// in ms), then the event's field/value pairs. A value equal to `$TIME` becomes the Redis time.
+    /// KEYS: live, log, pending, lease, requests, plan, bidders, report, refused report, then (on
+    /// one server) heartbeat, outages. ARGV: owner (or ''), expected seq, notBefore µs (or ''),
+    /// channel, pending to clear ('' none, 'all', a stage index, or 'reset': every pending bid and
+    /// every remembered request, for a timeline laid out anew), mirror field count m, then m
+    /// field/value pairs for the live hash, then the outage threshold µs, the heartbeat as read
+    /// before (on a cluster; else ''), the expiry ('' none, 'persist', or the retention in ms),
+    /// then the event's field/value pairs. A value equal to `$TIME` becomes the Redis time.
     /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'outage'}`, `{'lease'}`
     /// or `{'missing'}`.
     static let append = RedisScript(
@@ -197,9 +210,11 @@ enum Scripts {
             if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
             local mirrorCount = tonumber(ARGV[6])
             local cursor = 7 + 2 * mirrorCount
-            if ARGV[3] ~= '' and outagePending(KEYS[6], KEYS[7], ARGV[cursor], outagesConsidered(KEYS[1])) then return {'outage'} end
-            local expiry = ARGV[cursor + 1]
-            cursor = cursor + 2
+            if ARGV[3] ~= '' and outagePending(heartbeatValue(KEYS[10], ARGV[cursor + 1]), KEYS[11], ARGV[cursor], outagesConsidered(KEYS[1])) then
+              return {'outage'}
+            end
+            local expiry = ARGV[cursor + 2]
+            cursor = cursor + 3
             if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
             elseif ARGV[5] == 'reset' then redis.call('DEL', KEYS[3], KEYS[5])
             elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
@@ -218,7 +233,7 @@ enum Scripts {
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             redis.call('PUBLISH', ARGV[4], cjson.encode(message))
             -- Every key of the auction but its lease (which has a TTL of its own).
-            local kept = {KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
+            local kept = {KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]}
             if expiry == 'persist' then
               for _, key in ipairs(kept) do redis.call('PERSIST', key) end
             elseif expiry ~= '' then

@@ -89,17 +89,23 @@ public final class RedisConnection: RedisCommands {
         redisFree(context)
         context = nil
         let address = endpoint.description
-        let server = try endpoint.sentinel.map { discovery throws(RedisError) in try Self.primary(of: discovery, timeout: timeout) }
-        guard
-            let fresh = redisConnectWithTimeout(server?.host ?? endpoint.host, Int32(server?.port ?? endpoint.port), Self.timeval(timeout))
-        else {
-            throw .connectionFailed(address: address, reason: "out of memory")
+        let named = try endpoint.sentinel.map { discovery throws(RedisError) in try Self.primary(of: discovery, timeout: timeout) }
+        // The primary Sentinel names, or the one server, or a cluster's seeds in turn.
+        var reasons: [String] = []
+        var connected: UnsafeMutablePointer<redisContext>?
+        for server in named.map({ [$0] }) ?? endpoint.servers {
+            guard let attempt = redisConnectWithTimeout(server.host, Int32(server.port), Self.timeval(timeout)) else {
+                throw .connectionFailed(address: address, reason: "out of memory")
+            }
+            guard attempt.pointee.err == 0 else {
+                reasons.append(endpoint.servers.count > 1 ? "\(server): \(Self.errorText(attempt))" : Self.errorText(attempt))
+                redisFree(attempt)
+                continue
+            }
+            connected = attempt
+            break
         }
-        if fresh.pointee.err != 0 {
-            let reason = Self.errorText(fresh)
-            redisFree(fresh)
-            throw .connectionFailed(address: address, reason: reason)
-        }
+        guard let fresh = connected else { throw .connectionFailed(address: address, reason: reasons.joined(separator: "; ")) }
         cshim_bound_reader(fresh.pointee.reader)
         setTimeout(fresh, timeout)
         _ = redisEnableKeepAlive(fresh)
@@ -117,7 +123,7 @@ public final class RedisConnection: RedisCommands {
                 throw error
             }
         }
-        if let server {
+        if let server = named {
             // Sentinel may name a primary that has just been demoted, or one it has not seen
             // promoted yet: only a node that says it is a primary is used.
             let role = try? execute("ROLE").array?.first?.string

@@ -14,10 +14,13 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     /// Ask these Sentinels for the primary of `masterName` on every connect (`host`/`port` unused).
     public var sentinel: SentinelDiscovery?
+    /// A Redis Cluster's seed nodes (`host`/`port` are the first): a store routes by slot
+    /// (`RedisClusterConnection`); a plain connection (pub/sub) takes the first seed that answers.
+    public var cluster: [RedisAddress]?
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, user: String? = nil, password: String? = nil,
-        sentinel: SentinelDiscovery? = nil
+        sentinel: SentinelDiscovery? = nil, cluster: [RedisAddress]? = nil
     ) {
         self.host = host
         self.port = port
@@ -25,12 +28,13 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         self.user = user
         self.password = password
         self.sentinel = sentinel
+        self.cluster = cluster
     }
 
-    /// Parses either URL form; returns nil for anything else.
+    /// Parses any of the three URL forms; returns nil for anything else.
     public init?(url: String) {
-        if url.hasPrefix("redis+sentinel://") {
-            self.init(sentinelURL: String(url.dropFirst("redis+sentinel://".count)))
+        for (scheme, isSentinel) in [("redis+sentinel://", true), ("redis+cluster://", false)] where url.hasPrefix(scheme) {
+            self.init(manyHosts: String(url.dropFirst(scheme.count)), sentinel: isSentinel)
             return
         }
         guard let components = URLComponents(string: url), components.scheme == "redis",
@@ -45,8 +49,9 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         self.init(host: host, port: components.port ?? 6379, database: Int(path) ?? 0, user: user, password: password)
     }
 
-    /// `[user:password@]host:port[,host:port…]/masterName[/db]` (URLComponents takes one host only).
-    private init?(sentinelURL rest: String) {
+    /// `[user:password@]host:port[,host:port…]` then, for Sentinel, `/masterName[/db]`, for a
+    /// cluster `[/0]` (a cluster has database 0 only). URLComponents takes one host only.
+    private init?(manyHosts rest: String, sentinel isSentinel: Bool) {
         var rest = Substring(rest)
         var user: String?
         var password: String?
@@ -58,9 +63,15 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
             if user != nil && password == nil { return nil }
         }
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        let hosts = parts[0].split(separator: ",").map { RedisAddress(String($0)) }
+        guard !hosts.isEmpty, hosts.allSatisfy({ $0 != nil }) else { return nil }
+        let addresses = hosts.compactMap { $0 }
+        guard isSentinel else {
+            guard parts.count == 1 || (parts.count == 2 && (parts[1].isEmpty || parts[1] == "0")) else { return nil }
+            self.init(host: addresses[0].host, port: addresses[0].port, user: user, password: password, cluster: addresses)
+            return
+        }
         guard parts.count == 2 || parts.count == 3, !parts[1].isEmpty else { return nil }
-        let sentinels = parts[0].split(separator: ",").map { RedisAddress(String($0)) }
-        guard !sentinels.isEmpty, sentinels.allSatisfy({ $0 != nil }) else { return nil }
         var database = 0
         if parts.count == 3, !parts[2].isEmpty {
             guard let number = Int(parts[2]) else { return nil }
@@ -68,14 +79,18 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         self.init(
             host: "", port: 0, database: database, user: user, password: password,
-            sentinel: SentinelDiscovery(masterName: String(parts[1]), sentinels: sentinels.compactMap { $0 }))
+            sentinel: SentinelDiscovery(masterName: String(parts[1]), sentinels: addresses))
     }
+
+    /// The servers a plain connection may use: the cluster's seeds in order, or the one server.
+    public var servers: [RedisAddress] { cluster ?? [RedisAddress(host: host, port: port)] }
 
     /// `host:port/db` (or the Sentinels and the master's name), with `user@` when there is one;
     /// the password never appears.
     public var description: String {
         let place =
-            sentinel.map { "sentinel \($0.masterName) via \($0.sentinels.map(\.description).joined(separator: ","))" } ?? "\(host):\(port)"
+            sentinel.map { "sentinel \($0.masterName) via \($0.sentinels.map(\.description).joined(separator: ","))" }
+            ?? cluster.map { "cluster \($0.map(\.description).joined(separator: ","))" } ?? "\(host):\(port)"
         return "\(user.map { "\($0)@" } ?? "")\(place)/\(database)"
     }
 }

@@ -72,6 +72,8 @@ struct Serve: ParsableCommand {
         let wiring = try Wiring(config, listen: listen)
 
         try checkDurability(of: wiring.service.redis, relaxed: wiring.service.durabilityRelaxed, logger: logger)
+        let renamed = try AuctionStore(endpoint: wiring.service.redis).adoptUntaggedServiceKeys()
+        if !renamed.isEmpty { logger.notice("renamed the service keys of an earlier version", metadata: ["keys": "\(renamed)"]) }
         let service = AuctionService(settings: wiring.service, logger: logger, metricsText: { registry.emitToBuffer() })
         let server = WebServer(configuration: wiring.server, delegate: service)
         // The clock lives here, not in AuctionServer, so its metric does too.
@@ -143,8 +145,9 @@ struct Wiring {
         guard let redis = RedisEndpoint(url: config.redisUrl) else {
             // The URL may carry a password: name its shape, not its text.
             throw ValidationError(
-                "AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db "
-                    + "or redis+sentinel://[user:password@]host:port[,host:port…]/masterName[/db]")
+                "AUCTIOND_REDIS_URL (redisUrl) must be redis://[user:password@]host:port/db, "
+                    + "redis+sentinel://[user:password@]host:port[,host:port…]/masterName[/db] "
+                    + "or redis+cluster://[user:password@]host:port[,host:port…]")
         }
         let secrets = config.hashSecretList
         if let refusal = ParticipationTokens.refusal(of: secrets) {
@@ -202,6 +205,11 @@ struct Wiring {
             planning: PlanningSettings(publicURL: config.publicUrl, schedule: schedule, resources: resources))
         service.durabilityRelaxed = config.redisDurability == .relaxed
         service.storePolicy = clock.storePolicy
+        guard config.redisReplicasToAck == 0 || redis.cluster == nil else {
+            // WAIT counts one connection's writes on one primary; a cluster's batch goes to several.
+            throw ValidationError(
+                "redisReplicasToAck works with one primary (redis:// or redis+sentinel://), not yet with redis+cluster://")
+        }
         service.storePolicy.replicasToAck = config.redisReplicasToAck
         service.storePolicy.replicaAckTimeout = .milliseconds(config.redisReplicaAckMilliseconds)
         service.planning.storePolicy = clock.storePolicy

@@ -104,7 +104,10 @@ import Testing
 func listenersOnPort(_ port: Int) -> Int {
     let suffix = String(format: ":%04X", port)
     return ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { count, path in
-        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+        // Read to the end: String(contentsOfFile:) stops after the first 4 KiB of a /proc file
+        // (its size is 0), which on a busy machine holds none of the listeners.
+        let text = FileHandle(forReadingAtPath: path).map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+        let lines = text.split(separator: "\n").dropFirst()
         return count
             + lines.filter { line in
                 let fields = line.split(separator: " ")

@@ -49,3 +49,17 @@ import Testing
         #expect(key("CLUSTER", "SHARDS") == nil)
     }
 }
+
+@Suite struct ClusterURLTests {
+    @Test func clusterURLsAreReadAndBadOnesRefused() throws {
+        let endpoint = try #require(RedisEndpoint(url: "redis+cluster://app:pw@10.0.0.1:7000,10.0.0.2:7001"))
+        #expect(endpoint.cluster == [RedisAddress(host: "10.0.0.1", port: 7000), RedisAddress(host: "10.0.0.2", port: 7001)])
+        #expect(endpoint.servers == endpoint.cluster)
+        #expect(endpoint.user == "app" && endpoint.password == "pw" && endpoint.database == 0)
+        #expect(!endpoint.description.contains("pw"), "\(endpoint.description)")
+        #expect(RedisEndpoint(url: "redis+cluster://10.0.0.1:7000/0")?.cluster?.count == 1)
+        for bad in ["redis+cluster://", "redis+cluster://10.0.0.1", "redis+cluster://10.0.0.1:7000/1", "redis+cluster://10.0.0.1:7000,x"] {
+            #expect(RedisEndpoint(url: bad) == nil, "\(bad)")
+        }
+    }
+}

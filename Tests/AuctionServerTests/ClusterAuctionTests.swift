@@ -1,0 +1,91 @@
+import AuctionCore
+import AuctionRuntime
+import AuctionStore
+import AuctionTesting
+import Foundation
+import RedisClient
+import Testing
+
+/// auctiond on a real Redis Cluster (3 primaries, 3 replicas): auctions spread over the shards, two
+/// processes, bidders on one and their other tabs on the other, and a primary kill -9'd mid-turn:
+/// its replica takes over, bidding goes on, and no acknowledged bid is lost.
+@Suite struct ClusterAuctionTests {
+    @Test func auctionsOnEveryShardRunOnTwoProcessesThroughAPrimaryFailover() throws {
+        let cluster = try RedisCluster()
+        let url = "redis+cluster://" + cluster.nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+        let endpoint = try #require(RedisEndpoint(url: url))
+        let store = AuctionStore(endpoint: endpoint)
+        let map = try RedisClusterConnection(seeds: cluster.seeds).map
+        // One auction on each primary.
+        var planned: [AuctionState] = []
+        var n = 0
+        while Set(planned.map { map.primary(for: ClusterSlot.of($0.input.auctionId)) }).count < 3 {
+            let id = "cluster-\(n)"
+            n += 1
+            guard !planned.contains(where: { map.primary(for: ClusterSlot.of($0.input.auctionId)) == map.primary(for: ClusterSlot.of(id)) })
+            else { continue }
+            let auction = try samplePlannedAuction(
+                id: id, amounts: [900, 950], start: store.now().adding(milliseconds: -10), firstPause: 0, pause: 300, turn: 60_000)
+            try store.create(auction)
+            planned.append(auction)
+        }
+        let here = try AuctiondProcess(redisURL: url)
+        let there = try AuctiondProcess(redisURL: url)
+        let tokens = ParticipationTokens(secrets: [AuctiondProcess.hashSecret])
+        func bidderPath(_ auction: AuctionState) -> String {
+            let bidId = auction.participants[0].bidId
+            return
+                "/ws/\(auction.input.auctionId)?key_for_bid=\(bidId)&hash=\(tokens.token(auctionId: auction.input.auctionId, bidId: bidId))"
+        }
+        var bidders: [(here: TestWebSocketClient, there: TestWebSocketClient)] = []
+        for auction in planned {
+            #expect(here.waitForAuction(auction.input.auctionId) && there.waitForAuction(auction.input.auctionId))
+            let pair = (try here.webSocket(bidderPath(auction)), try there.webSocket(bidderPath(auction)))
+            _ = try pair.0.receive(until: "state")
+            _ = try pair.1.receive(until: "state")
+            bidders.append(pair)
+        }
+
+        /// Sends the bid until it is answered other than `unavailable` (as the page does).
+        func bid(_ client: TestWebSocketClient, _ amount: String, _ requestId: String) throws -> [String: Any] {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while true {
+                try client.sendJSON(["type": "bid", "amount": amount, "requestId": requestId])
+                let answer = try client.receiveReply()
+                guard answer["code"] as? String == "unavailable", ContinuousClock.now < deadline else { return answer }
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+        }
+        for (index, pair) in bidders.enumerated() {
+            #expect(try bid(pair.here, "900.00", "before-\(index)")["type"] as? String == "bidAccepted")
+            let relayed = try pair.there.receiveReply()
+            #expect(relayed["requestId"] as? String == "before-\(index)", "the other process tells the bidder's other tab")
+        }
+
+        // The primary of the first auction's shard dies; its replica is promoted.
+        let victimAddress = try #require(map.primary(for: ClusterSlot.of(planned[0].input.auctionId)))
+        let victim = try #require(cluster.node(at: victimAddress))
+        // Replication is asynchronous and a cluster takes no WAIT from auctiond (docs/SCALING.md):
+        // the kill waits until the replica has the first bid, which is what this test is not about.
+        let log = AuctionKeys(planned[0].input.auctionId).log
+        let replica = try #require(
+            cluster.nodes.first { node in
+                guard let role = try? node.connect().execute("ROLE").array, role.count > 2 else { return false }
+                return role[0].string == "slave" && role[2].integer == Int64(victimAddress.port)
+            })
+        let replicaReads = try replica.connect()
+        try replicaReads.execute("READONLY")  // a replica answers reads of its slots only when asked so
+        let primaryLength = try victim.connect().execute("XLEN", log).integer
+        #expect((primaryLength ?? 0) > 0)
+        #expect(waitUntil { (try? replicaReads.execute("XLEN", log).integer) == primaryLength })
+        victim.kill9()
+        for (index, pair) in bidders.enumerated() {
+            let answer = try bid(pair.there, "899.00", "after-\(index)")
+            #expect(answer["type"] as? String == "bidAccepted", "\(answer)\n\(there.log.suffix(2000))")
+        }
+        for (index, auction) in planned.enumerated() {
+            let events = try AuctionStore(endpoint: endpoint).events(of: auction.input.auctionId, after: 0)
+            #expect(events.compactMap(\.requestId) == ["before-\(index)", "after-\(index)"], "\(auction.input.auctionId)")
+        }
+    }
+}
