@@ -17,7 +17,7 @@ source loadtest/services.sh
 start_redis "$REDIS_PORT" "$PWD/$RUN_DIR" "$RUN_DIR/redis.log"
 # The demo tenders start 20 s after the sandbox does (their startDate is "now+20s").
 start_sandbox .build/release/tender-sandbox "$SANDBOX" "$RUN_DIR/sandbox.log" --fixtures Config/sandbox --state "$RUN_DIR/sandbox"
-AUCTIOND_HASH_SECRETS=$(random_secret) start_auctiond .build/release/auctiond "$LISTEN" "$REDIS_PORT" "$API" "$RUN_DIR/auctiond.log"
+AUCTIOND_HASH_SECRETS=$(random_secret) start_auctiond .build/release/auctiond "$LISTEN" "redis://127.0.0.1:$REDIS_PORT/0" "$API" "$RUN_DIR/auctiond.log"
 
 echo "Redis:          redis://127.0.0.1:$REDIS_PORT   (log: $RUN_DIR/redis.log)"
 echo "tender sandbox: $API   (log: $RUN_DIR/sandbox.log)"

@@ -49,16 +49,28 @@ if [ "$hosts" = 1 ]; then
 fi
 # Each start is a function, so that the chaos driver starts a killed process again the same way.
 start_redis_process() { start_redis "$redis_port" "$PWD/$report" "$report/redis.log" "${redis_options[@]}"; }
+redis_url="redis://127.0.0.1:$redis_port/0"
+if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
+  # A local Redis Cluster (3 primaries, 3 replicas) instead of one Redis: docs/SCALING.md.
+  grep -q -e '^chaos:' -e '^hosts:' "$profile" && { echo "REDIS_CLUSTER=1 runs without chaos: and hosts: profiles" >&2; exit 2; }
+  cluster_port=$((20000 + RANDOM % 20000))
+  start_redis_process() { start_redis_cluster "$cluster_port" "$PWD/$report" "$report/redis.log"; }
+  redis_url="redis+cluster://$(seq -s, -f "127.0.0.1:%.0f" "$cluster_port" $((cluster_port + 5)))"
+fi
 # One secret for every process of the run: each must verify the links the others made.
 hash_secret=$(random_secret)
 start_auctiond_process() {
   AUCTIOND_HASH_SECRETS=$hash_secret AUCTIOND_LOG_LEVEL=${LOG_LEVEL:-notice} AUCTIOND_WORKERS="${WORKERS:-4}" \
   AUCTIOND_LIMITS_MAX_CONNECTIONS=30000 \
-    start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_port" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$1.log"
+    start_auctiond "$bin/auctiond" "127.0.0.1:$service_port" "$redis_url" "http://127.0.0.1:$sandbox_port/api/2.5" "$report/auctiond-$1.log"
 }
 start_redis_process
 chaos_remember redis "$last_pid"
 measured=(--process "redis=$last_pid")
+if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
+  measured=()
+  for n in "${!cluster_pids[@]}"; do measured+=(--process "redis-$((n + 1))=${cluster_pids[n]}"); done
+fi
 start_sandbox "$bin/tender-sandbox" "$sandbox_address:$sandbox_port" "$report/sandbox.log"
 chaos_remember sandbox "$last_pid"
 measured+=(--process "sandbox=$last_pid")
@@ -86,7 +98,7 @@ fi
 
 where="auctiond ×$processes on $service_port"
 [ "$hosts" = 1 ] && where="2 auctiond hosts ($(host_address 1), $(host_address 2)) behind HAProxy on $service_port"
-echo "profile $profile_name: redis $redis_port, sandbox $sandbox_port, $where${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
+echo "profile $profile_name: ${redis_url%%/0}, sandbox $sandbox_port, $where${AUCTIOND_TLS_CERTIFICATE:+ (TLS)}; report in $report"
 status=0
 chaos=()
 if grep -q '^chaos:' "$profile"; then
@@ -95,7 +107,7 @@ if grep -q '^chaos:' "$profile"; then
 fi
 [ "$hosts" = 1 ] && hosts_start
 "$bin/auction-loadtest" run --profile "$profile" --api "http://127.0.0.1:$sandbox_port/api/2.5" \
-  --redis "redis://127.0.0.1:$redis_port/0" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
+  --redis "$redis_url" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
 chaos_stop
 hosts_stop
 echo "report: $report/report.html"

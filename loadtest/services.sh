@@ -61,14 +61,36 @@ start_sandbox() {
 # A participation secret for this run alone: auctiond refuses publicly known ones.
 random_secret() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
-# start_auctiond BINARY HOST:PORT REDIS_PORT API_URL LOG — following the sandbox's feed; any other
+# start_redis_cluster FIRST_PORT DIRECTORY LOG — a Redis Cluster of 3 primaries and 3 replicas on
+# ports FIRST_PORT… (and FIRST_PORT+100… for the cluster bus), each with Config/redis.conf's
+# settings (AOF, appendfsync always); $last_pid is the first node's, $cluster_pids all of them.
+start_redis_cluster() {
+  local first=$1 directory=$2 log=$3 n port nodes=()
+  cluster_pids=()
+  for n in 0 1 2 3 4 5; do
+    port=$((first + n))
+    mkdir -p "$directory/node-$port"
+    redis-server Config/redis.conf --port "$port" --dir "$directory/node-$port" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-port $((port + 100)) --cluster-node-timeout 2000 \
+      --repl-diskless-sync-delay 0 >>"$log" 2>&1 &
+    cluster_pids+=("$!"); service_pids+=("$!")
+    nodes+=("127.0.0.1:$port")
+    wait_until redis-cli -p "$port" ping
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$log" 2>&1
+  cluster_ok() { for n in 0 1 2 3 4 5; do redis-cli -p $((first + n)) cluster info | grep -q 'cluster_state:ok' || return 1; done; }
+  wait_until cluster_ok
+  last_pid=${cluster_pids[0]}
+}
+
+# start_auctiond BINARY HOST:PORT REDIS_URL API_URL LOG — following the sandbox's feed; any other
 # AUCTIOND_* variables come from the caller's environment.
 # With AUCTIOND_TLS_CERTIFICATE and AUCTIOND_TLS_PRIVATE_KEY in the environment the port speaks
 # https and wss, and the links say so.
 start_auctiond() {
-  local binary=$1 listen=$2 redis_port=$3 api=$4 log=$5 scheme=http
+  local binary=$1 listen=$2 redis_url=$3 api=$4 log=$5 scheme=http
   [ -n "${AUCTIOND_TLS_CERTIFICATE:-}" ] && scheme=https
-  AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="$scheme://$listen" AUCTIOND_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+  AUCTIOND_LISTEN=$listen AUCTIOND_PUBLIC_URL="$scheme://$listen" AUCTIOND_REDIS_URL="$redis_url" \
     AUCTIOND_API_URL=$api AUCTIOND_FEED=on AUCTIOND_FEED_INTERVAL_MILLISECONDS=${AUCTIOND_FEED_INTERVAL_MILLISECONDS:-500} \
     "$binary" serve >>"$log" 2>&1 &
   last_pid=$!; service_pids+=("$last_pid")

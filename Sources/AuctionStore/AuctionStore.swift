@@ -173,13 +173,7 @@ public final class AuctionStore {
     /// One server's connection, or on a cluster one that routes each command to its slot's primary.
     func connected() throws(RedisError) -> any RedisCommands {
         if let connection { return connection }
-        let fresh: any RedisCommands =
-            if let seeds = endpoint.cluster {
-                try RedisClusterConnection(
-                    seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: endpoint.user, password: endpoint.password) })
-            } else {
-                try RedisConnection(endpoint: endpoint)
-            }
+        let fresh = try endpoint.connectForCommands()
         connection = fresh
         return fresh
     }

@@ -118,9 +118,15 @@ enum Comparisons {
             let start = try store.now().adding(milliseconds: -10)
             _ = try store.create(samplePlannedAuction(id: id, start: start, firstPause: 0, pause: 3_600_000, turn: 3_600_000))
             let words = try store.bidScriptCommand(auctionId: id, bidder: 1, amount: Money(kopiyky: 80_000), requestId: "rb-__rand_int__")
+            // On a cluster, the primary that holds the auction's slot.
+            var server = RedisAddress(host: endpoint.host, port: endpoint.port)
+            if let seeds = endpoint.cluster {
+                let map = try RedisClusterConnection(seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port) }).map
+                server = map.primary(for: ClusterSlot.of(id)) ?? server
+            }
             let (_, csv) = try runProgram(
                 "/usr/bin/redis-benchmark",
-                ["-h", endpoint.host, "-p", String(endpoint.port), "-c", String(clients), "-n", String(calls), "-r", "1000000000", "--csv"]
+                ["-h", server.host, "-p", String(server.port), "-c", String(clients), "-n", String(calls), "-r", "1000000000", "--csv"]
                     + words, includeErrors: false)
             // CSV: a header line, then "name","rps",…
             let lines = csv.split(whereSeparator: \.isNewline)

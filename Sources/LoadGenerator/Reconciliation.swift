@@ -41,7 +41,7 @@ struct Reconciler {
 
     func check(_ auctions: [Fleet.AuctionTrack], acknowledgements: [Acknowledgement]) throws -> Correctness {
         var report = Correctness()
-        let connection = try RedisConnection(endpoint: redis, timeout: .seconds(10))
+        let connection = try redis.connectForCommands(timeout: .seconds(10))
         let posts = sandbox.acceptedResultPosts()
         var acksByAuction: [Int: [Acknowledgement]] = [:]
         for ack in acknowledgements { acksByAuction[ack.auction, default: []].append(ack) }
@@ -158,7 +158,7 @@ struct Reconciler {
     }
 
     /// The bid script's own timeline (µs), from the live hash: `[kind, start, end, bidder]`.
-    private func timelineOf(_ connection: RedisConnection, _ keys: String) throws -> [Turn] {
+    private func timelineOf(_ connection: any RedisCommands, _ keys: String) throws -> [Turn] {
         guard let text = try connection.execute("HGET", keys + ":live", "timeline").string,
             let entries = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Any]]
         else { return [] }

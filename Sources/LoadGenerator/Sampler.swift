@@ -66,14 +66,24 @@ final class Sampler: @unchecked Sendable {
         finished.wait()
     }
 
-    private var connection: RedisConnection?
+    /// One connection per server: the one Redis, or every node of a cluster (their sum).
+    private var connections: [RedisConnection] = []
     private func redisCommands() -> Int {
-        if connection == nil { connection = try? RedisConnection(endpoint: redis) }
-        guard let info = try? connection?.execute("INFO", "stats").string else {
-            connection = nil
-            return 0
+        if connections.isEmpty {
+            let nodes = redis.cluster.map { seeds in
+                seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: redis.user, password: redis.password) }
+            }
+            connections = (nodes ?? [redis]).compactMap { try? RedisConnection(endpoint: $0) }
         }
-        return Self.infoField("total_commands_processed", in: info).map { Int($0) } ?? 0
+        var total = 0
+        for connection in connections {
+            guard let info = try? connection.execute("INFO", "stats").string else {
+                connections = []
+                return total
+            }
+            total += Self.infoField("total_commands_processed", in: info).map { Int($0) } ?? 0
+        }
+        return total
     }
 
     static func infoField(_ name: String, in info: String) -> Double? {

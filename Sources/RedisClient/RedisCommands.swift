@@ -26,3 +26,13 @@ extension RedisCommands {
     @discardableResult
     public func execute(_ arguments: [String]) throws(RedisError) -> RedisReply { try execute(arguments.map { Array($0.utf8) }) }
 }
+
+extension RedisEndpoint {
+    /// A connection for commands: to the one server (or the primary Sentinel names), or on a
+    /// cluster one that routes each command to its slot's primary.
+    public func connectForCommands(timeout: Duration = .seconds(2)) throws(RedisError) -> any RedisCommands {
+        guard let seeds = cluster else { return try RedisConnection(endpoint: self, timeout: timeout) }
+        return try RedisClusterConnection(
+            seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: user, password: password) }, timeout: timeout)
+    }
+}
