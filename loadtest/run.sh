@@ -7,7 +7,8 @@
 # auctiond's bid workers (AUCTIOND_WORKERS, default 4); LOG_LEVEL its log level (default notice;
 # info logs every stage switch with its lag). TLS=1 makes a certificate and runs auctiond on https
 # and wss (the links say https; the load generator takes the self-signed certificate, and reads
-# auctiond's /metrics over https with curl).
+# auctiond's /metrics over https with curl). REDIS_CLUSTER=1 runs on a local Redis Cluster of 3
+# primaries and 3 replicas instead of one Redis (docs/SCALING.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile_name=${1:?usage: loadtest/run.sh PROFILE   (one of: $(ls loadtest/profiles | sed 's/\.yaml$//' | tr '\n' ' '))}
