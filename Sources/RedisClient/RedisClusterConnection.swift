@@ -58,28 +58,16 @@ public final class RedisClusterConnection: RedisCommands {
         for round in 0...maxRedirections {
             var again: [Sending] = []
             var pause = false
-            // Every primary gets its share before any answer is read, so that they work (and
-            // fsync) at once rather than one after another.
-            var sent: [(address: RedisAddress, batch: [Sending], connection: RedisConnection, count: Int)] = []
             for (address, batch) in try route(pending) {
                 let connection = try node(address)
-                var words: [[[UInt8]]] = []
+                var sent: [[[UInt8]]] = []
                 for item in batch {
-                    if item.asking { words.append([Array("ASKING".utf8)]) }
-                    words.append(commands[item.index])
+                    if item.asking { sent.append([Array("ASKING".utf8)]) }
+                    sent.append(commands[item.index])
                 }
-                do { try connection.send(words) } catch {
-                    // The nodes already sent to have answers nobody will read: out of step.
-                    for node in sent { forget(node.address) }
-                    forget(address)
-                    throw error
-                }
-                sent.append((address, batch, connection, words.count))
-            }
-            for (node, (_, batch, connection, count)) in sent.enumerated() {
                 let answers: [RedisReply]
-                do { answers = try connection.receive(count) } catch {
-                    for unread in sent[node...] { forget(unread.address) }
+                do { answers = try connection.exchange(sent) } catch {
+                    forget(address)
                     throw error
                 }
                 var position = 0

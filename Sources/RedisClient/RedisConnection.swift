@@ -25,14 +25,6 @@ public final class RedisConnection: RedisCommands {
     /// (the caller sees `connectionFailed` if that fails); a connection that breaks during the
     /// commands throws `connectionLost` and is re-established by the next call.
     public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
-        try send(commands)
-        return try receive(commands.count)
-    }
-
-    /// The first half of `exchange`: writes the commands and returns without waiting for their
-    /// replies, so that a caller can have several servers work at once (a cluster's primaries,
-    /// each fsyncing its own batch); `receive` reads them.
-    public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
         if context == nil { try connect() }
         guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
         for arguments in commands {
@@ -41,18 +33,9 @@ public final class RedisConnection: RedisCommands {
             }
             if status != REDIS_OK { throw failure(context) }
         }
-        var done: Int32 = 0
-        repeat {
-            if redisBufferWrite(context, &done) != REDIS_OK { throw failure(context) }
-        } while done == 0
-    }
-
-    /// The second half of `exchange`: the replies of the last `count` commands sent, in order.
-    public func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
-        guard let context else { throw .connectionLost(address: endpoint.description, reason: "not connected") }
         var replies: [RedisReply] = []
-        replies.reserveCapacity(count)
-        for _ in 0..<count {
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
             replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
