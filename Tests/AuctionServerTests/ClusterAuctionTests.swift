@@ -46,18 +46,8 @@ import Testing
             bidders.append(pair)
         }
 
-        /// Sends the bid until it is answered other than `unavailable` (as the page does).
-        func bid(_ client: TestWebSocketClient, _ amount: String, _ requestId: String) throws -> [String: Any] {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while true {
-                try client.sendJSON(["type": "bid", "amount": amount, "requestId": requestId])
-                let answer = try client.receiveReply()
-                guard answer["code"] as? String == "unavailable", ContinuousClock.now < deadline else { return answer }
-                Thread.sleep(forTimeInterval: 0.3)
-            }
-        }
         for (index, pair) in bidders.enumerated() {
-            #expect(try bid(pair.here, "900.00", "before-\(index)")["type"] as? String == "bidAccepted")
+            #expect(try pair.here.bidUntilAnswered("900.00", requestId: "before-\(index)")["type"] as? String == "bidAccepted")
             let relayed = try pair.there.receiveReply()
             #expect(relayed["requestId"] as? String == "before-\(index)", "the other process tells the bidder's other tab")
         }
@@ -80,7 +70,7 @@ import Testing
         #expect(waitUntil { (try? replicaReads.execute("XLEN", log).integer) == primaryLength })
         victim.kill9()
         for (index, pair) in bidders.enumerated() {
-            let answer = try bid(pair.there, "899.00", "after-\(index)")
+            let answer = try pair.there.bidUntilAnswered("899.00", requestId: "after-\(index)")
             #expect(answer["type"] as? String == "bidAccepted", "\(answer)\n\(there.log.suffix(2000))")
         }
         for (index, auction) in planned.enumerated() {

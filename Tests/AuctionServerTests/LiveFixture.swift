@@ -55,6 +55,18 @@ extension TestWebSocketClient {
         throw LiveTestError(description: "no \(type) in \(limit) messages")
     }
 
+    /// Sends a bid, and again with the same `requestId` while it is answered `unavailable` (as
+    /// the page does), for up to `patience`: the answer that is not `unavailable`, or the last.
+    func bidUntilAnswered(_ amount: String, requestId: String, patience: Duration = .seconds(30)) throws -> [String: Any] {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            try sendJSON(["type": "bid", "amount": amount, "requestId": requestId])
+            let answer = try receiveReply()
+            guard answer["code"] as? String == "unavailable", ContinuousClock.now < deadline else { return answer }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+    }
+
     /// The next message that is not a `state` broadcast (the clock may switch stages meanwhile).
     func receiveReply() throws -> [String: Any] {
         while true {

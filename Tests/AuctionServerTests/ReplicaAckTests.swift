@@ -14,13 +14,7 @@ import Testing
         #expect(alone["type"] as? String == "error" && alone["code"] as? String == "unavailable", "\(alone)")
 
         let replica = try RedisServer.replica(of: fixture.redis)
-        // Sent again as the page does, until it is answered other than `unavailable`.
-        var replicated: [String: Any] = [:]
-        let deadline = ContinuousClock.now + .seconds(10)
-        repeat {
-            try bidder.sendJSON(["type": "bid", "amount": "900.00", "requestId": "r-1"])
-            replicated = try bidder.receiveReply()
-        } while replicated["code"] as? String == "unavailable" && ContinuousClock.now < deadline
+        let replicated = try bidder.bidUntilAnswered("900.00", requestId: "r-1", patience: .seconds(10))
         #expect(replicated["type"] as? String == "bidAccepted", "\(replicated)")
         withExtendedLifetime(replica) {}
     }

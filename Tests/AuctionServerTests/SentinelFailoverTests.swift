@@ -25,21 +25,11 @@ import Testing
         let bidder = try daemon.webSocket("/ws/\(id)?key_for_bid=\(bidId)&hash=\(token)")
         _ = try bidder.receive(until: "state")
 
-        /// Sends the bid until it is answered other than `unavailable` (as the page does).
-        func bid(_ amount: String, _ requestId: String) throws -> [String: Any] {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while true {
-                try bidder.sendJSON(["type": "bid", "amount": amount, "requestId": requestId])
-                let answer = try bidder.receiveReply()
-                guard answer["code"] as? String == "unavailable", ContinuousClock.now < deadline else { return answer }
-                Thread.sleep(forTimeInterval: 0.3)
-            }
-        }
-        #expect(try bid("900.00", "before")["type"] as? String == "bidAccepted")
+        #expect(try bidder.bidUntilAnswered("900.00", requestId: "before")["type"] as? String == "bidAccepted")
 
         setup.primary.kill9()
         let promoted = try #require(setup.waitForPromotion(), "Sentinel promoted a replica:\n\(setup.sentinelLog)")
-        let after = try bid("899.00", "after")
+        let after = try bidder.bidUntilAnswered("899.00", requestId: "after")
         #expect(after["type"] as? String == "bidAccepted", "\(after)\n\(daemon.log.suffix(3000))")
 
         let events = try AuctionStore(endpoint: promoted.endpoint).events(of: id, after: 0)
