@@ -31,7 +31,7 @@ public final class RedisSentinelSetup: @unchecked Sendable {
         sentinel = try ManagedProcess(
             executable: RedisServer.executablePath, arguments: [path, "--sentinel"], logPath: directory + "/sentinel.log")
         let watching = waitUntil {
-            guard let connection = try? RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: self.sentinelPort)),
+            guard let connection = self.askSentinel(),
                 let replicas = try? connection.execute("SENTINEL", "replicas", Self.masterName).array
             else { return false }
             return replicas.count == count
@@ -43,9 +43,11 @@ public final class RedisSentinelSetup: @unchecked Sendable {
     public var endpoint: RedisEndpoint { RedisEndpoint(url: url)! }
     public var sentinelLog: String { sentinel?.log ?? "" }
 
+    private func askSentinel() -> RedisConnection? { try? RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: sentinelPort)) }
+
     /// The server Sentinel names as the primary now.
     public var namedPrimary: RedisServer? {
-        guard let connection = try? RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: sentinelPort)),
+        guard let connection = askSentinel(),
             let pair = try? connection.execute("SENTINEL", "get-master-addr-by-name", Self.masterName).array, pair.count == 2
         else { return nil }
         return ([primary] + replicas).first { String($0.port) == pair[1].string }

@@ -121,7 +121,7 @@ enum Comparisons {
             // On a cluster, the primary that holds the auction's slot.
             var server = RedisAddress(host: endpoint.host, port: endpoint.port)
             if let seeds = endpoint.cluster {
-                let map = try RedisClusterConnection(seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port) }).map
+                let map = try RedisClusterConnection(seeds: seeds.map(endpoint.node)).map
                 server = map.primary(for: ClusterSlot.of(id)) ?? server
             }
             let (_, csv) = try runProgram(

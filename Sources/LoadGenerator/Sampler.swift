@@ -70,9 +70,7 @@ final class Sampler: @unchecked Sendable {
     private var connections: [RedisConnection] = []
     private func redisCommands() -> Int {
         if connections.isEmpty {
-            let nodes = redis.cluster.map { seeds in
-                seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: redis.user, password: redis.password) }
-            }
+            let nodes = redis.cluster.map { $0.map(redis.node) }
             connections = (nodes ?? [redis]).compactMap { try? RedisConnection(endpoint: $0) }
         }
         var total = 0

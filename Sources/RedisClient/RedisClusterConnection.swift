@@ -207,10 +207,8 @@ public final class RedisClusterConnection: RedisCommands {
     /// next call (it may have failed over).
     private func node(_ address: RedisAddress) throws(RedisError) -> RedisConnection {
         if let known = nodes[address] { return known }
-        let seed = seeds[0]
         do {
-            let connection = try RedisConnection(
-                endpoint: RedisEndpoint(host: address.host, port: address.port, user: seed.user, password: seed.password), timeout: timeout)
+            let connection = try RedisConnection(endpoint: seeds[0].node(address), timeout: timeout)
             nodes[address] = connection
             return connection
         } catch {

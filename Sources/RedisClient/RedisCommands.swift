@@ -33,6 +33,6 @@ extension RedisEndpoint {
     public func connectForCommands(timeout: Duration = .seconds(2)) throws(RedisError) -> any RedisCommands {
         guard let seeds = cluster else { return try RedisConnection(endpoint: self, timeout: timeout) }
         return try RedisClusterConnection(
-            seeds: seeds.map { RedisEndpoint(host: $0.host, port: $0.port, user: user, password: password) }, timeout: timeout)
+            seeds: seeds.map(node), timeout: timeout)
     }
 }

@@ -85,6 +85,11 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// The servers a plain connection may use: the cluster's seeds in order, or the one server.
     public var servers: [RedisAddress] { cluster ?? [RedisAddress(host: host, port: port)] }
 
+    /// Another server logged in to as this one is (a cluster's node: database 0).
+    public func node(_ address: RedisAddress) -> RedisEndpoint {
+        RedisEndpoint(host: address.host, port: address.port, user: user, password: password)
+    }
+
     /// `host:port/db` (or the Sentinels and the master's name), with `user@` when there is one;
     /// the password never appears.
     public var description: String {
