@@ -51,7 +51,7 @@ let package = Package(
         // The WebSocket messages of PROTOCOL.md, typed, for the server and its clients alike.
         .target(name: "AuctionProtocol", dependencies: ["AuctionCore"]),
         .target(name: "AuctionStore", dependencies: ["AuctionCore", "AuctionProtocol", "RedisClient"]),
-        .target(name: "TenderAPI", dependencies: ["AuctionCore", "Locking"]),
+        .target(name: "TenderAPI", dependencies: ["AuctionCore", "CryptoPrimitives", "Locking"]),
         // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
         .target(
             name: "AuctionRuntime",
@@ -129,7 +129,7 @@ let package = Package(
                 "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "Locking", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting"]),
+        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting", "Locking"]),
         .testTarget(
             name: "AuctionServerTests",
             dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "Locking", "RedisClient"]),

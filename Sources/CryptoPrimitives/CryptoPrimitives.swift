@@ -1,4 +1,5 @@
-// The one place that calls OpenSSL: HMAC-SHA256, constant-time comparison, random bytes.
+// The one place that calls OpenSSL: HMAC-SHA256, constant-time comparison, random bytes (and,
+// in TLSClient.swift, TLS for the tender API's client).
 import COpenSSL
 
 /// Failures of the OpenSSL calls below, with OpenSSL's own error text.
@@ -7,14 +8,8 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Turns OpenSSL's "1 is success" convention into a thrown error, so that no caller ignores a failure.
-private func check(_ result: Int32, _ operation: String) throws(CryptoError) {
-    guard result == 1 else {
-        let code = ERR_get_error()
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        throw CryptoError(description: "\(operation) failed: \(text)")
-    }
+func check(_ result: Int32, _ operation: String) throws(CryptoError) {
+    guard result == 1 else { throw CryptoError.last(operation) }
 }
 
 public enum HMACSHA256 {

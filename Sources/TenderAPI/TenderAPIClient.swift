@@ -3,9 +3,6 @@
 // thread); transient failures are retried here so callers see either an answer or a typed error.
 import AuctionCore
 import Foundation
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 import Locking
 import Synchronization
 
@@ -22,6 +19,9 @@ public struct TenderAPISettings: Sendable {
     public var token: String
     /// The longest one request may take, its whole answer included (not only while idle).
     public var timeout: Duration
+    /// For an https API: a PEM file of the certificate authorities to trust in place of the
+    /// system's (which `SSL_CERT_FILE` also changes).
+    public var trustedCertificatesFile: String?
     /// How long to keep retrying 5xx, 429, 409, 412 and time-outs before giving up with `.unavailable`.
     public var retryBudget: Duration
     public var firstBackoff: Duration
@@ -29,7 +29,7 @@ public struct TenderAPISettings: Sendable {
 
     public init(
         baseURL: String, token: String, timeout: Duration = .seconds(10), retryBudget: Duration = .seconds(30),
-        firstBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5)
+        firstBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5), trustedCertificatesFile: String? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
@@ -37,6 +37,7 @@ public struct TenderAPISettings: Sendable {
         self.retryBudget = retryBudget
         self.firstBackoff = firstBackoff
         self.maximumBackoff = maximumBackoff
+        self.trustedCertificatesFile = trustedCertificatesFile
     }
 }
 
@@ -152,18 +153,19 @@ public struct TenderListPage: Decodable, Sendable {
 
 public final class TenderAPIClient: Sendable {
     public let settings: TenderAPISettings
-    private let session: URLSession
+    /// nil when the base URL cannot be used; every call then answers `unavailable` with why.
+    private let transport: Result<HTTPTransport, TransportProblem>
+    private let authorization: String
     /// The API pins a client to one of its servers with a `SERVER_ID` cookie and answers 412 to a
     /// write that lacks it; the cookie it sets is sent from then on.
     private let serverCookie = Locked<String?>(nil)
 
     public init(settings: TenderAPISettings) {
         self.settings = settings
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = settings.timeout.inSeconds
-        configuration.httpCookieAcceptPolicy = .never
-        configuration.httpShouldSetCookies = false
-        session = URLSession(configuration: configuration)
+        transport = Result { () throws(TransportProblem) in
+            try HTTPTransport(origin: HTTPOrigin(baseURL: settings.baseURL), trustedCertificatesFile: settings.trustedCertificatesFile)
+        }
+        authorization = "Basic " + Data("\(settings.token):".utf8).base64EncodedString()
     }
 
     // MARK: - The calls of SPEC §5
@@ -192,8 +194,8 @@ public final class TenderAPIClient: Sendable {
 
     /// `GET /{resource}?offset=…`: the tenders changed after `offset`, oldest first.
     public func tenderList(_ resource: TenderResource, offset: String?) throws(TenderAPIError) -> TenderListPage {
-        var query = [URLQueryItem(name: "opt_fields", value: "status")]
-        if let offset { query.append(URLQueryItem(name: "offset", value: offset)) }
+        var query = [("opt_fields", "status")]
+        if let offset { query.append(("offset", offset)) }
         return try decode(TenderListPage.self, send("GET", "/\(resource.rawValue)", query: query))
     }
 
@@ -210,43 +212,48 @@ public final class TenderAPIClient: Sendable {
     }
 
     /// Sends one request, retrying what may succeed later; returns a 2xx body.
-    private func send(_ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil) throws(TenderAPIError) -> Data {
-        guard var components = URLComponents(string: settings.baseURL + path) else {
-            throw .unavailable("'\(settings.baseURL + path)' is not a URL")
+    private func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil) throws(TenderAPIError) -> Data {
+        let transport: HTTPTransport
+        switch self.transport {
+        case .success(let ready): transport = ready
+        case .failure(let problem): throw .unavailable(problem.reason)
         }
-        if !query.isEmpty {
-            components.queryItems = query
-            // URLComponents leaves `+` as it is, and servers read it as a space: offsets carry `+02:00`.
-            components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        }
-        guard let url = components.url else { throw .unavailable("'\(settings.baseURL + path)' is not a URL") }
+        let target =
+            transport.origin.basePath + path
+            + (query.isEmpty ? "" : "?" + query.map { "\(Self.percentEncoded($0))=\(Self.percentEncoded($1))" }.joined(separator: "&"))
         let deadline = ContinuousClock.now + settings.retryBudget
         // Jitter spreads the retries of many auctions after an outage.
         var backoff = Backoff(first: settings.firstBackoff, maximum: settings.maximumBackoff, jitter: 0.5)
         var lastProblem = "no attempt"
+        let bodyBytes = body.map { [UInt8]($0) }
         while true {
-            var request = URLRequest(url: url, timeoutInterval: settings.timeout.inSeconds)
-            request.httpMethod = method
-            request.setValue("Basic " + Data("\(settings.token):".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
-            request.setValue("application/json", forHTTPHeaderField: "Accept")
-            if let body {
-                request.httpBody = body
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            }
+            var headers = [("Authorization", authorization), ("Accept", "application/json"), ("User-Agent", "auctiond")]
+            if bodyBytes != nil { headers.append(("Content-Type", "application/json")) }
             let sentCookie = serverCookie.withLock { $0 }
-            if let sentCookie { request.setValue(sentCookie, forHTTPHeaderField: "Cookie") }
+            if let sentCookie { headers.append(("Cookie", sentCookie)) }
 
             var wait = backoff.next()
-            switch perform(request) {
+            let exchanged = Result { () throws(TransportProblem) in
+                try transport.exchange(
+                    method: method, target: target, headers: headers, body: bodyBytes, deadline: .now + settings.timeout)
+            }
+            switch exchanged {
             case .failure(let problem):
                 lastProblem = problem.reason
-            case .success(let (status, headers, data)):
-                if let setCookie = headers["set-cookie"], let pair = setCookie.split(separator: ";").first, pair.hasPrefix("SERVER_ID=") {
-                    serverCookie.withLock { $0 = String(pair) }
+            case .success(let response):
+                let (status, headers, data) = (response.status, response.headers, Data(response.body))
+                for setCookie in response.setCookies {
+                    if let pair = setCookie.split(separator: ";").first, pair.hasPrefix("SERVER_ID=") {
+                        serverCookie.withLock { $0 = String(pair) }
+                    }
                 }
                 switch status {
                 case 200..<300:
                     return data
+                case 300..<400:
+                    // Not followed: a write sent on to another address is not the API's
+                    // contract, and the API's own addresses do not move.
+                    lastProblem = "\(status), sent on to \(headers["location"] ?? "nowhere"): set the API URL to where the API is"
                 case 412:
                     // Sent again at once only with a cookie just received; a 412 that keeps
                     // coming whatever we send backs off like any failure.
@@ -269,49 +276,30 @@ public final class TenderAPIClient: Sendable {
         }
     }
 
+    /// A query value as RFC 3986 leaves it: unreserved characters as they are, all others as
+    /// %XX (offsets carry `+02:00`, which a server would read as a space).
+    static func percentEncoded(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return encoded
+    }
+
     private static func errors(in data: Data, status: Int) -> [APIErrorEntry] {
         struct ErrorBody: Decodable { var errors: [APIErrorEntry] }
         if let body = try? JSONDecoder().decode(ErrorBody.self, from: data) { return body.errors }
         let text = String(data: data.prefix(300), encoding: .utf8) ?? "\(data.count) bytes"
         return [APIErrorEntry(location: "body", name: nil, description: "HTTP \(status), not the API's error format: \(text)")]
     }
-
-    /// One exchange: status, headers (names lower-case) and body, or why there was none.
-    private func perform(_ request: URLRequest) -> Result<(Int, [String: String], Data), TransportProblem> {
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Locked<Result<(Int, [String: String], Data), TransportProblem>>(.failure(TransportProblem("no answer")))
-        let task = session.dataTask(with: request) { data, response, error in
-            let result: Result<(Int, [String: String], Data), TransportProblem>
-            if let error {
-                result = .failure(TransportProblem(error.localizedDescription))
-            } else if let http = response as? HTTPURLResponse {
-                var headers: [String: String] = [:]
-                for (name, value) in http.allHeaderFields {
-                    if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
-                }
-                // FoundationNetworking keeps Set-Cookie out of allHeaderFields.
-                if let cookie = http.value(forHTTPHeaderField: "Set-Cookie") { headers["set-cookie"] = cookie }
-                result = .success((http.statusCode, headers, data ?? Data()))
-            } else {
-                result = .failure(TransportProblem("not an HTTP answer"))
-            }
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        task.resume()
-        // The session's time-out is an idle one: an answer that trickles a byte at a time would
-        // hold the caller for as long as it likes. The whole exchange gets `timeout`.
-        if done.wait(timeout: .now() + settings.timeout.inSeconds) == .timedOut {
-            task.cancel()
-            done.wait()
-            return .failure(TransportProblem("no whole answer within \(settings.timeout)"))
-        }
-        return outcome.withLock { $0 }
-    }
 }
 
-/// Why an exchange produced no HTTP answer (refused, timed out, reset).
-struct TransportProblem: Error {
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }

@@ -20,10 +20,27 @@ struct TenderSandboxCommand: ParsableCommand {
     @Option(help: "The auction service's token (HTTP Basic user name).") var token = "auction"
     @Option(help: "Folder to save documents in, so that a restarted sandbox keeps them.") var state: String?
     @Flag(help: "Answer writes without the SERVER_ID cookie with 412, as the real API does.") var requireServerCookie = false
+    @Option(help: "Also serve the API over https on this host:port (with --tls-certificate and --tls-private-key).") var tlsListen: String?
+    @Option(help: "PEM certificate (chain) for --tls-listen.") var tlsCertificate: String?
+    @Option(help: "PEM private key for --tls-listen.") var tlsPrivateKey: String?
+
+    /// "host:port" as its parts.
+    func address(_ text: String, _ option: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+            throw ValidationError("\(option) must be host:port, got '\(text)'")
+        }
+        return (String(text[..<colon]), port)
+    }
 
     func run() throws {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-            throw ValidationError("--listen must be host:port, got '\(listen)'")
+        let (host, port) = try address(listen, "--listen")
+        var tls: (host: String, port: Int, settings: WebServerConfiguration.TLS)?
+        if let tlsListen {
+            guard let tlsCertificate, let tlsPrivateKey else {
+                throw ValidationError("--tls-listen needs --tls-certificate and --tls-private-key")
+            }
+            let (tlsHost, tlsPort) = try address(tlsListen, "--tls-listen")
+            tls = (tlsHost, tlsPort, WebServerConfiguration.TLS(certificatePath: tlsCertificate, privateKeyPath: tlsPrivateKey))
         }
         let sandbox: TenderSandbox
         do {
@@ -36,13 +53,25 @@ struct TenderSandboxCommand: ParsableCommand {
                 print("tender-sandbox: \(count) fixtures loaded from \(fixtures)")
             } catch { throw ValidationError("cannot load the fixtures: \(error)") }
         }
-        let server = WebServer(
-            configuration: WebServerConfiguration(host: String(listen[..<colon]), port: port, securityHeaders: false), delegate: sandbox)
+        // The same API over https, on a port of its own (the plain one stays for the test routes),
+        // ready before the plain one answers, which is what tests wait for.
+        var secureServer: WebServer?
+        if let tls {
+            let secure = WebServer(
+                configuration: WebServerConfiguration(host: tls.host, port: tls.port, securityHeaders: false, tls: tls.settings),
+                delegate: sandbox)
+            do { try secure.start() } catch { throw ValidationError("https: \(error)") }
+            FileHandle.standardOutput.write(
+                Data("tender-sandbox: listening on https://\(tls.host):\(secure.port)/api/\(sandboxAPIVersion)\n".utf8))
+            secureServer = secure
+        }
+
+        let server = WebServer(configuration: WebServerConfiguration(host: host, port: port, securityHeaders: false), delegate: sandbox)
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        FileHandle.standardOutput.write(
-            Data("tender-sandbox: listening on http://\(listen[..<colon]):\(server.port)/api/\(sandboxAPIVersion)\n".utf8))
+        FileHandle.standardOutput.write(Data("tender-sandbox: listening on http://\(host):\(server.port)/api/\(sandboxAPIVersion)\n".utf8))
 
         waitForStopSignal()
+        secureServer?.stop()
         server.stop()
     }
 }

@@ -7,22 +7,14 @@ import Testing
 @Suite struct TLSTests {
     @Test func withACertificateAndKeyTheServiceSpeaksHTTPS() throws {
         let folder = makeTemporaryDirectory("tls")
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem", "-days", "1",
-            "-subj", "/CN=127.0.0.1",
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        let (certificate, privateKey) = try makeTestCertificate(in: folder)
         let redis = try RedisServer()
         let port = freeLoopbackPort()
         let daemon = try ManagedProcess(
             executable: builtProduct("auctiond"), arguments: ["serve"],
             environment: [
-                "AUCTIOND_LISTEN": "127.0.0.1:\(port)", "AUCTIOND_REDIS_URL": redis.url, "AUCTIOND_TLS_CERTIFICATE": folder + "/cert.pem",
-                "AUCTIOND_TLS_PRIVATE_KEY": folder + "/key.pem", "AUCTIOND_WEB_DIR": folder,
+                "AUCTIOND_LISTEN": "127.0.0.1:\(port)", "AUCTIOND_REDIS_URL": redis.url, "AUCTIOND_TLS_CERTIFICATE": certificate,
+                "AUCTIOND_TLS_PRIVATE_KEY": privateKey, "AUCTIOND_WEB_DIR": folder,
                 "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret, "AUCTIOND_REDIS_DURABILITY": "relaxed",
             ],
             logPath: folder + "/auctiond.log")
