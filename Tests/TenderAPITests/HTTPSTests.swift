@@ -59,4 +59,28 @@ import Testing
             "\(error)".contains("the server's certificate: hostname mismatch")
         }
     }
+
+    @Test func auctiondPlansFromAnHTTPSAPIWhoseAuthorityIsNamedBySSLCertFile() throws {
+        let redis = try RedisServer()
+        let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        var document = sampleTender(id: "t-https-plan", start: Timestamp(milliseconds: now.milliseconds + 600_000))
+        document["status"] = "active.auction"
+        try sandbox.put(document)
+        func plan(_ environment: [String: String]) throws -> (status: Int32, output: String) {
+            try runProgram(
+                builtProduct("auctiond"), ["plan", "t-https-plan"],
+                environment: ProcessInfo.processInfo.environment.merging(
+                    [
+                        "AUCTIOND_REDIS_URL": redis.url, "AUCTIOND_API_URL": "https://127.0.0.1:\(securePort)/api/2.5",
+                        "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret, "AUCTIOND_API_RETRY_SECONDS": "0",
+                    ].merging(environment) { $1 }
+                ) { $1 })
+        }
+        let untrusted = try plan([:])
+        #expect(untrusted.status != 0)
+        #expect(untrusted.output.contains("the server's certificate: self-signed certificate"), "\(untrusted.output)")
+        let trusted = try plan(["SSL_CERT_FILE": certificate])
+        #expect(trusted.status == 0, "\(trusted.output)")
+        #expect(trusted.output.contains("planned"), "\(trusted.output)")
+    }
 }
