@@ -1,7 +1,10 @@
 // Fan-out between processes: every appended event is published on its auction's channel. The
-// feed subscribes to all of them and hands each followed auction's events to its handler in `seq`
+// feed subscribes to them and hands each followed auction's events to its handler in `seq`
 // order, exactly once: duplicates are dropped, and a gap (a message lost while the subscription
-// was down) is filled from the log before anything after it is delivered.
+// was down) is filled from the log before anything after it is delivered. On one Redis (or
+// Sentinel's primary) one pattern subscription takes every channel; on a cluster each followed
+// auction's shard channel is subscribed on its slot's primary (sharded pub/sub), so an event
+// travels no further than its shard.
 import AuctionCore
 import AuctionStore
 import Foundation
@@ -22,6 +25,9 @@ public final class AuctionEventFeed: Sendable {
         var lastDelivered: [String: Int64] = [:]
         /// Auctions just followed: their log is read once, in case events came before the follow.
         var needsCatchUp: Set<String> = []
+        /// On a cluster: auctions whose shard channel is to be subscribed, or no longer.
+        var toSubscribe: Set<String> = []
+        var toUnsubscribe: Set<String> = []
     }
 
     /// - Parameters:
@@ -45,6 +51,8 @@ public final class AuctionEventFeed: Sendable {
         control.withLock { control in
             control.lastDelivered[auctionId] = max(seq, control.lastDelivered[auctionId] ?? 0)
             control.needsCatchUp.insert(auctionId)
+            control.toSubscribe.insert(auctionId)
+            control.toUnsubscribe.remove(auctionId)
         }
     }
 
@@ -53,6 +61,8 @@ public final class AuctionEventFeed: Sendable {
         control.withLock { control in
             control.lastDelivered[auctionId] = nil
             control.needsCatchUp.remove(auctionId)
+            control.toSubscribe.remove(auctionId)
+            control.toUnsubscribe.insert(auctionId)
         }
     }
 
@@ -72,7 +82,14 @@ public final class AuctionEventFeed: Sendable {
     private struct Subscriber: LoopWork {
         let feed: AuctionEventFeed
         let store: AuctionStore
-        var subscription: RedisConnection?
+        var subscription: Subscription?
+
+        enum Subscription {
+            /// Every auction's channel, by one pattern.
+            case pattern(RedisConnection)
+            /// The followed auctions' shard channels, each on its slot's primary.
+            case sharded(ShardedSubscription)
+        }
 
         init(feed: AuctionEventFeed, store: AuctionStore) {
             self.feed = feed
@@ -81,21 +98,77 @@ public final class AuctionEventFeed: Sendable {
 
         mutating func pass(_ loop: ServiceLoop) throws -> Duration? {
             do {
-                if subscription == nil {
-                    let connection = try RedisConnection(endpoint: feed.endpoint)
-                    try connection.execute("PSUBSCRIBE", ServiceKeys.channelPattern)
-                    subscription = connection
-                    // Whatever was published while not subscribed is in the logs.
-                    feed.control.withLock { $0.needsCatchUp.formUnion($0.lastDelivered.keys) }
-                }
+                let subscription = try self.subscription ?? subscribe()
+                self.subscription = subscription
                 try feed.catchUpWhereNeeded(store)
-                if let push = try subscription?.nextPush(timeout: .milliseconds(50)) { try feed.receive(push, store) }
+                switch subscription {
+                case .pattern(let connection):
+                    // A pmessage is `["pmessage", pattern, channel, payload]`.
+                    if let push = try connection.nextPush(timeout: .milliseconds(50)), let parts = push.array, parts.count == 4,
+                        parts[0].string == "pmessage", let channel = parts[2].string, let payload = parts[3].string
+                    {
+                        try feed.receive(channel: channel, payload: payload, store)
+                    }
+                case .sharded(let shards):
+                    // A shard failing over leaves its channels unplaced for a while; the others'
+                    // events still come, so the failure is told and the subscription kept.
+                    let event: ShardedSubscription.Event?
+                    do {
+                        feed.applySubscriptionChanges(shards)
+                        event = try shards.next(timeout: .milliseconds(50))
+                    } catch {
+                        feed.failure(.unavailable(error))
+                        return .zero
+                    }
+                    switch event {
+                    case .message(let channel, let payload): try feed.receive(channel: channel, payload: payload, store)
+                    case .resubscribed(let channel):
+                        // Subscribed again elsewhere (a failover, a slot moved): the log has what was missed.
+                        if let id = AuctionKeys.auctionId(ofChannel: channel) { feed.control.withLock { _ = $0.needsCatchUp.insert(id) } }
+                    case nil: break
+                    }
+                }
                 return .zero
             } catch {
-                subscription = nil
+                // A pattern subscription whose connection failed is made again; a sharded one
+                // mends itself node by node.
+                if case .pattern = subscription { subscription = nil }
                 throw error
             }
         }
+
+        /// A new subscription; whatever was published while there was none is in the logs.
+        private func subscribe() throws -> Subscription {
+            let subscription: Subscription
+            if let seeds = feed.endpoint.cluster {
+                let shards = try ShardedSubscription(seeds: seeds.map(feed.endpoint.node))
+                feed.control.withLock { control in
+                    control.toSubscribe = Set(control.lastDelivered.keys)
+                    control.toUnsubscribe = []
+                }
+                feed.applySubscriptionChanges(shards)
+                subscription = .sharded(shards)
+            } else {
+                let connection = try RedisConnection(endpoint: feed.endpoint)
+                try connection.execute("PSUBSCRIBE", ServiceKeys.channelPattern)
+                subscription = .pattern(connection)
+            }
+            feed.control.withLock { $0.needsCatchUp.formUnion($0.lastDelivered.keys) }
+            return subscription
+        }
+    }
+
+    /// Subscribes the auctions followed since the last pass and unsubscribes those let go.
+    private func applySubscriptionChanges(_ shards: ShardedSubscription) {
+        let (subscribe, unsubscribe) = control.withLock { control in
+            defer {
+                control.toSubscribe.removeAll()
+                control.toUnsubscribe.removeAll()
+            }
+            return (control.toSubscribe, control.toUnsubscribe)
+        }
+        for id in unsubscribe { shards.unsubscribe(AuctionKeys(id).channel) }
+        for id in subscribe { shards.subscribe(AuctionKeys(id).channel) }
     }
 
     private func catchUpWhereNeeded(_ store: AuctionStore) throws {
@@ -111,12 +184,9 @@ public final class AuctionEventFeed: Sendable {
         }
     }
 
-    /// A pmessage is `["pmessage", pattern, channel, payload]`.
-    private func receive(_ push: RedisReply, _ store: AuctionStore) throws {
-        guard let parts = push.array, parts.count == 4, parts[0].string == "pmessage",
-            let channel = parts[2].string, let payload = parts[3].string,
-            let event = StoredEvent.decode(channel: channel, payload: payload)
-        else { return }
+    /// One published event: delivered if it is the next, after the log fills any gap before it.
+    private func receive(channel: String, payload: String, _ store: AuctionStore) throws {
+        guard let event = StoredEvent.decode(channel: channel, payload: payload) else { return }
         let id = event.auctionId
         guard let last = control.withLock({ $0.lastDelivered[id] }), event.seq > last else { return }
         if event.seq > last + 1 { try deliver(id, upTo: event.seq - 1, store) }

@@ -35,8 +35,16 @@ public struct AuctionKeys: Sendable, Equatable {
     public var refusedReport: String { prefix + ":reportRefused" }
     /// String with a TTL: the process writing this auction's links to the API right now.
     public var linksClaim: String { prefix + ":linksClaim" }
-    /// Pub/sub channel of this auction's events.
+    /// Pub/sub channel of this auction's events (on a cluster, a shard channel in the
+    /// auction's slot, like its keys).
     public var channel: String { prefix + ":events" }
+
+    /// The auction whose events `channel` carries.
+    public static func auctionId(ofChannel channel: String) -> String? {
+        let (head, tail) = ("auction:{", "}:events")
+        guard channel.hasPrefix(head), channel.hasSuffix(tail), channel.count > head.count + tail.count else { return nil }
+        return String(channel.dropFirst(head.count).dropLast(tail.count))
+    }
 
     /// Every key, for deleting an auction.
     var all: [String] { [plan, live, log, pending, requests, bidders, lease, report, refusedReport, linksClaim] }

@@ -119,7 +119,8 @@ extension AuctionStore {
     /// The `EVALSHA` command `placeBid` sends, word by word, after loading the script: so that
     /// redis-benchmark can run the very same script beside the service (auction-loadtest).
     public func bidScriptCommand(auctionId: String, bidder: Int, amount: Money, requestId: String) throws(AuctionStoreError) -> [String] {
-        let hash = try run { connection in try connection.execute("SCRIPT", "LOAD", Scripts.bid.source).string ?? "" }
+        let source = Scripts.bid.source(onCluster: endpoint.cluster != nil)
+        let hash = try run { connection in try connection.execute("SCRIPT", "LOAD", source).string ?? "" }
         let call = bidCall(auctionId: auctionId, bidder: bidder, request: .place(amount), requestId: requestId)
         return ["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments
     }

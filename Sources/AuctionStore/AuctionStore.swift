@@ -234,7 +234,7 @@ public final class AuctionStore {
                 let lostScript = replies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
                 if !lostScript { return replies }
             }
-            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source).string else {
+            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
                 throw RedisError.server("SCRIPT LOAD of \(script.name) returned no hash")
             }
             scriptHashes[script.name] = hash

@@ -7,6 +7,13 @@
 struct RedisScript: Sendable {
     let name: String
     let source: String
+
+    /// The source to load. On a cluster an event goes out on its auction's shard channel
+    /// (SPUBLISH), which stays on the auction's primary; elsewhere on the classic channel, which
+    /// every subscriber of the server hears (and which processes of earlier versions read).
+    func source(onCluster: Bool) -> String {
+        onCluster ? source.replacingOccurrences(of: "redis.call('PUBLISH',", with: "redis.call('SPUBLISH',") : source
+    }
 }
 
 enum Scripts {

@@ -103,11 +103,9 @@ public enum StoredEvent {
     /// Reads an event from a message published on an auction's channel (`pmessage`'s channel and
     /// payload); nil for a channel or payload that is not one.
     public static func decode(channel: String, payload: String) -> SequencedEvent? {
-        let prefix = "auction:{"
-        let suffix = "}:events"
-        guard channel.hasPrefix(prefix), channel.hasSuffix(suffix), channel.count > prefix.count + suffix.count,
+        guard let auctionId = AuctionKeys.auctionId(ofChannel: channel),
             let fields = JSONScanner.flatStrings(payload) ?? (try? JSONDecoder().decode([String: String].self, from: Data(payload.utf8)))
         else { return nil }
-        return decode(auctionId: String(channel.dropFirst(prefix.count).dropLast(suffix.count)), fields)
+        return decode(auctionId: auctionId, fields)
     }
 }

@@ -223,6 +223,18 @@ public final class RedisClusterConnection: RedisCommands {
         mapIsStale = true
     }
 
+    /// For a caller that reads a node's answers itself (a subscription): the map is read again
+    /// before the next use, and a `MOVED` corrects it at once.
+    func mapMayHaveChanged(_ redirection: ClusterRedirection? = nil) {
+        if case .moved(let slot, let target) = redirection { map.move(slot, to: target) }
+        mapIsStale = true
+    }
+
+    /// Reads the map again if something said it changed.
+    func refreshMapIfStale() throws(RedisError) {
+        if mapIsStale { try refreshMap() }
+    }
+
     /// Reads `CLUSTER SHARDS` from the first node that answers: the primaries known, then the seeds.
     public func refreshMap() throws(RedisError) {
         var lastError = RedisError.connectionFailed(address: seeds[0].description, reason: "no node answered")

@@ -77,6 +77,45 @@ public final class RedisConnection: RedisCommands {
         return RedisReply(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Sends commands without reading their replies. On a subscribed connection the replies
+    /// come as pushes (`nextPush`), among the messages.
+    public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
+        if context == nil { try connect() }
+        guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
+        for arguments in commands {
+            let status = withArgv(arguments) { argc, argv, lengths in
+                redisAppendCommandArgv(context, argc, argv, lengths)
+            }
+            if status != REDIS_OK { throw failure(context) }
+        }
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK { throw failure(context) }
+        }
+    }
+
+    /// A push already read from the socket, without reading more: hiredis reads what the socket
+    /// has, so a message may wait in its buffer while the socket has nothing.
+    public func bufferedPush() throws(RedisError) -> RedisReply? {
+        guard let context else { return nil }
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw failure(context) }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return RedisReply(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Waits up to `timeout` until one of `connections` has something to read; returns those
+    /// that have (none at the time-out). A connection that is not connected counts as ready, so
+    /// that reading it reports why.
+    public static func readable(_ connections: [RedisConnection], timeout: Duration) -> [RedisConnection] {
+        var entries = connections.map { pollfd(fd: $0.context?.pointee.fd ?? -1, events: Int16(POLLIN), revents: 0) }
+        if entries.contains(where: { $0.fd < 0 }) { return connections.filter { $0.context == nil } }
+        let milliseconds = Int32(max(0, min(timeout.inMillisecondsRoundedUp, Int64(Int32.max))))
+        guard poll(&entries, nfds_t(entries.count), milliseconds) > 0 else { return [] }
+        return zip(connections, entries).filter { $0.1.revents != 0 }.map(\.0)
+    }
+
     /// Drops the connection; the next call reconnects.
     public func disconnect() {
         redisFree(context)
@@ -197,5 +236,12 @@ public final class RedisConnection: RedisCommands {
         return argv.withUnsafeMutableBufferPointer { argvBuffer in
             lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argvBuffer.baseAddress!, $0.baseAddress!) }
         }
+    }
+}
+
+extension Duration {
+    fileprivate var inMillisecondsRoundedUp: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     }
 }

@@ -52,6 +52,20 @@ import Testing
             #expect(relayed["requestId"] as? String == "before-\(index)", "the other process tells the bidder's other tab")
         }
 
+        // Sharded pub/sub: each auction's events go out on its shard channel, on its own primary,
+        // where both processes subscribe; nobody listens by pattern (classic pub/sub would carry
+        // every event over the cluster bus to every node).
+        for auction in planned {
+            let channel = AuctionKeys(auction.input.auctionId).channel
+            let ownerAddress = try #require(map.primary(for: ClusterSlot.of(channel)))
+            let owner = try #require(cluster.node(at: ownerAddress))
+            let subscribers = try owner.connect().execute("PUBSUB", "SHARDNUMSUB", channel).array?.last?.integer
+            #expect(subscribers == 2, "\(channel): \(subscribers ?? -1) subscribers on its primary")
+        }
+        for node in cluster.nodes {
+            #expect(try node.connect().execute("PUBSUB", "NUMPAT").integer == 0, "a pattern subscription on \(node.port)")
+        }
+
         // The primary of the first auction's shard dies; its replica is promoted.
         let victimAddress = try #require(map.primary(for: ClusterSlot.of(planned[0].input.auctionId)))
         let victim = try #require(cluster.node(at: victimAddress))
@@ -72,6 +86,9 @@ import Testing
         for (index, pair) in bidders.enumerated() {
             let answer = try pair.there.bidUntilAnswered("899.00", requestId: "after-\(index)")
             #expect(answer["type"] as? String == "bidAccepted", "\(answer)\n\(there.log.suffix(2000))")
+            // The other process subscribed again where the shard now is (or read the log).
+            let relayed = try pair.here.receiveReply()
+            #expect(relayed["requestId"] as? String == "after-\(index)", "\(relayed)\n\(here.log.suffix(2000))")
         }
         for (index, auction) in planned.enumerated() {
             let events = try AuctionStore(endpoint: endpoint).events(of: auction.input.auctionId, after: 0)
