@@ -74,13 +74,14 @@ extension AuctionStore {
                 heartbeat: beat)
         }
         let (replies, replicated) = try evaluateBatch(Scripts.bid, calls: calls, thenWaitFor: policy.replicasToAck)
-        return zip(bids, replies).map { bid, reply in
-            Result { () throws(AuctionStoreError) in
+        return zip(bids, replies).enumerated().map { index, pair in
+            let (bid, reply) = pair
+            return Result { () throws(AuctionStoreError) in
                 let verdict = try Self.verdict(reply, auctionId: bid.auctionId)
                 // A change that a failover could still lose is not acknowledged (a rejection
                 // changes nothing: judged again, it is judged the same or later).
-                if let replicated, replicated < policy.replicasToAck, verdict.isChange {
-                    throw .notReplicated(auctionId: bid.auctionId, replicas: replicated, needed: policy.replicasToAck)
+                if let replicated, replicated[index] < policy.replicasToAck, verdict.isChange {
+                    throw .notReplicated(auctionId: bid.auctionId, replicas: replicated[index], needed: policy.replicasToAck)
                 }
                 return verdict
             }

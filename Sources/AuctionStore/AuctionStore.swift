@@ -216,23 +216,26 @@ public final class AuctionStore {
         try evaluateBatch(script, calls: calls, thenWaitFor: 0).replies
     }
 
-    /// The same, followed by `WAIT replicas timeout` in the same round trip on the same connection
-    /// when `replicas` > 0: `replicated` is how many replicas hold every write of the batch.
+    /// The same, each server's share followed by `WAIT replicas timeout` in the same round trip
+    /// on the same connection when `replicas` > 0: `replicated` is, for each call, how many
+    /// replicas of the server that ran it hold its writes (nil when not asked).
     func evaluateBatch(
         _ script: RedisScript, calls: [(keys: [String], arguments: [String])], thenWaitFor replicas: Int
-    ) throws(AuctionStoreError) -> (replies: [RedisReply], replicated: Int?) {
-        let wait = replicas > 0 ? [command("WAIT", String(replicas), String(policy.replicaAckTimeout.wholeMilliseconds))] : []
-        let replies = try run { connection in
-            func send(_ hash: String) throws -> [RedisReply] {
-                try connection.exchange(
-                    calls.map { call in
-                        (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
-                    } + wait)
+    ) throws(AuctionStoreError) -> (replies: [RedisReply], replicated: [Int]?) {
+        let answers = try run { connection in
+            func send(_ hash: String) throws -> [(reply: RedisReply, replicated: Int)] {
+                let commands = calls.map { call in
+                    (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
+                }
+                guard replicas > 0 else { return try connection.exchange(commands).map { ($0, 0) } }
+                return try connection.exchange(commands, waitingForReplicas: replicas, timeout: policy.replicaAckTimeout)
             }
             if let hash = scriptHashes[script.name] {
-                let replies = try send(hash)
-                let lostScript = replies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
-                if !lostScript { return replies }
+                let answers = try send(hash)
+                let lostScript = answers.contains {
+                    if case .error(let message) = $0.reply { message.hasPrefix("NOSCRIPT") } else { false }
+                }
+                if !lostScript { return answers }
             }
             guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
                 throw RedisError.server("SCRIPT LOAD of \(script.name) returned no hash")
@@ -240,9 +243,7 @@ public final class AuctionStore {
             scriptHashes[script.name] = hash
             return try send(hash)
         }
-        guard replicas > 0 else { return (replies, nil) }
-        // WAIT answers a count; anything else (an error) counts as no replica.
-        return (Array(replies.dropLast()), replies.last?.integer.map(Int.init) ?? 0)
+        return (answers.map(\.reply), replicas > 0 ? answers.map(\.replicated) : nil)
     }
 
     func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }

@@ -46,8 +46,27 @@ public final class RedisClusterConnection: RedisCommands {
     public static func slot(of command: [[UInt8]]) -> Int? { routingKey(command).map(ClusterSlot.of) }
 
     public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        try exchange(commands, waiting: nil).replies
+    }
+
+    /// Each primary's share of the commands is followed by `WAIT` on the same connection, so
+    /// each reply comes with the count of that primary's replicas that have its writes.
+    public func exchange(
+        _ commands: [[[UInt8]]], waitingForReplicas replicas: Int, timeout: Duration
+    ) throws(RedisError) -> [(
+        reply: RedisReply, replicated: Int
+    )] {
+        let (replies, replicated) = try exchange(
+            commands, waiting: [Array("WAIT".utf8), Array(String(replicas).utf8), timeout.waitArgument])
+        return Array(zip(replies, replicated))
+    }
+
+    private func exchange(
+        _ commands: [[[UInt8]]], waiting wait: [[UInt8]]?
+    ) throws(RedisError) -> (replies: [RedisReply], replicated: [Int]) {
         if mapIsStale { try refreshMap() }
         var replies = [RedisReply?](repeating: nil, count: commands.count)
+        var replicated = [Int](repeating: 0, count: commands.count)
         for index in commands.indices where Self.isScriptLoad(commands[index]) {
             do { replies[index] = .bulk(Array(try loadScript(String(decoding: commands[index][2], as: UTF8.self)).utf8)) } catch {
                 guard case .server(let message) = error else { throw error }
@@ -65,13 +84,17 @@ public final class RedisClusterConnection: RedisCommands {
                     if item.asking { sent.append([Array("ASKING".utf8)]) }
                     sent.append(commands[item.index])
                 }
+                if let wait { sent.append(wait) }
                 let answers: [RedisReply]
                 do { answers = try connection.exchange(sent) } catch {
                     forget(address)
                     throw error
                 }
+                // WAIT answers a count; anything else (an error) counts as no replica.
+                let acknowledged = wait == nil ? 0 : Int(answers.last?.integer ?? 0)
                 var position = 0
                 for item in batch {
+                    replicated[item.index] = acknowledged
                     if item.asking { position += 1 }
                     let reply = answers[position]
                     position += 1
@@ -103,7 +126,7 @@ public final class RedisClusterConnection: RedisCommands {
             if mapIsStale { try? refreshMap() }
             pending = again
         }
-        return replies.map { $0 ?? .null }
+        return (replies.map { $0 ?? .null }, replicated)
     }
 
     // MARK: - Routing

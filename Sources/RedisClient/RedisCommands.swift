@@ -4,6 +4,14 @@ public protocol RedisCommands: AnyObject {
     /// Sends the commands in one round trip per server and returns their replies in order; an
     /// error reply stays in its place.
     func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply]
+    /// Like `exchange`, with each server's share followed by `WAIT replicas timeout` in the same
+    /// round trip: each reply comes with how many replicas of the server that ran it hold that
+    /// connection's writes (0 when WAIT failed).
+    func exchange(
+        _ commands: [[[UInt8]]], waitingForReplicas replicas: Int, timeout: Duration
+    ) throws(RedisError) -> [(
+        reply: RedisReply, replicated: Int
+    )]
     /// Drops every connection; the next call reconnects.
     func disconnect()
 }
@@ -25,6 +33,14 @@ extension RedisCommands {
 
     @discardableResult
     public func execute(_ arguments: [String]) throws(RedisError) -> RedisReply { try execute(arguments.map { Array($0.utf8) }) }
+}
+
+extension Duration {
+    /// WAIT's time-out argument: whole milliseconds, at least 1 (0 would wait for ever).
+    var waitArgument: [UInt8] {
+        let (seconds, attoseconds) = components
+        return Array(String(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)).utf8)
+    }
 }
 
 extension RedisEndpoint {

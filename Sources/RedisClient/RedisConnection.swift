@@ -50,6 +50,17 @@ public final class RedisConnection: RedisCommands {
         return replies
     }
 
+    public func exchange(
+        _ commands: [[[UInt8]]], waitingForReplicas replicas: Int, timeout: Duration
+    ) throws(RedisError) -> [(
+        reply: RedisReply, replicated: Int
+    )] {
+        let replies = try exchange(commands + [[Array("WAIT".utf8), Array(String(replicas).utf8), timeout.waitArgument]])
+        // WAIT answers a count; anything else (an error) counts as no replica.
+        let acknowledged = Int(replies.last?.integer ?? 0)
+        return replies.dropLast().map { ($0, acknowledged) }
+    }
+
     private static func isReadOnlyRefusal(_ reply: RedisReply) -> Bool {
         if case .error(let message) = reply { message.hasPrefix("READONLY") } else { false }
     }

@@ -205,11 +205,6 @@ struct Wiring {
             planning: PlanningSettings(publicURL: config.publicUrl, schedule: schedule, resources: resources))
         service.durabilityRelaxed = config.redisDurability == .relaxed
         service.storePolicy = clock.storePolicy
-        guard config.redisReplicasToAck == 0 || redis.cluster == nil else {
-            // WAIT counts one connection's writes on one primary; a cluster's batch goes to several.
-            throw ValidationError(
-                "redisReplicasToAck works with one primary (redis:// or redis+sentinel://), not yet with redis+cluster://")
-        }
         service.storePolicy.replicasToAck = config.redisReplicasToAck
         service.storePolicy.replicaAckTimeout = .milliseconds(config.redisReplicaAckMilliseconds)
         service.planning.storePolicy = clock.storePolicy

@@ -74,6 +74,31 @@ import Testing
         #expect(try run().allSatisfy { $0.integer == 2 }, "NOSCRIPT: loaded on the node and sent again")
     }
 
+    @Test func waitCountsTheReplicasOfEachCommandsOwnPrimary() throws {
+        let cluster = try Self.cluster.get()
+        let client = try client()
+        let keys = (0..<30).map { "wait:{\($0)}" }
+        let commands = keys.map { ["SET", $0, "v"].map { Array($0.utf8) } }
+        let healthy = try client.exchange(commands, waitingForReplicas: 1, timeout: .milliseconds(500))
+        #expect(healthy.allSatisfy { $0.reply == .status("OK") && $0.replicated == 1 }, "\(healthy.map(\.replicated))")
+        // One primary's replica stops reading (SIGSTOP): only that shard's writes go unacknowledged.
+        let stalled = try #require(client.map.primary(for: ClusterSlot.of(keys[0])))
+        let replica = try #require(
+            cluster.nodes.first { node in
+                guard let role = try? node.connect().execute("ROLE").array, role.count > 2 else { return false }
+                return role[0].string == "slave" && role[2].integer == Int64(stalled.port)
+            })
+        let pid = try #require(replica.pid)
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        let answers = try client.exchange(commands, waitingForReplicas: 1, timeout: .milliseconds(300))
+        for (key, answer) in zip(keys, answers) {
+            let onStalled = client.map.primary(for: ClusterSlot.of(key)) == stalled
+            #expect(answer.reply == .status("OK"))
+            #expect(answer.replicated == (onStalled ? 0 : 1), "\(key) on \(onStalled ? "the stalled shard" : "a healthy one")")
+        }
+    }
+
     /// Last: it kills a primary. Its replica takes over after the node time-out; meanwhile the
     /// client's calls fail (the caller retries, as the store does), then reach the new primary.
     @Test func aKilledPrimaryIsReplacedByItsReplicaAndTheClientFollows() throws {
