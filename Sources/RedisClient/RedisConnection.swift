@@ -25,14 +25,7 @@ public final class RedisConnection: RedisCommands {
     /// (the caller sees `connectionFailed` if that fails); a connection that breaks during the
     /// commands throws `connectionLost` and is re-established by the next call.
     public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
-        if context == nil { try connect() }
-        guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
-        for arguments in commands {
-            let status = withArgv(arguments) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            if status != REDIS_OK { throw failure(context) }
-        }
+        let context = try append(commands)
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
         for _ in commands {
@@ -91,14 +84,7 @@ public final class RedisConnection: RedisCommands {
     /// Sends commands without reading their replies. On a subscribed connection the replies
     /// come as pushes (`nextPush`), among the messages.
     public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
-        if context == nil { try connect() }
-        guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
-        for arguments in commands {
-            let status = withArgv(arguments) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            if status != REDIS_OK { throw failure(context) }
-        }
+        let context = try append(commands)
         var done: Int32 = 0
         while done == 0 {
             if redisBufferWrite(context, &done) != REDIS_OK { throw failure(context) }
@@ -134,6 +120,20 @@ public final class RedisConnection: RedisCommands {
     }
 
     // MARK: - hiredis plumbing
+
+    /// Puts the commands in hiredis' output buffer (connecting first if need be); hiredis writes
+    /// them when a reply is read, or `send` flushes them.
+    private func append(_ commands: [[[UInt8]]]) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        if context == nil { try connect() }
+        guard let context else { throw .connectionFailed(address: endpoint.description, reason: "no context") }
+        for arguments in commands {
+            let status = withArgv(arguments) { argc, argv, lengths in
+                redisAppendCommandArgv(context, argc, argv, lengths)
+            }
+            if status != REDIS_OK { throw failure(context) }
+        }
+        return context
+    }
 
     private func connect() throws(RedisError) {
         redisFree(context)

@@ -87,11 +87,9 @@ struct HTTPResponseParser {
                 position = end + 4
                 try readHead(head)
             case .fixedBody(let remaining):
-                let take = min(remaining, input.count - position)
-                response.body.append(contentsOf: input[position..<position + take])
-                position += take
-                if take < remaining {
-                    stage = .fixedBody(remaining: remaining - take)
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    stage = .fixedBody(remaining: left)
                     return
                 }
                 stage = .done
@@ -110,11 +108,9 @@ struct HTTPResponseParser {
                 }
                 stage = size == 0 ? .trailers : .chunkData(remaining: size)
             case .chunkData(let remaining):
-                let take = min(remaining, input.count - position)
-                response.body.append(contentsOf: input[position..<position + take])
-                position += take
-                if take < remaining {
-                    stage = .chunkData(remaining: remaining - take)
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    stage = .chunkData(remaining: left)
                     return
                 }
                 stage = .chunkEnd
@@ -141,6 +137,14 @@ struct HTTPResponseParser {
                 return
             }
         }
+    }
+
+    /// Moves up to `remaining` bytes of the input into the body; returns how many are still to come.
+    private mutating func takeBody(_ remaining: Int) -> Int {
+        let take = min(remaining, input.count - position)
+        response.body.append(contentsOf: input[position..<position + take])
+        position += take
+        return remaining - take
     }
 
     private mutating func readHead(_ head: [UInt8]) throws(HTTPResponseError) {
