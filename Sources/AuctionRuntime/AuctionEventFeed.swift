@@ -122,8 +122,9 @@ public final class AuctionEventFeed: Sendable {
                     }
                     switch event {
                     case .message(let channel, let payload): try feed.receive(channel: channel, payload: payload, store)
-                    case .resubscribed(let channel):
-                        // Subscribed again elsewhere (a failover, a slot moved): the log has what was missed.
+                    case .subscribed(let channel):
+                        // Confirmed by the node (first, or again after a failover or a move): from
+                        // now on its events come live, and the log has any published before.
                         if let id = AuctionKeys.auctionId(ofChannel: channel) { feed.control.withLock { _ = $0.needsCatchUp.insert(id) } }
                     case nil: break
                     }

@@ -102,6 +102,13 @@ public final class RedisConnection: RedisCommands {
         return RedisReply(raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Reads what the socket has into hiredis' buffer, for `bufferedPush` (after `readable` said
+    /// so: one read, no waiting); throws when the connection failed or the server closed it.
+    public func readAvailable() throws(RedisError) {
+        guard let context else { throw .connectionLost(address: endpoint.description, reason: "not connected") }
+        if redisBufferRead(context) != REDIS_OK { throw failure(context) }
+    }
+
     /// Waits up to `timeout` until one of `connections` has something to read; returns those
     /// that have (none at the time-out). A connection that is not connected counts as ready, so
     /// that reading it reports why.

@@ -2,7 +2,8 @@
 // the primary that owns its slot and go no further, so each channel is subscribed there, on one
 // connection per primary. When a channel's slot changes hands (a failover, a migration: the node
 // says `sunsubscribe` or `MOVED`, or its connection breaks) it is subscribed again where the map
-// now says, and reported as `resubscribed`: what was published meanwhile was missed, and the
+// now says. Each subscription is reported once the node confirms it (`subscribed`): from then on
+// its messages come, and what was published before (or meanwhile) was missed, and the
 // caller reads it from wherever it keeps it. hiredis 0.14 knows no sharded subscriptions, so
 // this reads them with its synchronous API, polling the connections' sockets together.
 import Foundation
@@ -12,8 +13,9 @@ public final class ShardedSubscription {
     public enum Event: Equatable, Sendable {
         /// A message published on `channel`.
         case message(channel: String, payload: String)
-        /// `channel` was subscribed again, on another node or connection: messages may be missing.
-        case resubscribed(channel: String)
+        /// The node confirmed `channel`'s subscription (the first, or again after its slot moved):
+        /// every message published from now on comes; any published before did not.
+        case subscribed(channel: String)
     }
 
     private let cluster: RedisClusterConnection
@@ -21,9 +23,8 @@ public final class ShardedSubscription {
     private var channels: [String: RedisAddress?] = [:]
     private var nodes: [RedisAddress: RedisConnection] = [:]
     private var events: [Event] = []
-    /// Channels not subscribed on any node yet, each with whether it was before (then its
-    /// placing is reported as `resubscribed`).
-    private var unplaced: [String: Bool] = [:]
+    /// Channels not subscribed on any node yet.
+    private var unplaced: Set<String> = []
 
     /// Reads the slot map at once, through `seeds`.
     public init(seeds: [RedisEndpoint], timeout: Duration = .seconds(2)) throws(RedisError) {
@@ -38,7 +39,7 @@ public final class ShardedSubscription {
     public func subscribe(_ channel: String) {
         guard channels[channel] == nil else { return }
         channels[channel] = .some(nil)
-        unplaced[channel] = false
+        unplaced.insert(channel)
         nextPlacement = .now
         try? placeUnplaced()
     }
@@ -46,7 +47,7 @@ public final class ShardedSubscription {
     /// Stops the subscription of `channel`.
     public func unsubscribe(_ channel: String) {
         guard let placed = channels.removeValue(forKey: channel) else { return }
-        unplaced[channel] = nil
+        unplaced.remove(channel)
         guard let address = placed, let connection = nodes[address] else { return }
         do { try connection.send([[Array("SUNSUBSCRIBE".utf8), Array(channel.utf8)]]) } catch { lost(address) }
     }
@@ -74,8 +75,8 @@ public final class ShardedSubscription {
         for connection in ready {
             guard let address = nodes.first(where: { $0.value === connection })?.key else { continue }
             do {
-                // Readable: this returns at once with what came, or the connection's failure.
-                if let push = try connection.nextPush(timeout: .milliseconds(1)) { handle(push, from: address) }
+                // Readable: one read takes what came, or finds the connection's failure.
+                try connection.readAvailable()
                 while let push = try connection.bufferedPush() { handle(push, from: address) }
             } catch { lost(address) }
         }
@@ -89,7 +90,7 @@ public final class ShardedSubscription {
 
     private func placeUnplaced() throws(RedisError) {
         guard !unplaced.isEmpty, ContinuousClock.now >= nextPlacement else { return }
-        do { try place(Array(unplaced.keys)) } catch {
+        do { try place(Array(unplaced)) } catch {
             nextPlacement = .now + placementRetry
             throw error
         }
@@ -136,7 +137,7 @@ public final class ShardedSubscription {
             }
             for channel in list {
                 channels[channel] = address
-                if unplaced.removeValue(forKey: channel) == true { events.append(.resubscribed(channel: channel)) }
+                unplaced.remove(channel)
             }
         }
     }
@@ -152,6 +153,8 @@ public final class ShardedSubscription {
         }
         guard let parts = push.array, parts.count == 3, let kind = parts[0].string, let channel = parts[1].string else { return }
         switch kind {
+        case "ssubscribe":
+            if channels[channel] == address { events.append(.subscribed(channel: channel)) }
         case "smessage":
             if channels[channel] == address, let payload = parts[2].string { events.append(.message(channel: channel, payload: payload)) }
         case "sunsubscribe":
@@ -167,7 +170,7 @@ public final class ShardedSubscription {
 
     private func displace(_ channel: String) {
         channels[channel] = .some(nil)
-        unplaced[channel] = true
+        unplaced.insert(channel)
     }
 
     private func displaceChannels(of address: RedisAddress) {
