@@ -27,6 +27,24 @@ swift build -c "$config" --product auction-loadtest >/dev/null
 bin=$(swift build -c "$config" --show-bin-path)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The first of six consecutive ports, each free with its cluster-bus port (+100), below the
+# kernel's ephemeral range (32768…), where the load's own connections cannot have taken one.
+free_cluster_ports() {
+  python3 -c '
+import random, socket
+for _ in range(200):
+    first = random.randrange(20000, 32000)
+    try:
+        held = []
+        for port in [first + n for n in range(6)] + [first + 100 + n for n in range(6)]:
+            s = socket.socket(); s.bind(("127.0.0.1", port)); held.append(s)
+        print(first); break
+    except OSError:
+        pass
+    finally:
+        for s in held: s.close()
+'
+}
 redis_port=$(free_port); sandbox_port=$(free_port); service_port=$(free_port)
 processes=$(sed -n 's/^auctiondProcesses: *\([0-9]*\).*/\1/p' "$profile"); processes=${processes:-1}
 
@@ -54,7 +72,7 @@ redis_url="redis://127.0.0.1:$redis_port/0"
 if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
   # A local Redis Cluster (3 primaries, 3 replicas) instead of one Redis: docs/SCALING.md.
   grep -q -e '^chaos:' -e '^hosts:' "$profile" && { echo "REDIS_CLUSTER=1 runs without chaos: and hosts: profiles" >&2; exit 2; }
-  cluster_port=$((20000 + RANDOM % 20000))
+  cluster_port=$(free_cluster_ports)
   start_redis_process() { start_redis_cluster "$cluster_port" "$PWD/$report" "$report/redis.log"; }
   redis_url="redis+cluster://$(seq -s, -f "127.0.0.1:%.0f" "$cluster_port" $((cluster_port + 5)))"
 fi
