@@ -120,8 +120,7 @@ public final class RedisClusterConnection: RedisCommands {
             }
             if again.isEmpty { break }
             if pause {
-                let (seconds, attoseconds) = (retryPause * (1 << min(round, 6))).components
-                Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                (retryPause * (1 << min(round, 6))).sleep()
             }
             if mapIsStale { try? refreshMap() }
             pending = again
@@ -162,7 +161,8 @@ public final class RedisClusterConnection: RedisCommands {
         return order.map { ($0, groups[$0]!) }
     }
 
-    private func primary(for slot: Int) throws(RedisError) -> RedisAddress? {
+    /// The slot's primary as the map has it, the map read again first if it has none.
+    func primary(for slot: Int) throws(RedisError) -> RedisAddress? {
         if let known = map.primary(for: slot) { return known }
         try refreshMap()
         return map.primary(for: slot)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a store asks of Redis, whether one server (`RedisConnection`) or a cluster
 /// (`RedisClusterConnection`). Used by one thread at a time.
 public protocol RedisCommands: AnyObject {
@@ -36,6 +38,12 @@ extension RedisCommands {
 }
 
 extension Duration {
+    /// Blocks the calling thread this long.
+    func sleep() {
+        let (seconds, attoseconds) = components
+        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
     /// WAIT's time-out argument: whole milliseconds, at least 1 (0 would wait for ever).
     var waitArgument: [UInt8] {
         let (seconds, attoseconds) = components

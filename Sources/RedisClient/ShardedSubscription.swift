@@ -67,8 +67,7 @@ public final class ShardedSubscription {
         if let event = takeEvent() { return event }
         guard !nodes.isEmpty else {
             // Nothing subscribed anywhere (yet): wait as a read would have.
-            let (seconds, attoseconds) = timeout.components
-            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+            timeout.sleep()
             return nil
         }
         let ready = RedisConnection.readable(Array(nodes.values), timeout: timeout)
@@ -112,12 +111,9 @@ public final class ShardedSubscription {
         var byNode: [RedisAddress: [String]] = [:]
         for channel in wanted where channels[channel] != nil {
             let slot = ClusterSlot.of(Array(channel.utf8))
-            var owner = cluster.map.primary(for: slot)
-            if owner == nil {
-                try cluster.refreshMap()
-                owner = cluster.map.primary(for: slot)
+            guard let owner = try cluster.primary(for: slot) else {
+                throw .server("CLUSTERDOWN no node serves slot \(slot) of channel \(channel)")
             }
-            guard let owner else { throw .server("CLUSTERDOWN no node serves slot \(slot) of channel \(channel)") }
             byNode[owner, default: []].append(channel)
         }
         for (address, list) in byNode {

@@ -23,9 +23,9 @@ struct HTTPResponseError: Error, Equatable, CustomStringConvertible {
 struct HTTPResponseParser {
     private enum Stage {
         case head
-        case fixedBody(remaining: Int)
+        /// `remaining` bytes of the body still to come: all of it (`chunked` false) or one chunk.
+        case bodyBytes(remaining: Int, chunked: Bool)
         case chunkSize
-        case chunkData(remaining: Int)
         case chunkEnd
         case trailers
         case untilClose
@@ -86,13 +86,15 @@ struct HTTPResponseParser {
                 let head = Array(input[position..<end])
                 position = end + 4
                 try readHead(head)
-            case .fixedBody(let remaining):
-                let left = takeBody(remaining)
-                guard left == 0 else {
-                    stage = .fixedBody(remaining: left)
+            case .bodyBytes(let remaining, let chunked):
+                let take = min(remaining, input.count - position)
+                response.body.append(contentsOf: input[position..<position + take])
+                position += take
+                guard take == remaining else {
+                    stage = .bodyBytes(remaining: remaining - take, chunked: chunked)
                     return
                 }
-                stage = .done
+                stage = chunked ? .chunkEnd : .done
             case .chunkSize:
                 guard let end = find(crlf) else {
                     if input.count - position > 1024 { throw HTTPResponseError("a chunk size line longer than 1024 bytes") }
@@ -106,14 +108,7 @@ struct HTTPResponseParser {
                 guard response.body.count + size <= maxBodyBytes else {
                     throw HTTPResponseError("a body longer than \(maxBodyBytes) bytes")
                 }
-                stage = size == 0 ? .trailers : .chunkData(remaining: size)
-            case .chunkData(let remaining):
-                let left = takeBody(remaining)
-                guard left == 0 else {
-                    stage = .chunkData(remaining: left)
-                    return
-                }
-                stage = .chunkEnd
+                stage = size == 0 ? .trailers : .bodyBytes(remaining: size, chunked: true)
             case .chunkEnd:
                 guard input.count - position >= 2 else { return }
                 guard input[position] == 13, input[position + 1] == 10 else { throw HTTPResponseError("a chunk not followed by CRLF") }
@@ -137,14 +132,6 @@ struct HTTPResponseParser {
                 return
             }
         }
-    }
-
-    /// Moves up to `remaining` bytes of the input into the body; returns how many are still to come.
-    private mutating func takeBody(_ remaining: Int) -> Int {
-        let take = min(remaining, input.count - position)
-        response.body.append(contentsOf: input[position..<position + take])
-        position += take
-        return remaining - take
     }
 
     private mutating func readHead(_ head: [UInt8]) throws(HTTPResponseError) {
@@ -196,7 +183,7 @@ struct HTTPResponseParser {
             guard lengths.count == 1, let text = lengths.first, !text.isEmpty, text.allSatisfy(\.isASCIIDigit), let length = Int(text)
             else { throw HTTPResponseError("a Content-Length that is not one number: '\(lengthText.prefix(100))'") }
             guard length <= maxBodyBytes else { throw HTTPResponseError("a body of \(length) bytes, over \(maxBodyBytes)") }
-            stage = length == 0 ? .done : .fixedBody(remaining: length)
+            stage = length == 0 ? .done : .bodyBytes(remaining: length, chunked: false)
         } else {
             response.keepAlive = false
             stage = .untilClose
