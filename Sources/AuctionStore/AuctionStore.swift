@@ -222,18 +222,20 @@ public final class AuctionStore {
     func evaluateBatch(
         _ script: RedisScript, calls: [(keys: [String], arguments: [String])], thenWaitFor replicas: Int
     ) throws(AuctionStoreError) -> (replies: [RedisReply], replicated: [Int]?) {
-        let answers = try run { connection in
-            func send(_ hash: String) throws -> [(reply: RedisReply, replicated: Int)] {
+        try run { connection in
+            // Without WAIT (the default) the replies are taken as they come.
+            func send(_ hash: String) throws -> (replies: [RedisReply], replicated: [Int]?) {
                 let commands = calls.map { call in
                     (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) }
                 }
-                guard replicas > 0 else { return try connection.exchange(commands).map { ($0, 0) } }
-                return try connection.exchange(commands, waitingForReplicas: replicas, timeout: policy.replicaAckTimeout)
+                guard replicas > 0 else { return (try connection.exchange(commands), nil) }
+                let answers = try connection.exchange(commands, waitingForReplicas: replicas, timeout: policy.replicaAckTimeout)
+                return (answers.map(\.reply), answers.map(\.replicated))
             }
             if let hash = scriptHashes[script.name] {
                 let answers = try send(hash)
-                let lostScript = answers.contains {
-                    if case .error(let message) = $0.reply { message.hasPrefix("NOSCRIPT") } else { false }
+                let lostScript = answers.replies.contains {
+                    if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false }
                 }
                 if !lostScript { return answers }
             }
@@ -243,7 +245,6 @@ public final class AuctionStore {
             scriptHashes[script.name] = hash
             return try send(hash)
         }
-        return (answers.map(\.reply), replicas > 0 ? answers.map(\.replicated) : nil)
     }
 
     func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }
