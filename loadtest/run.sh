@@ -26,26 +26,35 @@ swift build -c "$config" --product tender-sandbox >/dev/null
 swift build -c "$config" --product auction-loadtest >/dev/null
 bin=$(swift build -c "$config" --show-bin-path)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# The first of six consecutive ports, each free with its cluster-bus port (+100), below the
-# kernel's ephemeral range (32768…), where the load's own connections cannot have taken one.
-free_cluster_ports() {
-  python3 -c '
-import random, socket
-for _ in range(200):
-    first = random.randrange(20000, 32000)
+# Ports are chosen below the kernel's ephemeral range (32768…): a port taken from that range and
+# let go can be taken again by any outgoing connection (an attack profile opens thousands) before
+# the service binds it. `free_ports COUNT STRIDE LOW HIGH` prints the first of COUNT consecutive
+# ports in LOW..<HIGH, each free on every address together with its partner STRIDE above (a cluster
+# node's bus port). The services and a cluster draw from ranges of their own, so neither can pick
+# a port the other has chosen but not yet bound.
+free_ports() {
+  python3 - "$@" <<'PY'
+import random, socket, sys
+count, stride, low, high = map(int, sys.argv[1:])
+for _ in range(500):
+    first = random.randrange(low, high - stride - count)
+    ports = [first + n for n in range(count)]
+    ports += [port + stride for port in ports] if stride else []
+    held = []
     try:
-        held = []
-        for port in [first + n for n in range(6)] + [first + 100 + n for n in range(6)]:
-            s = socket.socket(); s.bind(("127.0.0.1", port)); held.append(s)
+        for port in ports:
+            s = socket.socket(); s.bind(("0.0.0.0", port)); held.append(s)
         print(first); break
     except OSError:
         pass
     finally:
         for s in held: s.close()
-'
+else:
+    sys.exit("no %d free consecutive ports in %d..<%d" % (count, low, high))
+PY
 }
-redis_port=$(free_port); sandbox_port=$(free_port); service_port=$(free_port)
+service_ports=$(free_ports 3 0 20000 26000)
+redis_port=$service_ports; sandbox_port=$((service_ports + 1)); service_port=$((service_ports + 2))
 processes=$(sed -n 's/^auctiondProcesses: *\([0-9]*\).*/\1/p' "$profile"); processes=${processes:-1}
 
 if [ "${TLS:-0}" = 1 ]; then
@@ -72,7 +81,7 @@ redis_url="redis://127.0.0.1:$redis_port/0"
 if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
   # A local Redis Cluster (3 primaries, 3 replicas) instead of one Redis: docs/SCALING.md.
   grep -q -e '^chaos:' -e '^hosts:' "$profile" && { echo "REDIS_CLUSTER=1 runs without chaos: and hosts: profiles" >&2; exit 2; }
-  cluster_port=$(free_cluster_ports)
+  cluster_port=$(free_ports 6 100 26000 32000)
   start_redis_process() { start_redis_cluster "$cluster_port" "$PWD/$report" "$report/redis.log"; }
   redis_url="redis+cluster://$(seq -s, -f "127.0.0.1:%.0f" "$cluster_port" $((cluster_port + 5)))"
 fi
