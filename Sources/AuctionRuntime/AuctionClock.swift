@@ -5,6 +5,7 @@
 import AuctionCore
 import AuctionStore
 import Foundation
+import Locking
 import RedisClient
 import Synchronization
 
@@ -52,8 +53,12 @@ public final class AuctionClock: Sendable {
     /// every instance down), and a long pass of the clock over many busy auctions must not make
     /// a live process look dead and shift every schedule.
     private let heartbeatLoop: ServiceLoop
-    /// Outages recorded in Redis so far, as the heartbeat last read them.
+    /// Outages recorded in Redis so far, as the heartbeat last read them (one server).
     private let recordedOutages = Atomic<Int>(0)
+    /// On a cluster: the live auctions the clock follows, which the heartbeat stamps, and the
+    /// outages of their own that the stamps found pending (`AuctionStore.stamp`).
+    private let followed = Locked<[String]>([])
+    private let auctionOutages = Locked<[String: Outage]>([:])
 
     /// - Parameters:
     ///   - owner: this process's lease name; unique per process (host, pid and a random part).
@@ -80,7 +85,11 @@ public final class AuctionClock: Sendable {
     }
 
     public func start() {
-        heartbeatLoop.start { [self] in Heartbeat(store: makeStore(), clock: self) }
+        // On a cluster a shard that does not answer holds the beat up for the store's time-out,
+        // and a beat late by the threshold would count as an outage of every other shard's
+        // auctions: a third of it leaves room for the beat after.
+        let beatTimeout = endpoint.cluster == nil ? .seconds(2) : min(.seconds(2), settings.outageThreshold / 3)
+        heartbeatLoop.start { [self] in Heartbeat(store: makeStore(timeout: beatTimeout), clock: self) }
         loop.start { [self] in
             let store = makeStore()
             // The first heartbeat comes before the first pass, so that pass applies any outage.
@@ -88,6 +97,8 @@ public final class AuctionClock: Sendable {
             return Loop(
                 store: store, owner: owner, settings: settings, observer: observer,
                 outageCount: { [self] in recordedOutages.load(ordering: .acquiring) },
+                auctionOutages: { [self] in auctionOutages.withLock { $0 } },
+                follow: { [self] ids in followed.withLock { $0 = ids } },
                 isStopping: { [loop] in loop.isStopping })
         }
     }
@@ -98,13 +109,36 @@ public final class AuctionClock: Sendable {
         heartbeatLoop.stop()
     }
 
-    private func makeStore() -> AuctionStore {
-        AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy)
+    private func makeStore(timeout: Duration = .seconds(2)) -> AuctionStore {
+        AuctionStore(endpoint: endpoint, retry: RetryPolicy(budget: .milliseconds(500)), policy: settings.storePolicy, timeout: timeout)
     }
 
-    /// Says this process is alive and learns how many outages are recorded.
+    /// Says this process is alive and learns how many outages are recorded; on a cluster, says
+    /// so on each followed auction's shard and learns which auctions have an outage pending.
+    /// A shard that cannot be reached is reported (the loop tries again sooner), the others'
+    /// auctions are stamped all the same.
     fileprivate func beat(_ store: AuctionStore) throws(AuctionStoreError) {
-        recordedOutages.store(try store.heartbeat(threshold: settings.outageThreshold), ordering: .releasing)
+        guard store.outagesArePerAuction else {
+            return recordedOutages.store(try store.heartbeat(threshold: settings.outageThreshold), ordering: .releasing)
+        }
+        let ids = followed.withLock { $0 }
+        var pending: [String: Outage] = [:]
+        var unanswered: [String] = []
+        var failure: AuctionStoreError?
+        for (id, stamped) in zip(ids, store.stamp(ids)) {
+            switch stamped {
+            case .success(let outage): pending[id] = outage
+            case .failure(let error):
+                unanswered.append(id)
+                failure = failure ?? error
+            }
+        }
+        // An auction whose shard did not answer keeps the outage it had: it is still pending.
+        auctionOutages.withLock { known in
+            for id in unanswered { pending[id] = known[id] }
+            known = pending
+        }
+        if let failure { throw failure }
     }
 
     /// Beats once an interval.
@@ -132,6 +166,12 @@ private struct Loop: LoopWork {
     let observer: @Sendable (ClockReport) -> Void
     /// Outages recorded so far (the heartbeat thread reads them).
     let outageCount: () -> Int
+    /// On a cluster: the outages of their own that auctions have pending (the heartbeat's stamps
+    /// find them), and where the clock says which auctions the heartbeat stamps.
+    let auctionOutages: () -> [String: Outage]
+    let follow: ([String]) -> Void
+    /// Auction outages this clock appended, until the stamps no longer report them pending.
+    var appliedAuctionOutages: [String: Outage] = [:]
     let isStopping: () -> Bool
     /// Auctions whose lease this process holds.
     var held: HeldAuctions
@@ -148,13 +188,16 @@ private struct Loop: LoopWork {
 
     init(
         store: AuctionStore, owner: String, settings: ClockSettings, observer: @escaping @Sendable (ClockReport) -> Void,
-        outageCount: @escaping () -> Int, isStopping: @escaping () -> Bool
+        outageCount: @escaping () -> Int, auctionOutages: @escaping () -> [String: Outage], follow: @escaping ([String]) -> Void,
+        isStopping: @escaping () -> Bool
     ) {
         self.store = store
         self.owner = owner
         self.settings = settings
         self.observer = observer
         self.outageCount = outageCount
+        self.auctionOutages = auctionOutages
+        self.follow = follow
         self.isStopping = isStopping
         held = HeldAuctions(bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds)
     }
@@ -196,6 +239,7 @@ private struct Loop: LoopWork {
             let indexed = try store.indexedAuctions()
             let live = indexed.filter { ($0.status == .scheduled || $0.status == .active) && !unreadable.contains($0.id) }.map(\.id)
             for id in live where candidates.insert(id).inserted { nextLeaseAttempt[id] = now }
+            follow(candidates.sorted())
             // An auction whose results were reported (by whichever process) leaves the clock's hands.
             let over = indexed.filter { $0.status == .finished || $0.status == .announced || $0.status == .cancelled }.map(\.id)
             forget(over.filter(candidates.contains))
@@ -261,10 +305,12 @@ private struct Loop: LoopWork {
     private mutating func appendDueEvents() {
         // Auctions done with for this pass: too early by Redis' clock, failed, or lost.
         var settled: Set<String> = []
+        let pendingOutages = auctionOutages()
+        appliedAuctionOutages = appliedAuctionOutages.filter { pendingOutages[$0.key] == $0.value }
         for _ in 0..<1000 {
             if isStopping() || leaseRenewalDue { return }
             let due: [AppendRequest]
-            do { due = try dueEvents(excluding: &settled) } catch {
+            do { due = try dueEvents(excluding: &settled, auctionOutages: pendingOutages) } catch {
                 return observer(.failed(auctionId: nil, error: error))
             }
             guard !due.isEmpty else { return }
@@ -281,13 +327,17 @@ private struct Loop: LoopWork {
                 case .success(.appended(_, let at)):
                     behind.append(id)
                     appended[id] = (request.event, at)
+                    if case .outageRecovered(let from, let until) = request.event, store.outagesArePerAuction {
+                        appliedAuctionOutages[id] = Outage(from: from, until: until)
+                    }
                 case .success(.conflict):
                     behind.append(id)
                 case .success(.early(let redisTime)):
                     redisClock.observe(redisTime)
                     settled.insert(id)
                 case .success(.outagePending):
-                    // The heartbeat records the outage, and the next pass applies it first.
+                    // The heartbeat records the outage (or, on a cluster, the stamps find the
+                    // auction's own), and the next pass applies it first.
                     settled.insert(id)
                 case .success(.notLeaseHolder):
                     held.removeValue(forKey: id)
@@ -317,7 +367,11 @@ private struct Loop: LoopWork {
 
     /// The next event of each held auction that has one due, in auction order. Only the due
     /// auctions are looked at (`HeldAuctions` keeps each one's next switch and outage count).
-    private func dueEvents(excluding settled: inout Set<String>) throws(AuctionStoreError) -> [AppendRequest] {
+    /// An outage comes before any switch: on one server the recorded service-wide ones the
+    /// auction has not considered, on a cluster the one of its own the stamps found pending.
+    private func dueEvents(
+        excluding settled: inout Set<String>, auctionOutages: [String: Outage]
+    ) throws(AuctionStoreError) -> [AppendRequest] {
         let recorded = outageCount()
         // Live auctions with a recorded outage still to take into account.
         let behind = held.outagesConsidered.filter { $0.value < recorded && !settled.contains($0.key) }
@@ -325,15 +379,18 @@ private struct Loop: LoopWork {
         let outages = firstUnseen < recorded ? try store.outages(from: firstUnseen) : []
         let redisTime = redisNow
         let switching = held.nextSwitch.filter { $0.value <= redisTime.microseconds }.keys
+        let ownOutages = auctionOutages.filter { held[$0.key] != nil && appliedAuctionOutages[$0.key] != $0.value }
         var requests: [AppendRequest] = []
-        for id in Set(switching).union(behind.keys).subtracting(settled).sorted() {
+        for id in Set(switching).union(behind.keys).union(ownOutages.keys).subtracting(settled).sorted() {
             guard let replica = held[id] else { continue }
             let state = replica.state
             guard state.status == .scheduled || state.status == .active else { continue }
             let event: AuctionEvent
             var notBefore: Timestamp?
             let unseen = replica.outagesConsidered - firstUnseen
-            if replica.outagesConsidered < recorded, unseen < outages.count {
+            if let outage = ownOutages[id] {
+                event = .outageRecovered(from: outage.from, until: outage.until)
+            } else if replica.outagesConsidered < recorded, unseen < outages.count {
                 event = .outageRecovered(from: outages[unseen].from, until: outages[unseen].until)
             } else if let due = state.dueStageSwitch(at: redisTime, bidGraceMilliseconds: settings.bidGrace.wholeMilliseconds),
                 case .stageStarted(let index, _) = due
@@ -410,6 +467,7 @@ private struct Loop: LoopWork {
             nextLeaseAttempt.removeValue(forKey: id)
             queuedReports.remove(id)
         }
+        if !ids.isEmpty { follow(candidates.sorted()) }
     }
 
     private func nextWake(after now: ContinuousClock.Instant) -> Duration {

@@ -67,11 +67,8 @@ extension AuctionStore {
     /// `requestId`.
     public func placeBids(_ bids: [BidSubmission]) throws(AuctionStoreError) -> [Result<BidVerdict, AuctionStoreError>] {
         guard !bids.isEmpty else { return [] }
-        let beat = try heartbeatForScripts()
         let calls = bids.map {
-            bidCall(
-                auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt,
-                heartbeat: beat)
+            bidCall(auctionId: $0.auctionId, bidder: $0.bidder, request: $0.request, requestId: $0.requestId, arrivedAt: $0.arrivedAt)
         }
         let (replies, replicated) = try evaluateBatch(Scripts.bid, calls: calls, thenWaitFor: policy.replicasToAck)
         return zip(bids, replies).enumerated().map { index, pair in
@@ -99,7 +96,7 @@ extension AuctionStore {
     }
 
     func bidCall(
-        auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil, heartbeat: String = ""
+        auctionId: String, bidder: Int, request: BidRequest, requestId: String, arrivedAt: Timestamp? = nil
     ) -> (keys: [String], arguments: [String]) {
         let keys = AuctionKeys(auctionId)
         let (action, amount): (String, String) =
@@ -112,7 +109,7 @@ extension AuctionStore {
             [keys.live, keys.log, keys.pending, keys.requests] + heartbeatKeys,
             [
                 String(bidder), action, amount, requestId, keys.channel, String(policy.outageThreshold.wholeMicroseconds),
-                arrivedAt.map { String($0.microseconds) } ?? "", String(policy.maxBidWait.wholeMicroseconds), heartbeat,
+                arrivedAt.map { String($0.microseconds) } ?? "", String(policy.maxBidWait.wholeMicroseconds),
             ]
         )
     }

@@ -11,7 +11,8 @@ public enum AppendOutcome: Sendable, Equatable {
     /// Redis time is still before `notBefore`.
     case early(now: Timestamp)
     /// A stage switch waits: an outage is pending for the auction (Redis or every process was down
-    /// and the heartbeat has not recorded it, or the clock has not applied it yet).
+    /// and the heartbeat has not recorded it, or the clock has not applied it yet). For an
+    /// auction's own outage on a cluster: it is not the one pending any more (read it again).
     case outagePending
     /// The lease is not (or no longer) this owner's.
     case notLeaseHolder
@@ -59,8 +60,7 @@ extension AuctionStore {
     /// own outcome or error; the index follows the appended ones in one more round trip.
     public func append(_ requests: [AppendRequest]) throws(AuctionStoreError) -> [Result<AppendOutcome, AuctionStoreError>] {
         guard !requests.isEmpty else { return [] }
-        let beat = try heartbeatForScripts()
-        let replies = try evaluateBatch(Scripts.append, calls: requests.map { appendCall($0, heartbeat: beat) })
+        let replies = try evaluateBatch(Scripts.append, calls: requests.map(appendCall))
         let outcomes = zip(requests, replies).map { request, reply in
             Result { () throws(AuctionStoreError) in try Self.appendOutcome(reply, auctionId: request.replica.auctionId) }
         }
@@ -75,7 +75,7 @@ extension AuctionStore {
         return outcomes
     }
 
-    func appendCall(_ request: AppendRequest, heartbeat: String = "") -> (keys: [String], arguments: [String]) {
+    func appendCall(_ request: AppendRequest) -> (keys: [String], arguments: [String]) {
         let (event, replica, next) = (request.event, request.replica, request.next)
         let keys = AuctionKeys(replica.auctionId)
         let clearPending: String =
@@ -97,7 +97,7 @@ extension AuctionStore {
         let expiry: String =
             if case .replanned = event { "persist" } else if ends { String(max(1, policy.retention.wholeMilliseconds)) } else { "" }
         arguments +=
-            mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), heartbeat, expiry]
+            mirror.flatMap { [$0.0, $0.1] } + [String(policy.outageThreshold.wholeMicroseconds), expiry]
             + fields.flatMap { [$0.0, $0.1] }
         return (
             [keys.live, keys.log, keys.pending, keys.lease, keys.requests, keys.plan, keys.bidders, keys.report, keys.refusedReport]

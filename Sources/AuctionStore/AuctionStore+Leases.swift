@@ -3,6 +3,17 @@ import AuctionCore
 import Foundation
 import RedisClient
 
+/// An interval in which no process could reach the auction's Redis (SPEC §3), in Redis time.
+public struct Outage: Sendable, Equatable {
+    public var from: Timestamp
+    public var until: Timestamp
+
+    public init(from: Timestamp, until: Timestamp) {
+        self.from = from
+        self.until = until
+    }
+}
+
 extension AuctionStore {
     // MARK: - Leases and liveness
 
@@ -58,16 +69,29 @@ extension AuctionStore {
         return renamed
     }
 
-    /// The heartbeat as the bid and event scripts read it, for a cluster, where it lives in
-    /// another slot than any auction: read just before the scripts run and passed to them ('' on
-    /// one server, where the scripts read the key themselves, atomically).
-    func heartbeatForScripts() throws(AuctionStoreError) -> String {
-        guard endpoint.cluster != nil else { return "" }
-        return try run { try $0.execute("GET", ServiceKeys.heartbeat) }.string ?? ""
-    }
-
     /// The heartbeat's keys for the bid and event scripts: on one server; none on a cluster.
     var heartbeatKeys: [String] { endpoint.cluster == nil ? [ServiceKeys.heartbeat, ServiceKeys.outages] : [] }
+
+    /// Whether outages are each auction's own (a cluster: `stamp`), or the service's (one server
+    /// or Sentinel: `heartbeat`). See `Scripts.outagePending`.
+    public var outagesArePerAuction: Bool { endpoint.cluster != nil }
+
+    /// Says that this process reached each auction's shard (`Scripts.stamp`; a cluster's outage
+    /// rule), each shard apart: one shard that cannot be reached must not leave the others'
+    /// auctions unstamped, which would make an outage of theirs. Returns, for each auction, the
+    /// outage it has pending (nil for none) or why its shard could not be reached.
+    public func stamp(_ auctionIds: [String]) -> [Result<Outage?, AuctionStoreError>] {
+        let calls = auctionIds.map { id in (keys: [AuctionKeys(id).live], arguments: [String(policy.outageThreshold.wholeMicroseconds)]) }
+        return evaluateEachServerApart(Scripts.stamp, calls: calls).map { reply in
+            Result { () throws(AuctionStoreError) -> Outage? in
+                let text = try reply.get().string ?? ""
+                if text.isEmpty { return nil }
+                let parts = text.split(separator: " ").compactMap { Int64($0) }
+                guard parts.count == 2 else { throw .redis("stamp script answered \(text)") }
+                return Outage(from: Timestamp(microseconds: parts[0]), until: Timestamp(microseconds: parts[1]))
+            }
+        }
+    }
 
     /// Recorded outages from index `first` on (0-based), oldest first.
     public func outages(from first: Int) throws(AuctionStoreError) -> [(from: Timestamp, until: Timestamp)] {

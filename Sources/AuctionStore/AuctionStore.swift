@@ -48,14 +48,19 @@ public final class AuctionStore {
     public let endpoint: RedisEndpoint
     public let retry: RetryPolicy
     public let policy: StorePolicy
+    /// How long a server may take to answer before it counts as unreachable.
+    public let timeout: Duration
     private var connection: (any RedisCommands)?
     private var scriptHashes: [String: String] = [:]
 
     /// Does not connect yet: the first call does, so a process can start while Redis is down.
-    public init(endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), policy: StorePolicy = StorePolicy()) {
+    public init(
+        endpoint: RedisEndpoint, retry: RetryPolicy = RetryPolicy(), policy: StorePolicy = StorePolicy(), timeout: Duration = .seconds(2)
+    ) {
         self.endpoint = endpoint
         self.retry = retry
         self.policy = policy
+        self.timeout = timeout
     }
 
     // MARK: - Planning and loading
@@ -173,7 +178,7 @@ public final class AuctionStore {
     /// One server's connection, or on a cluster one that routes each command to its slot's primary.
     func connected() throws(RedisError) -> any RedisCommands {
         if let connection { return connection }
-        let fresh = try endpoint.connectForCommands()
+        let fresh = try endpoint.connectForCommands(timeout: timeout)
         connection = fresh
         return fresh
     }
@@ -245,6 +250,52 @@ public final class AuctionStore {
             scriptHashes[script.name] = hash
             return try send(hash)
         }
+    }
+
+    /// EVALSHA of one script for each call, each server's share standing or failing alone
+    /// (`RedisCommands.exchangeEachServerApart`), without retrying: for calls made again on the
+    /// next pass anyway. A server that lost its script cache gets it loaded and its calls sent
+    /// again.
+    func evaluateEachServerApart(
+        _ script: RedisScript, calls: [(keys: [String], arguments: [String])]
+    ) -> [Result<RedisReply, AuctionStoreError>] {
+        func failing(_ error: AuctionStoreError) -> [Result<RedisReply, AuctionStoreError>] { calls.map { _ in .failure(error) } }
+        let connection: any RedisCommands
+        do { connection = try connected() } catch { return failing(.unavailable(error)) }
+        func load() throws(RedisError) -> String {
+            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
+                throw .server("SCRIPT LOAD of \(script.name) returned no hash")
+            }
+            scriptHashes[script.name] = hash
+            return hash
+        }
+        func send(_ hash: String) -> [Result<RedisReply, RedisError>] {
+            connection.exchangeEachServerApart(
+                calls.map { call in (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) } })
+        }
+        var replies: [Result<RedisReply, RedisError>]
+        do throws(RedisError) {
+            var hash = scriptHashes[script.name] ?? ""
+            if hash.isEmpty { hash = try load() }
+            replies = send(hash)
+            let lostScript = replies.contains {
+                if case .success(.error(let message)) = $0 { message.hasPrefix("NOSCRIPT") } else { false }
+            }
+            if lostScript { replies = send(try load()) }
+        } catch {
+            return failing(Self.storeError(error))
+        }
+        return replies.map { reply in
+            switch reply {
+            case .success(.error(let message)): .failure(.redis(message))
+            case .success(let reply): .success(reply)
+            case .failure(let error): .failure(Self.storeError(error))
+            }
+        }
+    }
+
+    static func storeError(_ error: RedisError) -> AuctionStoreError {
+        if case .server(let message) = error { .redis(message) } else { .unavailable(error) }
     }
 
     func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }

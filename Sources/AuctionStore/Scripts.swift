@@ -10,9 +10,12 @@ struct RedisScript: Sendable {
 
     /// The source to load. On a cluster an event goes out on its auction's shard channel
     /// (SPUBLISH), which stays on the auction's primary; elsewhere on the classic channel, which
-    /// every subscriber of the server hears (and which processes of earlier versions read).
+    /// every subscriber of the server hears (and which processes of earlier versions read). On a
+    /// cluster the outage rule is the auction's own (`ON_CLUSTER`, `auctionOutagePending`).
     func source(onCluster: Bool) -> String {
-        onCluster ? source.replacingOccurrences(of: "redis.call('PUBLISH',", with: "redis.call('SPUBLISH',") : source
+        guard onCluster else { return source }
+        return source.replacingOccurrences(of: "redis.call('PUBLISH',", with: "redis.call('SPUBLISH',")
+            .replacingOccurrences(of: "local ON_CLUSTER = false", with: "local ON_CLUSTER = true")
     }
 }
 
@@ -24,14 +27,29 @@ enum Scripts {
         local nowText = clock[1] .. string.format('%06d', tonumber(clock[2]))
         """
 
-    /// `outagePending(heartbeat, outagesKey, thresholdMicroseconds, considered)`: whether an
-    /// auction that has taken `considered` outages into account must wait for an outage to be
-    /// applied to its timeline first. Either no process has said it is alive for longer than the
-    /// threshold (Redis was down, or every process was: the heartbeat records that interval when
-    /// it comes back), or an outage is recorded that the auction has not taken into account yet
-    /// (the clock appends it). The heartbeat carries the count of recorded outages (`µs count`),
-    /// so a bid pays one read for both.
+    /// Whether an auction must wait for an outage to be applied to its timeline first (SPEC §3),
+    /// by one of two rules.
+    ///
+    /// On one server (or Sentinel), `outagePending(heartbeat, outagesKey, thresholdMicroseconds,
+    /// considered)` for an auction that has taken `considered` service-wide outages into account:
+    /// either no process has said it is alive for longer than the threshold (Redis was down, or
+    /// every process was: the heartbeat records that interval when it comes back), or an outage is
+    /// recorded that the auction has not taken into account yet (the clock appends it). The
+    /// heartbeat carries the count of recorded outages (`µs count`), so a bid pays one read for both.
+    ///
+    /// On a cluster an auction's Redis is its shard, and one shard can be down while the rest
+    /// serve: `auctionOutagePending(reachedAt, pendingOutage, thresholdMicroseconds)` reads the
+    /// auction's own live hash. Every process stamps `reachedAt` on each auction it follows once
+    /// a heartbeat (`stamp`), so a stamp older than the threshold means no process reached the
+    /// shard (or none was up); `pendingOutage` is such a gap recorded and not yet applied.
     private static let outagePending = """
+
+        local ON_CLUSTER = false
+
+        local function auctionOutagePending(reachedAt, pendingOutage, threshold)
+          if pendingOutage then return true end
+          return reachedAt and now - tonumber(reachedAt) > tonumber(threshold)
+        end
 
         local function outagePending(beat, outagesKey, threshold, considered)
           if not beat or beat == '' then return false end
@@ -42,14 +60,6 @@ enum Scripts {
           end
           if now - tonumber(at) > tonumber(threshold) then return true end
           return tonumber(recorded) > considered
-        end
-
-        -- The heartbeat's value: read from its key when the script was given the key (one
-        -- server), else as the caller read it just before (a cluster, where the key is in
-        -- another slot). A value read before is only older: it finds an outage as soon or sooner.
-        local function heartbeatValue(key, passed)
-          if key then return redis.call('GET', key) end
-          return passed
         end
 
         local function outagesConsidered(live)
@@ -77,9 +87,9 @@ enum Scripts {
     /// never later than now. The clock closes a turn only the bound after its end (`notBefore`),
     /// so a bid judged in the turn is never recorded after the turn was closed.
     ///
-    /// KEYS: live, log, pending, requests, then (on one server) heartbeat, outages. ARGV: bidder, action (`place`,
-    /// `cancel` or `invalid`), amount in kopiyky, request id, channel, outage threshold µs, arrival
-    /// µs (or ''), longest wait µs.
+    /// KEYS: live, log, pending, requests, then (on one server) heartbeat, outages. ARGV: bidder,
+    /// action (`place`, `cancel` or `invalid`), amount in kopiyky, request id, channel, outage
+    /// threshold µs, arrival µs (or ''), longest wait µs.
     /// Returns `accepted|seq|at|amount`, `cancelled|seq|at`, `rejected|code|at`, `outage` (judge it
     /// again once the outage is applied; nothing was recorded), or `missing`.
     static let bid = RedisScript(
@@ -90,14 +100,20 @@ enum Scripts {
             local bidder = tonumber(bidderText)
             local requestKey = bidderText .. ':' .. requestId
             local earlier = redis.call('HGET', KEYS[4], requestKey)
-            local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria', 'outages', 'outagesApplied')
+            local live = redis.call('HMGET', KEYS[1], 'status', 'stage', 'timeline', 'prices', 'step', 'criteria', 'outages', 'outagesApplied', 'reachedAt', 'pendingOutage')
             if not live[1] then return earlier or 'missing' end
 
             local status, current = live[1], tonumber(live[2])
             local timeline, prices, step = cjson.decode(live[3]), cjson.decode(live[4]), tonumber(live[5])
-            local considered = tonumber(live[7] or '0') + tonumber(live[8] or '0')
-            if (status == 'scheduled' or status == 'active') and outagePending(heartbeatValue(KEYS[5], ARGV[9]), KEYS[6], ARGV[6], considered) then
-              return 'outage'
+            if status == 'scheduled' or status == 'active' then
+              local pending
+              if ON_CLUSTER then
+                pending = auctionOutagePending(live[9], live[10], ARGV[6])
+              else
+                local considered = tonumber(live[7] or '0') + tonumber(live[8] or '0')
+                pending = outagePending(redis.call('GET', KEYS[5]), KEYS[6], ARGV[6], considered)
+              end
+              if pending then return 'outage' end
             end
             -- The time the bid is judged at: its arrival, within the bound, and never before the
             -- start of the stage already switched to (a process's reading of Redis' clock lags it
@@ -190,9 +206,11 @@ enum Scripts {
     /// stage before it.
     ///
     /// A stage switch (`notBefore` given) also waits while an outage is pending (see
-    /// `outagePending`), so no stage starts before the outage has moved it; an `outageRecovered`
-    /// event counts as taken into account (`outagesApplied` in the live hash, beside `outages`,
-    /// those recorded before the auction was planned).
+    /// `outagePending`), so no stage starts before the outage has moved it. On one server an
+    /// `outageRecovered` event counts as taken into account (`outagesApplied` in the live hash,
+    /// beside `outages`, those recorded before the auction was planned); on a cluster it applies
+    /// the auction's `pendingOutage` and clears it, and is refused as `outage` when it is not the
+    /// one pending (a longer gap was recorded since it was read).
     ///
     /// An event that ends the auction (announced, cancelled, rescheduled) sets every key of the
     /// auction to expire after the retention; a re-plan makes them permanent again.
@@ -201,9 +219,8 @@ enum Scripts {
     /// one server) heartbeat, outages. ARGV: owner (or ''), expected seq, notBefore µs (or ''),
     /// channel, pending to clear ('' none, 'all', a stage index, or 'reset': every pending bid and
     /// every remembered request, for a timeline laid out anew), mirror field count m, then m
-    /// field/value pairs for the live hash, then the outage threshold µs, the heartbeat as read
-    /// before (on a cluster; else ''), the expiry ('' none, 'persist', or the retention in ms),
-    /// then the event's field/value pairs. A value equal to `$TIME` becomes the Redis time.
+    /// field/value pairs for the live hash, then the outage threshold µs, the expiry ('' none,
+    /// 'persist', or the retention in ms), then the event's field/value pairs. A value equal to `$TIME` becomes the Redis time.
     /// Returns `{'appended', seq, at}`, `{'conflict', seq}`, `{'early', now}`, `{'outage'}`, `{'lease'}`
     /// or `{'missing'}`.
     static let append = RedisScript(
@@ -217,18 +234,20 @@ enum Scripts {
             if ARGV[3] ~= '' and now < tonumber(ARGV[3]) then return {'early', nowText} end
             local mirrorCount = tonumber(ARGV[6])
             local cursor = 7 + 2 * mirrorCount
-            if ARGV[3] ~= '' and outagePending(heartbeatValue(KEYS[10], ARGV[cursor + 1]), KEYS[11], ARGV[cursor], outagesConsidered(KEYS[1])) then
-              return {'outage'}
+            if ARGV[3] ~= '' then
+              local pending
+              if ON_CLUSTER then
+                local fields = redis.call('HMGET', KEYS[1], 'reachedAt', 'pendingOutage')
+                pending = auctionOutagePending(fields[1], fields[2], ARGV[cursor])
+              else
+                pending = outagePending(redis.call('GET', KEYS[10]), KEYS[11], ARGV[cursor], outagesConsidered(KEYS[1]))
+              end
+              if pending then return {'outage'} end
             end
-            local expiry = ARGV[cursor + 2]
-            cursor = cursor + 3
-            if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
-            elseif ARGV[5] == 'reset' then redis.call('DEL', KEYS[3], KEYS[5])
-            elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
-            redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * mirrorCount))
-            local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
-            local fields = {'seq', seqText}
-            local message = {seq = seqText}
+            local expiry = ARGV[cursor + 1]
+            cursor = cursor + 2
+            local fields = {}
+            local message = {}
             while cursor <= #ARGV do
               local value = ARGV[cursor + 1]
               if value == '$TIME' then value = nowText end
@@ -236,7 +255,21 @@ enum Scripts {
               message[ARGV[cursor]] = value
               cursor = cursor + 2
             end
-            if message.type == 'outageRecovered' then redis.call('HINCRBY', KEYS[1], 'outagesApplied', 1) end
+            if message.type == 'outageRecovered' then
+              if ON_CLUSTER then
+                if redis.call('HGET', KEYS[1], 'pendingOutage') ~= message.from .. ' ' .. message['until'] then return {'outage'} end
+                redis.call('HDEL', KEYS[1], 'pendingOutage')
+              else
+                redis.call('HINCRBY', KEYS[1], 'outagesApplied', 1)
+              end
+            end
+            if ARGV[5] == 'all' then redis.call('DEL', KEYS[3])
+            elseif ARGV[5] == 'reset' then redis.call('DEL', KEYS[3], KEYS[5])
+            elseif ARGV[5] ~= '' then redis.call('HDEL', KEYS[3], ARGV[5]) end
+            redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * mirrorCount))
+            local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
+            table.insert(fields, 1, seqText); table.insert(fields, 1, 'seq')
+            message.seq = seqText
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             redis.call('PUBLISH', ARGV[4], cjson.encode(message))
             -- Every key of the auction but its lease (which has a TTL of its own).
@@ -253,15 +286,18 @@ enum Scripts {
     /// auction exists already. (A rescheduled auction is not replaced: a new start is a `replanned`
     /// event of its log, so `seq` goes on growing and every process's replica follows it.)
     ///
+    /// The auction counts as reached now (`stamp`).
+    ///
     /// KEYS: plan, live, log, pending, requests, bidders, lease, report. ARGV: plan JSON, outage
     /// count, mirror count m, m pairs, then bid id/bidder pairs.
     /// Returns 1 when written, 0 when the auction exists.
     static let create = RedisScript(
         name: "create",
-        source: """
+        source: clock + """
+
             if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
             redis.call('SET', KEYS[1], ARGV[1])
-            redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2])
+            redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2], 'reachedAt', nowText)
             local count = tonumber(ARGV[3])
             redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * count))
             if #ARGV > 3 + 2 * count then redis.call('HSET', KEYS[6], unpack(ARGV, 4 + 2 * count, #ARGV)) end
@@ -314,5 +350,25 @@ enum Scripts {
             local recorded = redis.call('LLEN', KEYS[2])
             redis.call('SET', KEYS[1], nowText .. ' ' .. string.format('%d', recorded))
             return recorded
+            """)
+
+    /// On a cluster: says that this process reached the auction's shard (see `outagePending`).
+    /// A stamp older than the threshold means no process reached it since: that gap is recorded
+    /// as the auction's `pendingOutage` (joined to one still pending), which bids and stage
+    /// switches wait for until the clock holding the auction applies it. Only a live auction is
+    /// stamped. KEYS: live. ARGV: threshold µs. Returns the pending outage (`from until`, µs), or ''.
+    static let stamp = RedisScript(
+        name: "stamp",
+        source: clock + """
+
+            local live = redis.call('HMGET', KEYS[1], 'status', 'reachedAt', 'pendingOutage')
+            if live[1] ~= 'scheduled' and live[1] ~= 'active' then return '' end
+            local pending = live[3]
+            if live[2] and now - tonumber(live[2]) > tonumber(ARGV[1]) then
+              pending = (pending and string.match(pending, '^(%d+)') or live[2]) .. ' ' .. nowText
+              redis.call('HSET', KEYS[1], 'pendingOutage', pending)
+            end
+            redis.call('HSET', KEYS[1], 'reachedAt', nowText)
+            return pending or ''
             """)
 }

@@ -77,17 +77,32 @@ public final class RedisClusterConnection: RedisCommands {
         for round in 0...maxRedirections {
             var again: [Sending] = []
             var pause = false
+            // Every node's share goes out before any reply is read: the nodes run (and fsync)
+            // their shares at once, and a round costs the slowest node's time, not the sum.
+            var inFlight: [(address: RedisAddress, batch: [Sending], connection: RedisConnection, count: Int)] = []
             for (address, batch) in try route(pending) {
-                let connection = try node(address)
                 var sent: [[[UInt8]]] = []
                 for item in batch {
                     if item.asking { sent.append([Array("ASKING".utf8)]) }
                     sent.append(commands[item.index])
                 }
                 if let wait { sent.append(wait) }
-                let answers: [RedisReply]
-                do { answers = try connection.exchange(sent) } catch {
+                do {
+                    let connection = try node(address)
+                    try connection.send(sent)
+                    inFlight.append((address, batch, connection, sent.count))
+                } catch {
                     forget(address)
+                    // Their replies will not be read: the connections would be out of step.
+                    for flight in inFlight { flight.connection.disconnect() }
+                    throw error
+                }
+            }
+            for (position, (address, batch, connection, count)) in inFlight.enumerated() {
+                let answers: [RedisReply]
+                do { answers = try connection.receive(count) } catch {
+                    forget(address)
+                    for flight in inFlight[(position + 1)...] { flight.connection.disconnect() }
                     throw error
                 }
                 // WAIT answers a count; anything else (an error) counts as no replica.
@@ -126,6 +141,53 @@ public final class RedisClusterConnection: RedisCommands {
             pending = again
         }
         return (replies.map { $0 ?? .null }, replicated)
+    }
+
+    public func exchangeEachServerApart(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>] {
+        var results = [Result<RedisReply, RedisError>?](repeating: nil, count: commands.count)
+        var groups: [RedisAddress: [Int]] = [:]
+        for index in commands.indices {
+            do throws(RedisError) {
+                if mapIsStale { try refreshMap() }
+                guard let slot = Self.slot(of: commands[index]), let primary = try primary(for: slot) else {
+                    throw .connectionFailed(address: "cluster", reason: "no primary serves the command's slot")
+                }
+                groups[primary, default: []].append(index)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        var sent: [(address: RedisAddress, indices: [Int], connection: RedisConnection)] = []
+        for (address, indices) in groups {
+            do {
+                let connection = try node(address)
+                try connection.send(indices.map { commands[$0] })
+                sent.append((address, indices, connection))
+            } catch {
+                forget(address)
+                for index in indices { results[index] = .failure(error) }
+            }
+        }
+        var redirected: [Int] = []
+        for (address, indices, connection) in sent {
+            do {
+                for (index, reply) in zip(indices, try connection.receive(indices.count)) {
+                    results[index] = .success(reply)
+                    if case .error(let message) = reply, ClusterRedirection(errorReply: message) != nil || message.hasPrefix("NOSCRIPT") {
+                        redirected.append(index)
+                    }
+                }
+            } catch {
+                forget(address)
+                for index in indices { results[index] = .failure(error) }
+            }
+        }
+        // A command that was redirected (or met a node without the script) is sent on as
+        // `exchange` sends it, with the map corrected.
+        for index in redirected {
+            results[index] = Result { () throws(RedisError) in try exchange([commands[index]])[0] }
+        }
+        return results.map { $0 ?? .failure(.connectionFailed(address: "cluster", reason: "not sent")) }
     }
 
     // MARK: - Routing
@@ -207,18 +269,26 @@ public final class RedisClusterConnection: RedisCommands {
 
     /// Loads a script on every primary and remembers it, so that a node that loses its cache
     /// (a restart, a failover to a replica that never saw it) gets it again on its `NOSCRIPT`.
+    /// A primary that cannot be reached now gets it the same way later: one that answers is
+    /// enough, so that one shard down does not stop the others' scripts.
     public func loadScript(_ source: String) throws(RedisError) -> String {
         if mapIsStale { try refreshMap() }
         var hash = ""
+        var unreachable: RedisError?
         for address in map.primaries {
-            let connection = try node(address)
-            let reply: RedisReply
-            do { reply = try connection.execute("SCRIPT", "LOAD", source) } catch {
-                if case .server = error {} else { forget(address) }
+            do {
+                let reply = try node(address).execute("SCRIPT", "LOAD", source)
+                hash = reply.string ?? hash
+            } catch {
+                guard case .server = error else {
+                    forget(address)
+                    unreachable = error
+                    continue
+                }
                 throw error
             }
-            hash = reply.string ?? hash
         }
+        if hash.isEmpty, let unreachable { throw unreachable }
         guard !hash.isEmpty else { throw .server("SCRIPT LOAD returned no hash") }
         scripts[hash.lowercased()] = Array(source.utf8)
         return hash

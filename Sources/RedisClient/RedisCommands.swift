@@ -14,11 +14,22 @@ public protocol RedisCommands: AnyObject {
     ) throws(RedisError) -> [(
         reply: RedisReply, replicated: Int
     )]
+    /// Like `exchange`, but each server's share stands or fails alone: the commands of a server
+    /// that cannot be reached (or does not answer within the time-out) fail, the others are
+    /// answered. Every share is sent before any reply is read, so a server that does not answer
+    /// holds up no other server's commands. One server: all answered or all failed.
+    func exchangeEachServerApart(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>]
     /// Drops every connection; the next call reconnects.
     func disconnect()
 }
 
 extension RedisCommands {
+    public func exchangeEachServerApart(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>] {
+        do { return try exchange(commands).map { .success($0) } } catch {
+            return commands.map { _ in .failure(error) }
+        }
+    }
+
     /// Like `exchange`, but a top-level error reply of any command is thrown (after all replies
     /// have been read, so the connection stays in step).
     public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {

@@ -25,10 +25,16 @@ public final class RedisConnection: RedisCommands {
     /// (the caller sees `connectionFailed` if that fails); a connection that breaks during the
     /// commands throws `connectionLost` and is re-established by the next call.
     public func exchange(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
-        let context = try append(commands)
+        _ = try append(commands)
+        return try receive(commands.count)
+    }
+
+    /// Reads the replies of `count` commands sent before (`send`), in order.
+    public func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
+        guard let context else { throw .connectionLost(address: endpoint.description, reason: "not connected") }
         var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
+        replies.reserveCapacity(count)
+        for _ in 0..<count {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
             replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
@@ -81,8 +87,8 @@ public final class RedisConnection: RedisCommands {
         return RedisReply(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
-    /// Sends commands without reading their replies. On a subscribed connection the replies
-    /// come as pushes (`nextPush`), among the messages.
+    /// Sends commands without reading their replies (`receive` reads them). On a subscribed
+    /// connection the replies come as pushes (`nextPush`), among the messages.
     public func send(_ commands: [[[UInt8]]]) throws(RedisError) {
         let context = try append(commands)
         var done: Int32 = 0

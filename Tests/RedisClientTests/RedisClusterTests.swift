@@ -101,6 +101,34 @@ import Testing
 
     /// Last: it kills a primary. Its replica takes over after the node time-out; meanwhile the
     /// client's calls fail (the caller retries, as the store does), then reach the new primary.
+    /// One primary that answers nobody (CLIENT PAUSE … ALL) fails its own commands only: the
+    /// others' are sent before any reply is read, so they run whatever that primary does.
+    @Test func aPrimaryThatDoesNotAnswerFailsOnlyItsOwnShare() throws {
+        let cluster = try Self.cluster.get()
+        let client = try RedisClusterConnection(seeds: [cluster.nodes[0].endpoint], timeout: .milliseconds(300))
+        let run = UUID().uuidString
+        let keys = (0..<60).map { "apart:{\($0)}:\(run)" }
+        let paused = try #require(client.map.primary(for: ClusterSlot.of(keys[0])))
+        try #require(cluster.node(at: paused)).connect().execute("CLIENT", "PAUSE", "1500", "ALL")
+        let results = client.exchangeEachServerApart(keys.map { ["SET", $0, "set"].map { Array($0.utf8) } })
+        var failed = 0
+        for (key, result) in zip(keys, results) {
+            if client.map.primary(for: ClusterSlot.of(key)) == paused {
+                if case .failure = result { failed += 1 } else { Issue.record("\(key) on the paused primary answered \(result)") }
+            } else {
+                #expect((try? result.get()) == .status("OK"), "\(key)")
+            }
+        }
+        #expect(failed > 0)
+        // A script loaded meanwhile reaches the paused primary when it asks for it (NOSCRIPT).
+        let script = "return '\(run)'"
+        let hash = try client.loadScript(script)
+        Thread.sleep(forTimeInterval: 1.6)
+        let again = client.exchangeEachServerApart(keys.map { ["SET", $0, "again"].map { Array($0.utf8) } })
+        #expect(again.allSatisfy { (try? $0.get()) == .status("OK") }, "the primary is back")
+        #expect(try client.execute("EVALSHA", hash, "1", keys[0]).string == run)
+    }
+
     @Test func aKilledPrimaryIsReplacedByItsReplicaAndTheClientFollows() throws {
         let cluster = try Self.cluster.get()
         let client = try client()
