@@ -138,5 +138,22 @@ fi
   --redis "$redis_url" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
 chaos_stop
 hosts_stop
+# A small run's auctions are each replayed from their record (the chain, AuctionCore, the prices
+# the sandbox shows) and their audit documents verified on their own (docs/AUDIT.md).
+auctions_run=$(sed -n 's/^auctions: *\([0-9]*\).*/\1/p' "$profile")
+if [ "$hosts" = 0 ] && [ "${auctions_run:-0}" -le 50 ]; then
+  replayed=0
+  for id in $(redis-cli -c -p "${cluster_port:-$redis_port}" HKEYS auctions:status); do
+    if AUCTIOND_REDIS_URL="$redis_url" AUCTIOND_API_URL="http://127.0.0.1:$sandbox_port/api/2.5" AUCTIOND_HASH_SECRETS=$hash_secret \
+      "$bin/auctiond" replay "$id" >>"$report/replay.log" 2>&1 \
+      && AUCTIOND_REDIS_URL="$redis_url" AUCTIOND_HASH_SECRETS=$hash_secret "$bin/auctiond" audit "$id" >"$report/audit-$id.yaml" 2>>"$report/replay.log" \
+      && "$bin/auctiond" verify "$report/audit-$id.yaml" >>"$report/replay.log" 2>&1; then
+      replayed=$((replayed + 1))
+    else
+      echo "auction $id does not replay or verify:" >&2; tail -3 "$report/replay.log" >&2; status=1
+    fi
+  done
+  echo "replayed and verified $replayed auctions (log: $report/replay.log)"
+fi
 echo "report: $report/report.html"
 exit $status

@@ -330,13 +330,9 @@ struct SyncWork: LoopWork {
         }
     }
 
-    /// Whether the tender carries the reported prices. The public tender shows the bids' values
-    /// once the auction is over; while the tender is still in `active.auction` (another lot runs)
-    /// it hides them, and the private view, which the API serves only then, shows them.
+    /// Whether the tender carries the reported prices (`resultsView`).
     private func tenderShowsResults(_ resource: TenderResource, _ input: AuctionInput, _ body: Data) throws -> Bool {
-        let tender = try api.tender(resource, id: input.tenderId)
-        if tender.status != "active.auction" { return try Self.showsResults(tender, report: body, lotId: input.lotId) }
-        return try Self.showsResults(api.auctionView(resource, id: input.tenderId), report: body, lotId: input.lotId)
+        try Self.showsResults(TenderSync.resultsView(api, resource, tenderId: input.tenderId), report: body, lotId: input.lotId)
     }
 
     /// Posts the results: nil when accepted, the error when the API refused them for good (a 4xx:
@@ -359,22 +355,7 @@ struct SyncWork: LoopWork {
 
     /// Whether the tender's bids carry the reported prices already.
     static func showsResults(_ view: TenderDocument, report body: Data, lotId: String?) throws -> Bool {
-        let report = try JSONDecoder().decode(ResultsReport.self, from: body)
-        for entry in report.data.bids {
-            guard let bid = view.bids?.first(where: { $0.id == entry.id }) else { return false }
-            let reported: Double?
-            let standing: Double?
-            if let lotId {
-                reported = entry.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
-                standing = bid.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
-            } else {
-                reported = entry.value?.amount
-                standing = bid.value?.amount
-            }
-            guard let reported else { continue }
-            guard let standing, (try? Money(jsonNumber: standing)) == (try? Money(jsonNumber: reported)) else { return false }
-        }
-        return true
+        try TenderSync.firstDifference(view, report: JSONDecoder().decode(ResultsReport.self, from: body), lotId: lotId) == nil
     }
 
     // MARK: - Names (SPEC §5.4)
@@ -405,5 +386,36 @@ struct SyncWork: LoopWork {
             logger.warning("names not revealed yet", metadata: ["auction": "\(id)", "error": "\(error)"])
             later(id)
         }
+    }
+}
+
+extension TenderSync {
+    /// The first reported price the tender's bids do not carry (nil: they carry every one).
+    public static func firstDifference(_ view: TenderDocument, report: ResultsReport, lotId: String?) -> String? {
+        for entry in report.data.bids {
+            guard let bid = view.bids?.first(where: { $0.id == entry.id }) else { return "the tender has no bid \(entry.id)" }
+            let reported: Double?
+            let standing: Double?
+            if let lotId {
+                reported = entry.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
+                standing = bid.lotValues?.first { $0.relatedLot == lotId }?.value?.amount
+            } else {
+                reported = entry.value?.amount
+                standing = bid.value?.amount
+            }
+            guard let reported else { continue }
+            guard let standing, (try? Money(jsonNumber: standing)) == (try? Money(jsonNumber: reported)) else {
+                return "bid \(entry.id): the tender shows \(standing.map { "\($0)" } ?? "no value"), the record gives \(reported)"
+            }
+        }
+        return nil
+    }
+
+    /// The tender as it shows the bids' values: the public tender once the auction is over; while
+    /// it is still in `active.auction` (another lot runs) the private view, which the API serves
+    /// only then.
+    public static func resultsView(_ api: TenderAPIClient, _ resource: TenderResource, tenderId: String) throws -> TenderDocument {
+        let tender = try api.tender(resource, id: tenderId)
+        return tender.status == "active.auction" ? try api.auctionView(resource, id: tenderId) : tender
     }
 }

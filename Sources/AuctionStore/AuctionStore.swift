@@ -2,6 +2,7 @@
 // is used by one thread at a time; every change is one atomic script (Scripts.swift), so any number
 // of stores in any number of processes can work on the same auction.
 import AuctionCore
+import CryptoPrimitives
 import Foundation
 import RedisClient
 
@@ -77,7 +78,7 @@ public final class AuctionStore {
         }
         let outages = try run { try $0.execute("LLEN", ServiceKeys.outages).integer ?? 0 }
         let mirror = LiveMirror.fields(of: planned)
-        var arguments = [plan, String(outages), String(mirror.count)]
+        var arguments = [plan, String(outages), SHA256.hex(Array(plan.utf8)), String(mirror.count)]
         arguments += mirror.flatMap { [$0.0, $0.1] }
         arguments += planned.participants.enumerated().flatMap { [$0.element.bidId, String($0.offset + 1)] }
         let created = try evaluate(
@@ -129,6 +130,27 @@ public final class AuctionStore {
         // The index is advisory; a crash between a script and its index update is repaired here.
         try index(replicas.compactMap { try? $0.get() }.map { ($0.auctionId, $0.state.status, nil) })
         return replicas
+    }
+
+    /// The auction's record: the plan as stored, every logged entry's fields as written, and the
+    /// chain's head (`AuctionRecord`, docs/AUDIT.md).
+    public func record(of auctionId: String) throws(AuctionStoreError) -> AuctionRecord {
+        let keys = AuctionKeys(auctionId)
+        let replies = try run { connection in
+            try connection.exchange([command("GET", keys.plan), command("XRANGE", keys.log, "-", "+"), command("HGET", keys.live, "head")])
+        }
+        guard case .bulk(let plan) = replies[0] else { throw .unknownAuction(auctionId) }
+        var entries: [AuctionRecord.Entry] = []
+        for item in replies[1].array ?? [] {
+            guard let parts = item.array, parts.count == 2, let id = parts[0].string, let flat = parts[1].array,
+                let seq = id.split(separator: "-").last.flatMap({ Int64($0) })
+            else { throw .corrupted(auctionId: auctionId, reason: "a log entry that is not a Stream entry: \(item)") }
+            let fields = stride(from: 0, to: flat.count - 1, by: 2).map { index in
+                AuctionRecord.Field(flat[index].string ?? "", flat[index + 1].string ?? "")
+            }
+            entries.append(AuctionRecord.Entry(seq: seq, fields: fields))
+        }
+        return AuctionRecord(auctionId: auctionId, plan: plan, entries: entries, head: replies[2].string)
     }
 
     /// The logged events after `seq`, in order.

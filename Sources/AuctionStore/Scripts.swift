@@ -68,6 +68,66 @@ enum Scripts {
         end
         """
 
+    /// The record's hash chain (docs/AUDIT.md). Every event carries `prev`, the SHA-256 (hex) of
+    /// the canonical bytes of the record before it — the plan as stored, for the first event —
+    /// and the live hash keeps `head`, that of the last. The canonical bytes of an event are its
+    /// Stream fields in the order written, `prev` last, each name and value as `length:bytes`
+    /// (`AuctionRecord.canonical`). Redis' Lua has SHA-1 only, so SHA-256 is written here over
+    /// its `bit` library: the link is made in the same atomic step that records the event, and
+    /// no process's memory takes part.
+    static let chain = """
+
+        local band, bor, bxor, rshift, lshift, ror, tobit, tohex = bit.band, bit.bor, bit.bxor, bit.rshift, bit.lshift, bit.ror, bit.tobit, bit.tohex
+        local K = {
+          0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+          0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+          0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+          0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+          0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+          0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+          0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+          0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+        }
+        local function sha256(message)
+          local bits = #message * 8
+          local padded = message .. '\\128' .. string.rep('\\0', (55 - #message) % 64) .. '\\0\\0\\0\\0'
+            .. string.char(band(rshift(bits, 24), 255), band(rshift(bits, 16), 255), band(rshift(bits, 8), 255), band(bits, 255))
+          local h1, h2, h3, h4, h5, h6, h7, h8 = 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+          local w = {}
+          for chunk = 1, #padded, 64 do
+            for i = 0, 15 do
+              local a, b, c, d = string.byte(padded, chunk + i * 4, chunk + i * 4 + 3)
+              w[i] = bor(lshift(a, 24), lshift(b, 16), lshift(c, 8), d)
+            end
+            for i = 16, 63 do
+              local v15, v2 = w[i - 15], w[i - 2]
+              w[i] = tobit(w[i - 16] + bxor(ror(v15, 7), ror(v15, 18), rshift(v15, 3)) + w[i - 7] + bxor(ror(v2, 17), ror(v2, 19), rshift(v2, 10)))
+            end
+            local a, b, c, d, e, f, g, h = h1, h2, h3, h4, h5, h6, h7, h8
+            for i = 0, 63 do
+              local t1 = h + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + bxor(g, band(e, bxor(f, g))) + K[i + 1] + w[i]
+              local t2 = bxor(ror(a, 2), ror(a, 13), ror(a, 22)) + bor(band(a, b), band(c, bor(a, b)))
+              h, g, f, e, d, c, b, a = g, f, e, tobit(d + t1), c, b, a, tobit(t1 + t2)
+            end
+            h1, h2, h3, h4 = tobit(h1 + a), tobit(h2 + b), tobit(h3 + c), tobit(h4 + d)
+            h5, h6, h7, h8 = tobit(h5 + e), tobit(h6 + f), tobit(h7 + g), tobit(h8 + h)
+          end
+          return tohex(h1) .. tohex(h2) .. tohex(h3) .. tohex(h4) .. tohex(h5) .. tohex(h6) .. tohex(h7) .. tohex(h8)
+        end
+
+        local function canonical(fields)
+          local parts = {}
+          for i = 1, #fields do parts[i] = #fields[i] .. ':' .. fields[i] end
+          return table.concat(parts)
+        end
+
+        -- Adds `prev` to an event's fields and moves the live hash's head past it.
+        local function chain(live, fields)
+          table.insert(fields, 'prev'); table.insert(fields, redis.call('HGET', live, 'head') or '')
+          redis.call('HSET', live, 'head', sha256(canonical(fields)))
+        end
+        """
+
     /// Decides and records one bid or cancel (SPEC §4), mirroring `AuctionState.decideBid`:
     /// the server clock (`TIME`) picks the stage; the turn must be this bidder's and still open;
     /// the amount is checked against the bidder's own price. An accepted bid is written to the
@@ -94,7 +154,7 @@ enum Scripts {
     /// again once the outage is applied; nothing was recorded), or `missing`.
     static let bid = RedisScript(
         name: "bid",
-        source: clock + outagePending + """
+        source: clock + outagePending + chain + """
 
             local bidderText, action, amountText, requestId, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
             local bidder = tonumber(bidderText)
@@ -189,6 +249,7 @@ enum Scripts {
             local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
             table.insert(fields, 'seq'); table.insert(fields, seqText)
             table.insert(fields, 'requestId'); table.insert(fields, requestId)
+            chain(KEYS[1], fields)
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             local message = {}
             for i = 1, #fields, 2 do message[fields[i]] = fields[i + 1] end
@@ -225,7 +286,7 @@ enum Scripts {
     /// or `{'missing'}`.
     static let append = RedisScript(
         name: "append",
-        source: clock + outagePending + """
+        source: clock + outagePending + chain + """
 
             if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
             if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'lease'} end
@@ -270,6 +331,8 @@ enum Scripts {
             local seqText = string.format('%d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
             table.insert(fields, 1, seqText); table.insert(fields, 1, 'seq')
             message.seq = seqText
+            chain(KEYS[1], fields)
+            message.prev = fields[#fields]
             redis.call('XADD', KEYS[2], '0-' .. seqText, unpack(fields))
             redis.call('PUBLISH', ARGV[4], cjson.encode(message))
             -- Every key of the auction but its lease (which has a TTL of its own).
@@ -288,8 +351,11 @@ enum Scripts {
     ///
     /// The auction counts as reached now (`stamp`).
     ///
+    /// The record's chain starts at the plan: `head` is the SHA-256 of the plan's bytes (ARGV 1),
+    /// which the caller computes (`chain`; a verifier checks it against the plan stored).
+    ///
     /// KEYS: plan, live, log, pending, requests, bidders, lease, report. ARGV: plan JSON, outage
-    /// count, mirror count m, m pairs, then bid id/bidder pairs.
+    /// count, the plan's SHA-256, mirror count m, m pairs, then bid id/bidder pairs.
     /// Returns 1 when written, 0 when the auction exists.
     static let create = RedisScript(
         name: "create",
@@ -297,10 +363,10 @@ enum Scripts {
 
             if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
             redis.call('SET', KEYS[1], ARGV[1])
-            redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2], 'reachedAt', nowText)
-            local count = tonumber(ARGV[3])
-            redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * count))
-            if #ARGV > 3 + 2 * count then redis.call('HSET', KEYS[6], unpack(ARGV, 4 + 2 * count, #ARGV)) end
+            redis.call('HSET', KEYS[2], 'seq', '0', 'outages', ARGV[2], 'reachedAt', nowText, 'head', ARGV[3])
+            local count = tonumber(ARGV[4])
+            redis.call('HSET', KEYS[2], unpack(ARGV, 5, 4 + 2 * count))
+            if #ARGV > 4 + 2 * count then redis.call('HSET', KEYS[6], unpack(ARGV, 5 + 2 * count, #ARGV)) end
             return 1
             """)
 

@@ -1,5 +1,5 @@
-// The one place that calls OpenSSL: HMAC-SHA256, constant-time comparison, random bytes (and,
-// in TLSClient.swift, TLS for the tender API's client).
+// The one place that calls OpenSSL: SHA-256, HMAC-SHA256, constant-time comparison, random bytes
+// (and, in TLSClient.swift, TLS for the tender API's client).
 import COpenSSL
 
 /// Failures of the OpenSSL calls below, with OpenSSL's own error text.
@@ -10,6 +10,26 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable {
 /// Turns OpenSSL's "1 is success" convention into a thrown error, so that no caller ignores a failure.
 func check(_ result: Int32, _ operation: String) throws(CryptoError) {
     guard result == 1 else { throw CryptoError.last(operation) }
+}
+
+public enum SHA256 {
+    /// The 32-byte SHA-256 of `message` (FIPS 180-4).
+    public static func hash(_ message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let result = message.withUnsafeBufferPointer { m in EVP_Digest(m.baseAddress, m.count, &out, &length, EVP_sha256(), nil) }
+        // SHA-256 only fails on allocation failure; nothing sensible can continue then.
+        precondition(result == 1 && length == 32, "SHA-256 failed inside OpenSSL")
+        return Array(out.prefix(32))
+    }
+
+    /// `hash` in lowercase hex, as the scripts write it.
+    public static func hex(_ message: [UInt8]) -> String {
+        hash(message).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
+    }
 }
 
 public enum HMACSHA256 {

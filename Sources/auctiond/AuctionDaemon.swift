@@ -19,7 +19,7 @@ struct AuctionDaemon: ParsableCommand {
         commandName: "auctiond",
         abstract: "The live auction service: HTTP and WebSocket on libwebsockets, state in Redis.",
         discussion: "Configuration: Config/auctiond.yaml documents every key; AUCTIOND_* variables override it.",
-        subcommands: [Serve.self, Plan.self],
+        subcommands: [Serve.self, Plan.self, AuditCommand.self, ReplayCommand.self, VerifyCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -245,6 +245,98 @@ struct Plan: ParsableCommand {
             for outcome in try planner.plan(tenderId: tenderId, lotId: lot) { print(outcome) }
         } catch {
             throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// The version the audit document names.
+let serviceVersion = "auctiond 1.0 (2026-12-07)"
+
+/// Reads and replays an auction's record from Redis; a record that does not replay is reported
+/// with the first thing that does not hold, and the command exits 1.
+func replayRecord(of auctionId: String, _ options: ConfigurationOptions) throws -> (Replay, Wiring) {
+    let wiring = try Wiring(try options.load(), listen: nil)
+    let record: AuctionRecord
+    do { record = try AuctionStore(endpoint: wiring.service.redis).record(of: auctionId) } catch {
+        throw ValidationError("\(error)")
+    }
+    do { return (try Replay(record), wiring) } catch {
+        printError("auction \(auctionId): \(error)")
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Print an auction's audit document (YAML; docs/AUDIT.md).",
+        discussion: "Replays the auction's record from Redis first: a record whose chain does not hold is refused.")
+
+    @OptionGroup var options: ConfigurationOptions
+    @Argument(help: "The auction id (the tender id, or tenderId_lotId).") var auctionId: String
+
+    func run() throws {
+        let (replay, _) = try replayRecord(of: auctionId, options)
+        print(try YAMLEncoder().encode(replay.document(serviceVersion: serviceVersion)), terminator: "")
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Rebuild an auction from its record with AuctionCore alone and check it.",
+        discussion:
+            "Verifies the hash chain from the plan to the last event, folds every event into the plan, and, once the results were reported, compares them with the prices the tender API shows. Exit 0 when everything agrees; otherwise the first event (or bid) that does not."
+    )
+
+    @OptionGroup var options: ConfigurationOptions
+    @Argument(help: "The auction id (the tender id, or tenderId_lotId).") var auctionId: String
+
+    func run() throws {
+        let (replay, wiring) = try replayRecord(of: auctionId, options)
+        let state = replay.state
+        print(
+            "auction \(auctionId): \(replay.record.entries.count) events replayed, chain head \(replay.head), status \(state.status.rawValue)"
+        )
+        guard state.status == .finished || state.status == .announced else { return }
+        let input = state.input
+        let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+        let view: TenderDocument
+        do { view = try TenderSync.resultsView(TenderAPIClient(settings: wiring.tenderAPI), resource, tenderId: input.tenderId) } catch {
+            throw ValidationError("cannot read tender \(input.tenderId) from the API: \(error)")
+        }
+        if let difference = TenderSync.firstDifference(view, report: state.resultsReport(), lotId: input.lotId) {
+            printError("auction \(auctionId): the results posted do not agree with the record: \(difference)")
+            throw ExitCode(1)
+        }
+        print("auction \(auctionId): the results the tender shows agree with the record")
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check an audit document on its own: its chain and its arithmetic.",
+        discussion:
+            "Needs no Redis and no API: replays the record the document carries and compares every figure the document states. Exit 0 when it holds."
+    )
+
+    @Argument(help: "The audit document (YAML, as `auctiond audit` prints it).") var file: String
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        let document: AuditDocument
+        do { document = try YAMLDecoder().decode(AuditDocument.self, from: text) } catch {
+            throw ValidationError("\(file) is not an audit document: \(error)")
+        }
+        do {
+            let replay = try document.verify()
+            print("\(file): verified; auction \(document.auctionId), \(replay.record.entries.count) events, chain head \(replay.head)")
+        } catch {
+            printError("\(file): \(error)")
+            throw ExitCode(1)
         }
     }
 }
