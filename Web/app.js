@@ -227,6 +227,9 @@ function renderResults() {
     if (page.me?.number === result.bidder) item.classList.add("mine");
     list.append(item);
   }
+  // The record's head (docs/AUDIT.md): anyone holding the audit document can check it against this.
+  $("record").hidden = !auction.chainHead;
+  $("chain-head").textContent = auction.chainHead ?? "";
 }
 
 // MARK: - The turn form

@@ -58,10 +58,12 @@ public struct PublicAuctionState: Codable, Sendable, Equatable {
     public var results: [BidView]
     public var bidders: [BidderView]
     public var serverTime: Int64
+    /// The SHA-256 head of the auction's record (docs/AUDIT.md), once the results are final.
+    public var chainHead: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, tenderId, lotId, tenderID, title, title_en, procuringEntity, procurementMethodType, awardCriteria
-        case value, minimalStep, status, currentStage, stages, initialBids, results, bidders, serverTime
+        case value, minimalStep, status, currentStage, stages, initialBids, results, bidders, serverTime, chainHead
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -84,6 +86,7 @@ public struct PublicAuctionState: Codable, Sendable, Equatable {
         try c.encode(results, forKey: .results)
         try c.encode(bidders, forKey: .bidders)
         try c.encode(serverTime, forKey: .serverTime)
+        try c.encodeIfPresent(chainHead, forKey: .chainHead)
     }
 }
 

@@ -348,7 +348,7 @@ extension AuctionService: ServiceRuntime {
     }
 
     func publicState(of auctionId: String) -> PublicAuctionState? {
-        live.replica(auctionId)?.state.publicView(serverTime: clock.now)
+        live.replica(auctionId)?.publicView(serverTime: clock.now)
     }
 
     func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {

@@ -104,7 +104,8 @@ final class LiveChannel: Sendable {
             if let number = role.bidderNumber, state.input.isMEAT { coefficient = state.participants[number - 1].coefficient.description }
             send(ServerMessage.welcome(role: role, auctionId: id, serverTime: now, coefficient: coefficient), to: socket)
             send(
-                ServerMessage.state(seq: auction.replica.seq, auction: state.publicView(serverTime: Timestamp(milliseconds: now))),
+                ServerMessage.state(
+                    seq: auction.replica.seq, auction: auction.replica.publicView(serverTime: Timestamp(milliseconds: now))),
                 to: socket)
             if presentedBadToken {
                 send(
@@ -151,7 +152,7 @@ final class LiveChannel: Sendable {
             send(ServerMessage.pong(clientTime: clientTime, serverTime: clock.now.milliseconds), to: socket)
         case .success(.resync):
             guard let replica = live.replica(session.auctionId) else { return }
-            send(ServerMessage.state(seq: replica.seq, auction: replica.state.publicView(serverTime: clock.now)), to: socket)
+            send(ServerMessage.state(seq: replica.seq, auction: replica.publicView(serverTime: clock.now)), to: socket)
         case .success(.bid(let amount, let requestId)):
             let request: BidRequest = amount.map { BidRequest(readBidIntent($0)) } ?? .invalid
             bid(request, requestId: requestId, session: session)
@@ -237,7 +238,7 @@ final class LiveChannel: Sendable {
         // lws thread never waits for JSON encoding.
         enum Outgoing {
             case text(String)
-            case state(seq: Int64, AuctionState)
+            case state(seq: Int64, AuctionReplica)
         }
         let (outgoing, targets): (Outgoing?, [any LiveConnection]) = live.withContents { contents in
             guard var auction = contents.auctions[event.auctionId] else { return (nil, []) }
@@ -266,7 +267,7 @@ final class LiveChannel: Sendable {
             default:
                 let sessions = auction.sockets.compactMap { contents.sessions[$0] }
                 return (
-                    .state(seq: auction.replica.seq, auction.replica.state),
+                    .state(seq: auction.replica.seq, auction.replica),
                     biddersFirst(sessions) { $0.role.bidderNumber != nil }.map(\.socket)
                 )
             }
@@ -276,9 +277,9 @@ final class LiveChannel: Sendable {
         switch outgoing {
         case .text(let text):
             targets[0].broadcast(text, to: targets, handedOver: nil)
-        case .state(let seq, let state):
+        case .state(let seq, let replica):
             let stamped = ContinuousClock.now
-            let message = ServerMessage.state(seq: seq, auction: state.publicView(serverTime: clock.now)).text
+            let message = ServerMessage.state(seq: seq, auction: replica.publicView(serverTime: clock.now)).text
             targets[0].broadcast(message, to: targets) { [metrics] in
                 metrics.broadcast.recordNanoseconds((ContinuousClock.now - stamped).wholeNanoseconds)
             }

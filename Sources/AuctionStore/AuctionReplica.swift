@@ -11,6 +11,8 @@ public struct AuctionReplica: Sendable {
     public let outagesAtPlan: Int
     /// How many `outageRecovered` events the log holds: each recorded outage is looked at once.
     public private(set) var outagesApplied = 0
+    /// The chain's head as of `seq` (docs/AUDIT.md); nil while the events folded in carry none.
+    public private(set) var head: String?
 
     public init(planned: AuctionState, outagesAtPlan: Int = 0) {
         self.planned = planned
@@ -42,8 +44,17 @@ public struct AuctionReplica: Sendable {
             throw .corrupted(auctionId: auctionId, reason: "event \(event.seq): \(error)")
         }
         if case .outageRecovered = event.event { outagesApplied += 1 }
+        head = event.hash
         seq = event.seq
         return .applied
+    }
+
+    /// What every observer receives; once the results are final (`finished`, `announced`), with
+    /// the chain's head, by which anyone can check the auction's record.
+    public func publicView(serverTime: Timestamp) -> PublicAuctionState {
+        var view = state.publicView(serverTime: serverTime)
+        if state.status == .finished || state.status == .announced { view.chainHead = head }
+        return view
     }
 
     /// Folds in consecutive events read from the log.

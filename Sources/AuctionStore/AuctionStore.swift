@@ -182,8 +182,14 @@ public final class AuctionStore {
             guard let parts = entry.array, parts.count == 2, let pairs = parts[1].array else {
                 return .failure(.corrupted(auctionId: auctionId, reason: "a log entry is not [id, fields]"))
             }
-            guard let event = StoredEvent.decode(auctionId: auctionId, Self.fieldMap(pairs)) else {
+            guard var event = StoredEvent.decode(auctionId: auctionId, Self.fieldMap(pairs)) else {
                 return .failure(.corrupted(auctionId: auctionId, reason: "unreadable log entry \(parts[0].string ?? "?")"))
+            }
+            if pairs.count >= 2, pairs[pairs.count - 2].string == "prev" {
+                let fields = stride(from: 0, to: pairs.count - 1, by: 2).map {
+                    AuctionRecord.Field(pairs[$0].string ?? "", pairs[$0 + 1].string ?? "")
+                }
+                event.hash = SHA256.hex(AuctionRecord.canonical(fields))
             }
             events.append(event)
         }

@@ -13,12 +13,17 @@ public struct SequencedEvent: Sendable, Equatable {
     public var event: AuctionEvent
     /// The client's id of the bid or cancel that made this event, if one did.
     public var requestId: String?
+    /// The SHA-256 of this event's record (docs/AUDIT.md): the chain's head once it is folded in.
+    /// Computed from the Stream entry, or as the script published it; nil for events written
+    /// before the chain existed.
+    public var hash: String?
 
-    public init(auctionId: String, seq: Int64, event: AuctionEvent, requestId: String? = nil) {
+    public init(auctionId: String, seq: Int64, event: AuctionEvent, requestId: String? = nil, hash: String? = nil) {
         self.auctionId = auctionId
         self.seq = seq
         self.event = event
         self.requestId = requestId
+        self.hash = hash
     }
 }
 
@@ -97,7 +102,7 @@ public enum StoredEvent {
         default:
             return nil
         }
-        return SequencedEvent(auctionId: auctionId, seq: seq, event: event, requestId: fields["requestId"])
+        return SequencedEvent(auctionId: auctionId, seq: seq, event: event, requestId: fields["requestId"], hash: fields["hash"])
     }
 
     /// Reads an event from a message published on an auction's channel (`pmessage`'s channel and

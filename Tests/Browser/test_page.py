@@ -202,6 +202,10 @@ class AuctionPageTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: observer.find_element(By.ID, "status").text == "Results announced", timeout=60),
                         observer.find_element(By.ID, "status").text)
         self.assertIn("ДКП «Школяр»", observer.find_element(By.ID, "results").text)
+        # The record's fingerprint, by which the audit document is checked (docs/AUDIT.md).
+        self.assertTrue(observer.find_element(By.ID, "record").is_displayed())
+        self.assertIn("Record fingerprint (SHA-256)", observer.find_element(By.ID, "record").text)
+        self.assertRegex(observer.find_element(By.ID, "chain-head").text, r"^[0-9a-f]{64}$")
         self.assertTrue(wait_until(lambda: "Результати аукціону" == active.find_element(By.ID, "results-heading").text))
         self.shot(observer, "observer-results", 390, 844)
         self.shot(active, "bidder-results", 390, 844)
