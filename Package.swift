@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "AuctionCore"),
         // The WebSocket messages of PROTOCOL.md, typed, for the server and its clients alike.
         .target(name: "AuctionProtocol", dependencies: ["AuctionCore"]),
-        .target(name: "AuctionStore", dependencies: ["AuctionCore", "AuctionProtocol", "CryptoPrimitives", "RedisClient"]),
+        .target(
+            name: "AuctionStore",
+            dependencies: ["AuctionCore", "AuctionProtocol", "CryptoPrimitives", "RedisClient", .product(name: "Yams", package: "Yams")]),
         .target(name: "TenderAPI", dependencies: ["AuctionCore", "CryptoPrimitives", "Locking"]),
         // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
         .target(

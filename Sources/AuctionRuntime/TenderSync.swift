@@ -121,6 +121,10 @@ struct SyncWork: LoopWork {
                 if isStopping() { return }
                 revealNames(entry.id)
             }
+            for id in try store.waitingAudits() where isDue("audit:" + id) {
+                if isStopping() { return }
+                attachAudit(id)
+            }
         } catch {
             logger.warning("cannot read the outbox", metadata: ["error": "\(error)"])
         }
@@ -349,6 +353,7 @@ struct SyncWork: LoopWork {
 
     /// Appends `resultsReported` (compare-and-set) and takes the report out of the outbox.
     private func markReported(_ id: String) throws {
+        try store.queueAudit(id)
         _ = try store.appendDecided(id) { state, now in state.status == .active ? .resultsReported(at: now) : nil }
         try store.removeReport(id)
     }
@@ -356,6 +361,45 @@ struct SyncWork: LoopWork {
     /// Whether the tender's bids carry the reported prices already.
     static func showsResults(_ view: TenderDocument, report body: Data, lotId: String?) throws -> Bool {
         try TenderSync.firstDifference(view, report: JSONDecoder().decode(ResultsReport.self, from: body), lotId: lotId) == nil
+    }
+
+    // MARK: - The audit document (docs/AUDIT.md)
+
+    /// Attaches the auction's audit document to the tender, or puts the new version in place of
+    /// the one attached before (found by the id kept in Redis, else by its title on the tender),
+    /// so that however often it is sent, the tender holds one document per auction.
+    mutating func attachAudit(_ id: String) {
+        let key = "audit:" + id
+        do {
+            let record = try store.record(of: id)
+            let replay: Replay
+            do { replay = try Replay(record) } catch {
+                logger.error(
+                    "the auction's record does not replay: no audit document", metadata: ["auction": "\(id)", "error": "\(error)"])
+                retryAt[key] = nil
+                return try store.dropAudit(id)
+            }
+            let input = replay.state.input
+            let resource = TenderResource(rawValue: input.resource ?? "") ?? .tenders
+            let title = "audit_\(id).yaml"
+            let yaml = try replay.document(serviceVersion: serviceVersion).yaml()
+            var documentId = try store.auditDocumentId(of: id)
+            if documentId == nil { documentId = try api.documents(resource, id: input.tenderId).last { $0.title == title }?.id }
+            let file = try api.uploadDocument(
+                resource, id: input.tenderId, replacing: documentId, fileName: title, contentType: "application/yaml",
+                contents: Array(yaml.utf8))
+            try store.auditAttached(id, documentId: file.id, coveringSeq: record.entries.last?.seq ?? 0)
+            retryAt[key] = nil
+            logger.notice("audit document attached", metadata: ["auction": "\(id)", "document": "\(file.id)", "head": "\(replay.head)"])
+        } catch let error as TenderAPIError where error.isFinalRefusal {
+            logger.error("the API refused the audit document: not sent again", metadata: ["auction": "\(id)", "error": "\(error)"])
+            retryAt[key] = nil
+            try? store.dropAudit(id)
+        } catch {
+            apiFailures.increment()
+            logger.warning("audit document not attached yet", metadata: ["auction": "\(id)", "error": "\(error)"])
+            later(key)
+        }
     }
 
     // MARK: - Names (SPEC §5.4)
@@ -374,6 +418,7 @@ struct SyncWork: LoopWork {
                 let bid = tender.bids?.first { $0.id == participant.bidId }
                 return bid?.tenderers?.first?.name ?? participant.name ?? "Bidder \(number + 1)"
             }
+            try store.queueAudit(id)
             let (_, event) = try store.appendDecided(id) { state, now in
                 state.status == .finished ? .namesRevealed(names: names, at: now) : nil
             }

@@ -61,6 +61,8 @@ public enum ServiceKeys {
     public static let outbox = "auctions:outbox"
     /// Set: auction ids whose links (`auctionUrl`, `participationUrl`s) wait to be accepted by the API.
     public static let linksOutbox = "auctions:links"
+    /// Auctions whose audit document waits to be attached to the tender (docs/AUDIT.md).
+    public static let auditOutbox = "auctions:audits"
     /// String per API collection: the tender list's `offset` the feed follower has handled up to.
     public static func feedPosition(_ resource: String) -> String { "tenderfeed:\(resource):offset" }
     /// Sorted set: `resource/tenderId` of listed tenders the feed could not plan, by the time

@@ -59,6 +59,40 @@ extension AuctionStore {
         _ = try run { try $0.pipeline([command("SREM", ServiceKeys.outbox, auctionId), command("DEL", AuctionKeys(auctionId).report)]) }
     }
 
+    // MARK: - The audit outbox (docs/AUDIT.md)
+
+    /// The auction's audit document is to be (re)attached to the tender. Queued before the event
+    /// it is to show is appended (results reported, names revealed), so that no crash between
+    /// the two leaves it out; `auditAttached` takes it out only once the document covers the log.
+    public func queueAudit(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("SADD", ServiceKeys.auditOutbox, auctionId) }
+    }
+
+    public func waitingAudits() throws(AuctionStoreError) -> [String] {
+        try run { try $0.execute("SMEMBERS", ServiceKeys.auditOutbox) }.array?.compactMap(\.string).sorted() ?? []
+    }
+
+    /// The id the API gave the auction's audit document, once it has one.
+    public func auditDocumentId(of auctionId: String) throws(AuctionStoreError) -> String? {
+        try run { try $0.execute("HGET", AuctionKeys(auctionId).live, "auditDocument") }.string
+    }
+
+    /// The document the API holds as `documentId` shows the log up to `seq`. It leaves the outbox
+    /// unless an event came after `seq` (one appended while it was being sent): then it stays,
+    /// and the next pass sends the document again.
+    public func auditAttached(_ auctionId: String, documentId: String, coveringSeq seq: Int64) throws(AuctionStoreError) {
+        let live = AuctionKeys(auctionId).live
+        let replies = try run { connection in
+            try connection.pipeline([command("HSET", live, "auditDocument", documentId), command("HGET", live, "seq")])
+        }
+        if (replies[1].integer ?? 0) <= seq { _ = try run { try $0.execute("SREM", ServiceKeys.auditOutbox, auctionId) } }
+    }
+
+    /// The audit cannot be made (the record does not replay): it leaves the outbox; the reason is logged.
+    public func dropAudit(_ auctionId: String) throws(AuctionStoreError) {
+        _ = try run { try $0.execute("SREM", ServiceKeys.auditOutbox, auctionId) }
+    }
+
     // MARK: - The tender API's side: links to publish, the feed's position
 
     /// The auction's links wait to be written to the API (until `linksPublished`).

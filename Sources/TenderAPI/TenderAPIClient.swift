@@ -151,6 +151,17 @@ public struct TenderListPage: Decodable, Sendable {
     public var next_page: NextPage?
 }
 
+/// A document attached to a tender, as the API lists it (`…/documents`).
+public struct TenderFile: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String?
+    public var format: String?
+    public var url: String?
+    public var hash: String?
+    public var datePublished: String?
+    public var dateModified: String?
+}
+
 public final class TenderAPIClient: Sendable {
     public let settings: TenderAPISettings
     /// nil when the base URL cannot be used; every call then answers `unavailable` with why.
@@ -199,6 +210,31 @@ public final class TenderAPIClient: Sendable {
         return try decode(TenderListPage.self, send("GET", "/\(resource.rawValue)", query: query))
     }
 
+    /// `GET /{resource}/{id}/documents`: the tender's documents, the latest version of each.
+    public func documents(_ resource: TenderResource, id: String) throws(TenderAPIError) -> [TenderFile] {
+        try decode(APIEnvelope<[TenderFile]>.self, send("GET", "/\(resource.rawValue)/\(id)/documents")).data
+    }
+
+    /// Attaches a file to the tender (`POST /{resource}/{id}/documents`, multipart, as the API's
+    /// "Uploading documentation" shows), or puts a new version in place of the document
+    /// `replacing` (`PUT …/documents/{documentId}`), so that a file sent again is not a second one.
+    @discardableResult
+    public func uploadDocument(
+        _ resource: TenderResource, id: String, replacing documentId: String? = nil, fileName: String, contentType: String,
+        contents: [UInt8]
+    ) throws(TenderAPIError) -> TenderFile {
+        let boundary = "auctiond-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let safeName = fileName.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: "\r", with: "_")
+            .replacingOccurrences(of: "\n", with: "_")
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(safeName)\"\r\n".utf8)
+        body += Array("Content-Type: \(contentType)\r\n\r\n".utf8) + contents + Array("\r\n--\(boundary)--\r\n".utf8)
+        let path = "/\(resource.rawValue)/\(id)/documents" + (documentId.map { "/\($0)" } ?? "")
+        return try decode(
+            APIEnvelope<TenderFile>.self,
+            send(documentId == nil ? "POST" : "PUT", path, body: Data(body), contentType: "multipart/form-data; boundary=\(boundary)")
+        ).data
+    }
+
     static func auctionPath(_ resource: TenderResource, _ id: String, _ lotId: String?) -> String {
         "/\(resource.rawValue)/\(id)/auction" + (lotId.map { "/\($0)" } ?? "")
     }
@@ -212,7 +248,9 @@ public final class TenderAPIClient: Sendable {
     }
 
     /// Sends one request, retrying what may succeed later; returns a 2xx body.
-    private func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil) throws(TenderAPIError) -> Data {
+    private func send(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String = "application/json"
+    ) throws(TenderAPIError) -> Data {
         let transport: HTTPTransport
         switch self.transport {
         case .success(let ready): transport = ready
@@ -228,7 +266,7 @@ public final class TenderAPIClient: Sendable {
         let bodyBytes = body.map { [UInt8]($0) }
         while true {
             var headers = [("Authorization", authorization), ("Accept", "application/json"), ("User-Agent", "auctiond")]
-            if bodyBytes != nil { headers.append(("Content-Type", "application/json")) }
+            if bodyBytes != nil { headers.append(("Content-Type", contentType)) }
             let sentCookie = serverCookie.withLock { $0 }
             if let sentCookie { headers.append(("Cookie", sentCookie)) }
 

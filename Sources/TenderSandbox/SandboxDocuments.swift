@@ -22,6 +22,7 @@ final class SandboxDocuments: @unchecked Sendable {
     private let lock = NSLock()
     private var documents: [String: [String: JSONObject]] = ["tenders": [:], "auctions": [:]]
     private var requests: [SandboxRequestRecord] = []
+    private var files: [String: [UInt8]] = [:]
     /// The last `dateModified` handed out: the list is ordered by it, so it only grows.
     private var lastModified = Timestamp(microseconds: 0)
     private let stateDirectory: String?
@@ -103,6 +104,27 @@ final class SandboxDocuments: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return requests
+    }
+
+    /// The bytes of an uploaded file version, by its download key.
+    func storeFile(_ key: String, _ bytes: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        files[key] = bytes
+        if let stateDirectory {
+            try? FileManager.default.createDirectory(atPath: stateDirectory + "/files", withIntermediateDirectories: true)
+            try? Data(bytes).write(to: URL(fileURLWithPath: "\(stateDirectory)/files/\(key)"), options: .atomic)
+        }
+    }
+
+    func file(_ key: String) -> [UInt8]? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = files[key] { return known }
+        guard let stateDirectory, key.allSatisfy({ $0.isHexDigit }),
+            let data = FileManager.default.contents(atPath: "\(stateDirectory)/files/\(key)")
+        else { return nil }
+        return Array(data)
     }
 
     private func nextModified() -> Timestamp {

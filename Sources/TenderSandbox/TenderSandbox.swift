@@ -106,9 +106,81 @@ public final class TenderSandbox: WebServerDelegate {
             return request.method == .patch
                 ? patchLinks(resource, rest[0], lotId: lotId, data: data)
                 : postResults(resource, rest[0], lotId: lotId, data: data)
+        case (.get, 2) where rest[1] == "documents":
+            guard let tender = documents.document(resource, rest[0]) else { return notFound(resource) }
+            return Self.json(200, ["data": tender["documents"] as? [JSONObject] ?? []])
+        case (.get, 3) where rest[1] == "documents":
+            return tenderFile(resource, rest[0], rest[2], download: request.query.first { $0.name == "download" }?.value)
+        case (.post, 2) where rest[1] == "documents", (.put, 3) where rest[1] == "documents":
+            if let refusal = authorization(request) { return refusal }
+            return upload(resource, rest[0], replacing: rest.count == 3 ? rest[2] : nil, request)
         default:
             return Self.apiError(405, "url", "method", "Method not allowed")
         }
+    }
+
+    // MARK: - Documents (`001` "Uploading documentation")
+
+    /// `POST …/documents` attaches a file (multipart, part `file`); `PUT …/documents/{id}` puts a
+    /// new version in its place (same id, new `url` and `dateModified`). As the real API, the
+    /// auction module may do so only while the auction runs or the tender is being qualified.
+    private func upload(_ resource: String, _ id: String, replacing documentId: String?, _ request: HTTPRequest) -> HTTPResponse {
+        let file: MultipartForm.Part
+        switch MultipartForm.file(in: request.body, contentType: request.headers["content-type"] ?? "") {
+        case .success(let part): file = part
+        case .failure(let problem): return Self.apiError(problem == .noFile ? 404 : 422, "body", "file", problem.description)
+        }
+        let host = request.headers["host"] ?? "127.0.0.1"
+        // Stored before the document is looked at (the store takes the same lock); a refused
+        // upload leaves bytes nothing links to.
+        let key = Self.newIdentifier()
+        documents.storeFile(key, file.bytes)
+        return documents.withDocument(resource, id) { document -> HTTPResponse in
+            guard var tender = document else { return notFound(resource) }
+            let status = tender["status"] as? String ?? ""
+            guard ["active.auction", "active.qualification", "active.awarded"].contains(status) else {
+                let verb = documentId == nil ? "add" : "update"
+                return Self.apiError(403, "body", "data", "Can't \(verb) document in current (\(status)) tender status")
+            }
+            var files = tender["documents"] as? [JSONObject] ?? []
+            let existing = documentId.flatMap { wanted in files.lastIndex { ($0["id"] as? String) == wanted } }
+            if documentId != nil, existing == nil { return Self.apiError(404, "url", "document_id", "Not Found") }
+            let now = Timestamp.now.iso8601
+            let newId = documentId ?? Self.newIdentifier()
+            var entry: JSONObject = [
+                "id": newId, "title": file.fileName, "format": file.contentType, "documentOf": "tender",
+                "url": "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/\(newId)?download=\(key)",
+                "datePublished": now, "dateModified": now,
+            ]
+            if let existing {
+                entry["datePublished"] = files[existing]["datePublished"] ?? now
+                files[existing] = entry
+            } else {
+                files.append(entry)
+            }
+            tender["documents"] = files
+            document = tender
+            var response = Self.json(documentId == nil ? 201 : 200, ["data": entry])
+            response.headers.append(("location", "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/\(newId)"))
+            return response
+        }
+    }
+
+    /// `GET …/documents/{id}`: the document's entry, or with `download` its bytes.
+    private func tenderFile(_ resource: String, _ id: String, _ documentId: String, download: String?) -> HTTPResponse {
+        guard let tender = documents.document(resource, id) else { return notFound(resource) }
+        guard let entry = (tender["documents"] as? [JSONObject] ?? []).last(where: { ($0["id"] as? String) == documentId }) else {
+            return Self.apiError(404, "url", "document_id", "Not Found")
+        }
+        guard let download else { return Self.json(200, ["data": entry]) }
+        guard (entry["url"] as? String)?.hasSuffix("download=" + download) == true, let bytes = documents.file(download) else {
+            return Self.apiError(404, "url", "download", "Not Found")
+        }
+        return HTTPResponse(status: 200, contentType: entry["format"] as? String ?? "application/octet-stream", body: bytes)
+    }
+
+    static func newIdentifier() -> String {
+        (0..<4).map { _ in String(format: "%08x", UInt32.random(in: 0...UInt32.max)) }.joined()
     }
 
     /// `POST /sandbox/{resource}` stores a document (replacing one with the same id);

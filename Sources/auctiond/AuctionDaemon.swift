@@ -249,9 +249,6 @@ struct Plan: ParsableCommand {
     }
 }
 
-/// The version the audit document names.
-let serviceVersion = "auctiond 1.0 (2026-12-07)"
-
 /// Reads and replays an auction's record from Redis; a record that does not replay is reported
 /// with the first thing that does not hold, and the command exits 1.
 func replayRecord(of auctionId: String, _ options: ConfigurationOptions) throws -> (Replay, Wiring) {
@@ -279,7 +276,7 @@ struct AuditCommand: ParsableCommand {
 
     func run() throws {
         let (replay, _) = try replayRecord(of: auctionId, options)
-        print(try YAMLEncoder().encode(replay.document(serviceVersion: serviceVersion)), terminator: "")
+        print(try replay.document(serviceVersion: serviceVersion).yaml(), terminator: "")
     }
 }
 
@@ -328,7 +325,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
         let document: AuditDocument
-        do { document = try YAMLDecoder().decode(AuditDocument.self, from: text) } catch {
+        do { document = try AuditDocument(yaml: text) } catch {
             throw ValidationError("\(file) is not an audit document: \(error)")
         }
         do {

@@ -1,4 +1,5 @@
 import AuctionCore
+import AuctionStore
 import AuctionTesting
 import Foundation
 import Testing
@@ -177,6 +178,35 @@ final class TenderWorld: @unchecked Sendable {
             #expect(world.waitForStatus(id, "announced", timeout: .seconds(15)), "\(id)")
             let names = (world.publicState(id)?["bidders"] as? [[String: Any]] ?? []).map { $0["name"] as? String }
             #expect(!names.isEmpty && names.allSatisfy { $0 != nil }, "\(id): \(names)")
+        }
+
+        // Each auction's audit document is on its tender once, in its last version (with the
+        // names), verifies on its own, and ends at the head the page shows.
+        let documentOf: [(resource: String, tender: String, auction: String)] =
+            [("tenders", twoStageId, twoStageId), ("auctions", dgfId, dgfId), ("tenders", meatId, meatId)]
+            + lotIds.map { ("tenders", lotsId, "\(lotsId)_\($0)") }
+        for (resource, tender, auction) in documentOf {
+            let title = "audit_\(auction).yaml"
+            var entries: [[String: Any]] = []
+            var document: AuditDocument?
+            let attached = waitUntil(timeout: .seconds(20)) {
+                entries = (world.sandbox.tender(resource, tender)?["documents"] as? [[String: Any]] ?? []).filter {
+                    $0["title"] as? String == title
+                }
+                guard entries.count == 1, let url = entries[0]["url"] as? String,
+                    let path = url.split(separator: ":").last.map(String.init),
+                    let body = blockingHTTP("GET", port: world.sandbox.port, path: String(path.drop { $0 != "/" }))?.body,
+                    let read = try? AuditDocument(yaml: body)
+                else { return false }
+                document = read
+                return read.status == "announced"
+            }
+            #expect(attached, "\(auction): \(entries)")
+            guard let document else { continue }
+            #expect(entries.count == 1, "one document per auction, replaced, never a second")
+            #expect(throws: Never.self) { try document.verify() }
+            #expect(document.chainHead == world.publicState(auction)?["chainHead"] as? String)
+            #expect(document.names?.count == document.initialBids.count)
         }
 
         // The reporting tender was refused with a reason and never scheduled.

@@ -36,6 +36,37 @@ import Testing
         #expect(view.bids?.map { $0.value?.amount } == [900, 950, 980])
     }
 
+    /// The documents of a tender (`001` "Uploading documentation"): a file attached by multipart
+    /// POST, a new version put in its place by PUT (one document still), refused as the real API
+    /// refuses it outside the auction's statuses.
+    @Test func aDocumentIsAttachedReplacedAndRefusedOutsideTheAuction() throws {
+        try putTender("t-docs")
+        let first = try client.uploadDocument(
+            .tenders, id: "t-docs", fileName: "audit_t-docs.yaml", contentType: "application/yaml", contents: Array("first: 1\n".utf8))
+        #expect(first.title == "audit_t-docs.yaml")
+        #expect(first.format == "application/yaml")
+        func download(_ file: TenderFile) -> String? {
+            guard let url = file.url, let path = url.split(separator: ":").last.map({ String($0.drop { $0 != "/" }) }) else { return nil }
+            return blockingHTTP("GET", port: sandbox.port, path: path)?.body
+        }
+        #expect(download(first) == "first: 1\n")
+        let second = try client.uploadDocument(
+            .tenders, id: "t-docs", replacing: first.id, fileName: "audit_t-docs.yaml", contentType: "application/yaml",
+            contents: Array("second: 2\n".utf8))
+        #expect(second.id == first.id)
+        #expect(try client.documents(.tenders, id: "t-docs").map(\.id) == [first.id], "replaced, not added")
+        #expect(download(second) == "second: 2\n")
+        #expect(sandbox.requests().filter { $0.path.hasSuffix("/documents") || $0.path.hasSuffix(first.id) }.map(\.status).contains(200))
+
+        try putTender("t-docs", status: "complete")
+        #expect {
+            try client.uploadDocument(.tenders, id: "t-docs", fileName: "late.yaml", contentType: "application/yaml", contents: [])
+        } throws: { error in
+            guard case TenderAPIError.rejected(403, let errors) = error else { return false }
+            return errors.first?.description == "Can't add document in current (complete) tender status"
+        }
+    }
+
     @Test func unknownTenderIsATypedNotFound() throws {
         #expect(
             throws: TenderAPIError.rejected(
