@@ -38,13 +38,7 @@ import Testing
     }
 
     func clock(owner: String) -> AuctionClock {
-        var settings = ClockSettings()
-        settings.leaseTTL = .milliseconds(1000)
-        settings.leaseRenewal = .milliseconds(200)
-        settings.heartbeatInterval = .milliseconds(100)
-        settings.outageThreshold = .milliseconds(1000)
-        settings.maximumSleep = .milliseconds(50)
-        return AuctionClock(endpoint: endpoint, owner: owner, settings: settings)
+        AuctionClock(endpoint: endpoint, owner: owner, settings: StoreFixture.quickClockSettings(outageThreshold: .milliseconds(1000)))
     }
 
     func plan(_ id: String, store: AuctionStore, start: Timestamp) throws -> AuctionState {

@@ -39,17 +39,22 @@ final class StoreFixture {
         }
     }
 
-    /// A clock with short intervals, so tests of leases and outages take a second, not a minute.
-    func clock(
-        owner: String, reports: Recorder<ClockReport>? = nil, onReport: @escaping @Sendable (ClockReport) -> Void = { _ in }
-    ) -> AuctionClock {
+    /// Short intervals, so tests of leases and outages take a second, not a minute.
+    static func quickClockSettings(outageThreshold: Duration = .milliseconds(400)) -> ClockSettings {
         var settings = ClockSettings()
         settings.leaseTTL = .milliseconds(1000)
         settings.leaseRenewal = .milliseconds(200)
         settings.heartbeatInterval = .milliseconds(100)
-        settings.outageThreshold = .milliseconds(400)
+        settings.outageThreshold = outageThreshold
         settings.maximumSleep = .milliseconds(50)
-        return AuctionClock(endpoint: redis.endpoint, owner: owner, settings: settings) { report in
+        return settings
+    }
+
+    /// A clock with `quickClockSettings`.
+    func clock(
+        owner: String, reports: Recorder<ClockReport>? = nil, onReport: @escaping @Sendable (ClockReport) -> Void = { _ in }
+    ) -> AuctionClock {
+        AuctionClock(endpoint: redis.endpoint, owner: owner, settings: Self.quickClockSettings()) { report in
             reports?.append(report)
             onReport(report)
         }
