@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "AuctionProtocol", dependencies: ["AuctionCore"]),
         .target(
             name: "AuctionStore",
-            dependencies: ["AuctionCore", "AuctionProtocol", "CryptoPrimitives", "RedisClient", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["AuctionCore", "AuctionProtocol", "CryptoPrimitives", "RedisClient"]),
         .target(name: "TenderAPI", dependencies: ["AuctionCore", "CryptoPrimitives", "Locking"]),
         // The long-running parts, each on a ServiceLoop, started and stopped in order by one owner.
         .target(
@@ -61,6 +61,7 @@ let package = Package(
                 "AuctionCore", "AuctionStore", "CryptoPrimitives", "Locking", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .target(
             name: "AuctionServer",

@@ -29,6 +29,7 @@ chaos_drive() {
   sleep "$start"
   for ((kill = 0; kill < total; kill++)); do
     sleep "$(awk -v a="$pause_min" -v b="$pause_max" -v r="$RANDOM" 'BEGIN { printf "%.3f", a + (b - a) * r / 32767 }')"
+    [ -f "$report/chaos.finish" ] && break
     if (( (kill + 1) * redis_kills / total > redis_done )); then
       redis_done=$((redis_done + 1))
       chaos_kill redis "$down" start_redis_process
@@ -58,6 +59,14 @@ chaos_start() {
   : >"$report/chaos.log"
   chaos_drive &
   chaos_pid=$!
+}
+
+# Lets the driver end between two kills, so that every process is up again (for what runs after
+# the load: the replay of every auction), and waits for it.
+chaos_finish() {
+  [ -n "${chaos_pid:-}" ] || return 0
+  touch "$report/chaos.finish"
+  wait "$chaos_pid" 2>/dev/null || true
 }
 
 # Ends the driver, then stops every process by its current PID: auctiond first, Redis last.

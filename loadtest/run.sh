@@ -136,8 +136,7 @@ fi
 [ "$hosts" = 1 ] && hosts_start
 "$bin/auction-loadtest" run --profile "$profile" --api "http://127.0.0.1:$sandbox_port/api/2.5" \
   --redis "$redis_url" "${measured[@]}" "${chaos[@]}" --report "$report" || status=$?
-chaos_stop
-hosts_stop
+chaos_finish
 # A small run's auctions are each replayed from their record (the chain, AuctionCore, the prices
 # the sandbox shows) and their audit documents verified on their own (docs/AUDIT.md).
 auctions_run=$(sed -n 's/^auctions: *\([0-9]*\).*/\1/p' "$profile")
@@ -154,6 +153,9 @@ if [ "$hosts" = 0 ] && [ "${auctions_run:-0}" -le 50 ]; then
     fi
   done
   echo "replayed and verified $replayed auctions (log: $report/replay.log)"
+  [ "$replayed" -gt 0 ] || { echo "no auction was found to replay" >&2; status=1; }
 fi
+chaos_stop
+hosts_stop
 echo "report: $report/report.html"
 exit $status

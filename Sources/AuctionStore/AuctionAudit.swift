@@ -3,7 +3,6 @@
 // it without our Redis.
 import AuctionCore
 import Foundation
-import Yams
 
 /// Why a record does not replay, naming the first thing that does not hold.
 public enum ReplayError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -173,9 +172,6 @@ public struct AuditDocument: Codable, Sendable, Equatable {
     public var serviceVersion: String
     public var record: Record
 
-    /// The document as YAML.
-    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
-
     /// The record the document carries, to replay.
     public var carriedRecord: AuctionRecord {
         AuctionRecord(
@@ -214,12 +210,5 @@ public struct AuditDocument: Codable, Sendable, Equatable {
         parts += zip(a.outages, b.outages).enumerated().map { ("outage \($0 + 1)", text($1.0), text($1.1)) }
         parts += zip(a.results, b.results).enumerated().map { ("result \($0 + 1)", text($1.0), text($1.1)) }
         return parts
-    }
-}
-
-extension AuditDocument {
-    /// Reads a document as `auctiond audit` prints it.
-    public init(yaml: String) throws {
-        self = try YAMLDecoder().decode(AuditDocument.self, from: yaml)
     }
 }

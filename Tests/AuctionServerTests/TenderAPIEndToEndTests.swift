@@ -1,4 +1,5 @@
 import AuctionCore
+import AuctionRuntime
 import AuctionStore
 import AuctionTesting
 import Foundation

@@ -1,10 +1,10 @@
 import AuctionCore
+import AuctionRuntime
 import AuctionTesting
 import CryptoPrimitives
 import Foundation
 import RedisClient
 import Testing
-import Yams
 
 @testable import AuctionStore
 
@@ -125,8 +125,8 @@ import Yams
     @Test func theAuditDocumentVerifiesOnItsOwnAndNamesAnyEdit() throws {
         let fixture = try finishedAuction()
         let replay = try Replay(try fixture.store.record(of: "tender-1"))
-        let yaml = try YAMLEncoder().encode(replay.document(serviceVersion: "test"))
-        let document = try YAMLDecoder().decode(AuditDocument.self, from: yaml)
+        let yaml = try replay.document(serviceVersion: "test").yaml()
+        let document = try AuditDocument(yaml: yaml)
         #expect(document == replay.document(serviceVersion: "test"))
         #expect(try document.verify().head == replay.head)
 

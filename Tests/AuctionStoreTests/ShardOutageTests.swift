@@ -57,12 +57,14 @@ import Testing
     @Test func aShardNoProcessCanReachMovesItsOwnAuctionsAndNoOthers() throws {
         let (pausedId, otherId, primary) = try idsOnTwoShards()
         let store = AuctionStore(endpoint: endpoint)
-        let start = try store.now()
-        let planned = try plan(pausedId, store: store, start: start)
-        _ = try plan(otherId, store: store, start: start)
+        // The clock runs first: planned after, the auctions are stamped within a heartbeat or
+        // two, never late enough to record a gap before they start.
         let clock = clock(owner: "only")
         clock.start()
         defer { clock.stop() }
+        let start = try store.now()
+        let planned = try plan(pausedId, store: store, start: start)
+        _ = try plan(otherId, store: store, start: start)
         // Well into the first turn (500–5500 ms), the paused auction's shard answers nobody for 2.5 s.
         #expect(waitUntil(timeout: .seconds(10)) { (try? store.load(otherId).state.currentStage) == 1 })
         Thread.sleep(forTimeInterval: 1.0)
@@ -93,9 +95,9 @@ import Testing
     @Test func aClockHolderThatDiesWhileOthersAreUpMovesNothing() throws {
         let (id, _, _) = try idsOnTwoShards()
         let store = AuctionStore(endpoint: endpoint)
-        let planned = try plan(id, store: store, start: try store.now())
         let holder = clock(owner: "holder")
         holder.start()
+        let planned = try plan(id, store: store, start: try store.now())
         #expect(waitUntil { (try? leaseHolder(id)) == "holder" })
         let survivor = clock(owner: "survivor")
         survivor.start()

@@ -36,13 +36,14 @@ mkdir -p "$build/CHiredisShims"
 printf 'module CHiredisShims {\n  header "%s/Sources/CHiredisShims/include/CHiredisShims.h"\n  export *\n}\n' "$PWD" >"$build/CHiredisShims/module.modulemap"
 clang -fsanitize=fuzzer-no-link,address -g -O1 -c Sources/CHiredisShims/shims.c -I Sources/CHiredisShims/include -o "$build/CHiredisShims.o"
 library RedisClient -I Sources/CHiredis -I "$build/CHiredisShims" Sources/RedisClient/*.swift
-library AuctionStore -enable-testing -I Sources/CHiredis -I "$build/CHiredisShims" -lRedisClient -lAuctionProtocol -lAuctionCore Sources/AuctionStore/*.swift
+library AuctionStore -enable-testing -I Sources/CHiredis -I "$build/CHiredisShims" -I Sources/COpenSSL -lRedisClient -lCryptoPrimitives \
+  -lAuctionProtocol -lAuctionCore Sources/AuctionStore/*.swift
 
 # sources TARGET — what a target is built from, besides its own file.
 sources() {
   case $1 in
     HTTPRoute) printf 'Sources/AuctionServer/%s.swift\n' "${routes[@]}"; echo -I; echo Sources/COpenSSL; echo -lWebServer; echo -lCryptoPrimitives ;;
-    RedisReply) printf '%s\n' -I Sources/CHiredis -I "$build/CHiredisShims" -lAuctionStore -lRedisClient "$build/CHiredisShims.o" ;;
+    RedisReply) printf '%s\n' -I Sources/CHiredis -I "$build/CHiredisShims" -I Sources/COpenSSL -lAuctionStore -lRedisClient -lCryptoPrimitives "$build/CHiredisShims.o" ;;
   esac
 }
 
