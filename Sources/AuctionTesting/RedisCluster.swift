@@ -19,6 +19,7 @@ public final class RedisCluster: @unchecked Sendable {
                     "--repl-diskless-sync-delay", "0",
                 ])
         }
+        StoppedAtExit.shared.add(nodes)
         let (status, text) = try runProgram(
             "/usr/bin/redis-cli",
             ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + [
@@ -51,5 +52,27 @@ public final class RedisCluster: @unchecked Sendable {
     public func id(of node: RedisServer) throws -> String {
         guard let id = try node.connect().execute("CLUSTER", "MYID").string else { throw RedisServerError(description: "no CLUSTER MYID") }
         return id
+    }
+}
+
+/// A cluster a suite keeps in a `static let` is never released, and its nodes would outlive the
+/// test process (a dozen `redis-server`s per run): every node made is killed when the process exits.
+private final class StoppedAtExit: @unchecked Sendable {
+    static let shared = StoppedAtExit()
+    private let lock = NSLock()
+    private var servers: [RedisServer] = []
+
+    func add(_ more: [RedisServer]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if servers.isEmpty { atexit { StoppedAtExit.shared.killAll() } }
+        servers += more
+    }
+
+    private func killAll() {
+        lock.lock()
+        let all = servers
+        lock.unlock()
+        for server in all { server.kill9() }
     }
 }
