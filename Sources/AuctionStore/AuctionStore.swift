@@ -145,10 +145,7 @@ public final class AuctionStore {
             guard let parts = item.array, parts.count == 2, let id = parts[0].string, let flat = parts[1].array,
                 let seq = id.split(separator: "-").last.flatMap({ Int64($0) })
             else { throw .corrupted(auctionId: auctionId, reason: "a log entry that is not a Stream entry: \(item)") }
-            let fields = stride(from: 0, to: flat.count - 1, by: 2).map { index in
-                AuctionRecord.Field(flat[index].string ?? "", flat[index + 1].string ?? "")
-            }
-            entries.append(AuctionRecord.Entry(seq: seq, fields: fields))
+            entries.append(AuctionRecord.Entry(seq: seq, fields: Self.recordFields(flat)))
         }
         return AuctionRecord(auctionId: auctionId, plan: plan, entries: entries, head: replies[2].string)
     }
@@ -186,10 +183,7 @@ public final class AuctionStore {
                 return .failure(.corrupted(auctionId: auctionId, reason: "unreadable log entry \(parts[0].string ?? "?")"))
             }
             if pairs.count >= 2, pairs[pairs.count - 2].string == "prev" {
-                let fields = stride(from: 0, to: pairs.count - 1, by: 2).map {
-                    AuctionRecord.Field(pairs[$0].string ?? "", pairs[$0 + 1].string ?? "")
-                }
-                event.hash = SHA256.hex(AuctionRecord.canonical(fields))
+                event.hash = SHA256.hex(AuctionRecord.canonical(Self.recordFields(pairs)))
             }
             events.append(event)
         }
@@ -272,11 +266,7 @@ public final class AuctionStore {
                 }
                 if !lostScript { return answers }
             }
-            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
-                throw RedisError.server("SCRIPT LOAD of \(script.name) returned no hash")
-            }
-            scriptHashes[script.name] = hash
-            return try send(hash)
+            return try send(try load(script, on: connection))
         }
     }
 
@@ -290,13 +280,6 @@ public final class AuctionStore {
         func failing(_ error: AuctionStoreError) -> [Result<RedisReply, AuctionStoreError>] { calls.map { _ in .failure(error) } }
         let connection: any RedisCommands
         do { connection = try connected() } catch { return failing(.unavailable(error)) }
-        func load() throws(RedisError) -> String {
-            guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
-                throw .server("SCRIPT LOAD of \(script.name) returned no hash")
-            }
-            scriptHashes[script.name] = hash
-            return hash
-        }
         func send(_ hash: String) -> [Result<RedisReply, RedisError>] {
             connection.exchangeEachServerApart(
                 calls.map { call in (["EVALSHA", hash, String(call.keys.count)] + call.keys + call.arguments).map { Array($0.utf8) } })
@@ -304,12 +287,12 @@ public final class AuctionStore {
         var replies: [Result<RedisReply, RedisError>]
         do throws(RedisError) {
             var hash = scriptHashes[script.name] ?? ""
-            if hash.isEmpty { hash = try load() }
+            if hash.isEmpty { hash = try load(script, on: connection) }
             replies = send(hash)
             let lostScript = replies.contains {
                 if case .success(.error(let message)) = $0 { message.hasPrefix("NOSCRIPT") } else { false }
             }
-            if lostScript { replies = send(try load()) }
+            if lostScript { replies = send(try load(script, on: connection)) }
         } catch {
             return failing(Self.storeError(error))
         }
@@ -322,11 +305,25 @@ public final class AuctionStore {
         }
     }
 
+    /// Loads `script` (every primary, on a cluster) and remembers its hash.
+    private func load(_ script: RedisScript, on connection: any RedisCommands) throws(RedisError) -> String {
+        guard let hash = try connection.execute("SCRIPT", "LOAD", script.source(onCluster: endpoint.cluster != nil)).string else {
+            throw .server("SCRIPT LOAD of \(script.name) returned no hash")
+        }
+        scriptHashes[script.name] = hash
+        return hash
+    }
+
     static func storeError(_ error: RedisError) -> AuctionStoreError {
         if case .server(let message) = error { .redis(message) } else { .unavailable(error) }
     }
 
     func command(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }
+
+    /// A Stream entry's fields in the order written (`fieldMap` loses it).
+    static func recordFields(_ flat: [RedisReply]) -> [AuctionRecord.Field] {
+        stride(from: 0, to: flat.count - 1, by: 2).map { AuctionRecord.Field(flat[$0].string ?? "", flat[$0 + 1].string ?? "") }
+    }
 
     static func fieldMap(_ flat: [RedisReply]) -> [String: String] {
         var map: [String: String] = [:]

@@ -145,17 +145,27 @@ public final class RedisClusterConnection: RedisCommands {
 
     public func exchangeEachServerApart(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>] {
         var results = [Result<RedisReply, RedisError>?](repeating: nil, count: commands.count)
+        // The map is read at most twice for the whole batch: once if something said it changed,
+        // once more if a slot has no primary in it (a failover under way).
+        do throws(RedisError) {
+            if mapIsStale { try refreshMap() }
+        } catch {
+            return commands.map { _ in .failure(error) }
+        }
         var groups: [RedisAddress: [Int]] = [:]
-        for index in commands.indices {
-            do throws(RedisError) {
-                if mapIsStale { try refreshMap() }
-                guard let slot = Self.slot(of: commands[index]), let primary = try primary(for: slot) else {
-                    throw .connectionFailed(address: "cluster", reason: "no primary serves the command's slot")
+        var unplaced: [Int] = []
+        for pass in 0..<2 {
+            for index in pass == 0 ? Array(commands.indices) : unplaced {
+                if let slot = Self.slot(of: commands[index]), let primary = map.primary(for: slot) {
+                    groups[primary, default: []].append(index)
+                } else if pass == 0 {
+                    unplaced.append(index)
+                } else {
+                    results[index] = .failure(.connectionFailed(address: "cluster", reason: "no primary serves the command's slot"))
                 }
-                groups[primary, default: []].append(index)
-            } catch {
-                results[index] = .failure(error)
             }
+            if unplaced.isEmpty { break }
+            if pass == 0 { try? refreshMap() }
         }
         var sent: [(address: RedisAddress, indices: [Int], connection: RedisConnection)] = []
         for (address, indices) in groups {
