@@ -82,7 +82,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        .target(name: "TenderSandbox", dependencies: ["AuctionCore", "WebServer"]),
+        .target(name: "TenderSandbox", dependencies: ["AuctionCore", "CryptoPrimitives", "WebServer"]),
         .executableTarget(
             name: "tender-sandbox",
             dependencies: [
@@ -132,10 +132,13 @@ let package = Package(
                 "AuctionRuntime", "AuctionCore", "AuctionStore", "AuctionTesting", "Locking", "RedisClient", "TenderAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting", "Locking"]),
+        .testTarget(name: "TenderAPITests", dependencies: ["TenderAPI", "AuctionCore", "AuctionTesting", "CryptoPrimitives", "Locking"]),
         .testTarget(
             name: "AuctionServerTests",
-            dependencies: ["AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "Locking", "RedisClient"]),
+            dependencies: [
+                "AuctionServer", "AuctionRuntime", "AuctionStore", "AuctionCore", "AuctionTesting", "CryptoPrimitives", "Locking",
+                "RedisClient",
+            ]),
         .testTarget(name: "TenderSandboxTests", dependencies: ["TenderSandbox"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "AuctionTesting", "AuctionServer", "AuctionCore"]),
     ],

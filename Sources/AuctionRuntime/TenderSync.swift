@@ -20,15 +20,18 @@ public struct TenderSyncSettings: Sendable {
     public var interval: Duration
     /// The longest wait between two attempts at one report.
     public var maximumReportBackoff: Duration
+    /// How the audit document reaches the tender (`auditUpload`).
+    public var documentUpload: DocumentUpload
 
     public init(
         followFeed: Bool = false, feedInterval: Duration = .seconds(2), interval: Duration = .milliseconds(500),
-        maximumReportBackoff: Duration = .seconds(60)
+        maximumReportBackoff: Duration = .seconds(60), documentUpload: DocumentUpload = .multipart
     ) {
         self.followFeed = followFeed
         self.feedInterval = feedInterval
         self.interval = interval
         self.maximumReportBackoff = maximumReportBackoff
+        self.documentUpload = documentUpload
     }
 }
 
@@ -385,9 +388,23 @@ struct SyncWork: LoopWork {
             let yaml = try replay.document(serviceVersion: serviceVersion).yaml()
             var documentId = try store.auditDocumentId(of: id)
             if documentId == nil { documentId = try api.documents(resource, id: input.tenderId).last { $0.title == title }?.id }
-            let file = try api.uploadDocument(
-                resource, id: input.tenderId, replacing: documentId, fileName: title, contentType: "application/yaml",
-                contents: Array(yaml.utf8))
+            let file: TenderFile
+            switch settings.documentUpload {
+            case .multipart:
+                file = try api.uploadDocument(
+                    resource, id: input.tenderId, replacing: documentId, fileName: title, contentType: "application/yaml",
+                    contents: Array(yaml.utf8))
+            case .documentService(let service):
+                // Uploaded again on a retry: the service keeps a file nothing links to, and the
+                // tender links the one attached.
+                let stored: StoredFile
+                do { stored = try service.upload(fileName: title, contentType: "application/yaml", contents: Array(yaml.utf8)) } catch {
+                    // Even a refusal there (credentials) is the service's set-up, not the tender's
+                    // answer: the document waits in the outbox until it is mended.
+                    throw DocumentServiceFailure(error: error)
+                }
+                file = try api.attachDocument(resource, id: input.tenderId, replacing: documentId, stored)
+            }
             try store.auditAttached(id, documentId: file.id, coveringSeq: record.entries.last?.seq ?? 0)
             retryAt[key] = nil
             logger.notice("audit document attached", metadata: ["auction": "\(id)", "document": "\(file.id)", "head": "\(replay.head)"])
@@ -400,6 +417,11 @@ struct SyncWork: LoopWork {
             logger.warning("audit document not attached yet", metadata: ["auction": "\(id)", "error": "\(error)"])
             later(key)
         }
+    }
+
+    struct DocumentServiceFailure: Error, CustomStringConvertible {
+        let error: TenderAPIError
+        var description: String { "the document service: \(error)".replacingOccurrences(of: "the tender API", with: "it") }
     }
 
     // MARK: - Names (SPEC §5.4)

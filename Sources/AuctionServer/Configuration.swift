@@ -22,6 +22,10 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var apiResources = "tenders,auctions"
     public var apiTimeoutSeconds = 10
     public var apiRetrySeconds = 10
+    public var auditUpload = AuditUpload.multipart
+    public var documentServiceUrl = ""
+    public var documentServiceUser = ""
+    public var documentServicePassword = ""
     public var hashSecrets = ""
     public var adminToken = ""
     public var feed = false
@@ -75,6 +79,7 @@ public struct Configuration: Codable, Sendable, Equatable {
     }
 
     public enum RedisDurability: String, ConfigurationChoice { case required, relaxed }
+    public enum AuditUpload: String, ConfigurationChoice { case multipart, documentService }
     public enum LogLevel: String, ConfigurationChoice { case trace, debug, info, notice, warning, error, critical }
 
     /// The whole numbers' bounds, checked after decoding.

@@ -19,6 +19,8 @@ public final class SandboxProcess: @unchecked Sendable {
 
     /// `AUCTIOND_API_URL` for an auctiond that talks to this sandbox.
     public var apiURL: String { "http://127.0.0.1:\(port)/api/2.5" }
+    /// The document service the sandbox also plays (`POST /upload`, `GET /get/{id}`).
+    public var documentServiceURL: String { "http://127.0.0.1:\(port)" }
     public var log: String { process.log }
 
     public func stop() { process.stop() }

@@ -1,4 +1,4 @@
-// The one place that calls OpenSSL: SHA-256, HMAC-SHA256, constant-time comparison, random bytes
+// The one place that calls OpenSSL: SHA-256, MD5, HMAC-SHA256, constant-time comparison, random bytes
 // (and, in TLSClient.swift, TLS for the tender API's client).
 import COpenSSL
 
@@ -14,22 +14,29 @@ func check(_ result: Int32, _ operation: String) throws(CryptoError) {
 
 public enum SHA256 {
     /// The 32-byte SHA-256 of `message` (FIPS 180-4).
-    public static func hash(_ message: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let result = message.withUnsafeBufferPointer { m in EVP_Digest(m.baseAddress, m.count, &out, &length, EVP_sha256(), nil) }
-        // SHA-256 only fails on allocation failure; nothing sensible can continue then.
-        precondition(result == 1 && length == 32, "SHA-256 failed inside OpenSSL")
-        return Array(out.prefix(32))
-    }
+    public static func hash(_ message: [UInt8]) -> [UInt8] { digest(message, EVP_sha256(), size: 32, name: "SHA-256") }
 
     /// `hash` in lowercase hex, as the scripts write it.
-    public static func hex(_ message: [UInt8]) -> String {
-        hash(message).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
-    }
+    public static func hex(_ message: [UInt8]) -> String { hash(message).hexString }
+}
+
+/// MD5, for the `md5:` hashes the tender API and its document service put on files (not for
+/// anything that must resist forgery).
+public enum MD5 {
+    /// The 16-byte MD5 of `message` (RFC 1321).
+    public static func hash(_ message: [UInt8]) -> [UInt8] { digest(message, EVP_md5(), size: 16, name: "MD5") }
+
+    /// `hash` in lowercase hex.
+    public static func hex(_ message: [UInt8]) -> String { hash(message).hexString }
+}
+
+private func digest(_ message: [UInt8], _ kind: OpaquePointer?, size: Int, name: String) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+    var length: UInt32 = 0
+    let result = message.withUnsafeBufferPointer { m in EVP_Digest(m.baseAddress, m.count, &out, &length, kind, nil) }
+    // A digest only fails on allocation failure; nothing sensible can continue then.
+    precondition(result == 1 && length == size, "\(name) failed inside OpenSSL")
+    return Array(out.prefix(size))
 }
 
 public enum HMACSHA256 {

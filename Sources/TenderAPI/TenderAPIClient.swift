@@ -164,55 +164,51 @@ public struct TenderFile: Codable, Sendable, Equatable {
 
 public final class TenderAPIClient: Sendable {
     public let settings: TenderAPISettings
-    /// nil when the base URL cannot be used; every call then answers `unavailable` with why.
-    private let transport: Result<HTTPTransport, TransportProblem>
-    private let authorization: String
-    /// The API pins a client to one of its servers with a `SERVER_ID` cookie and answers 412 to a
-    /// write that lacks it; the cookie it sets is sent from then on.
-    private let serverCookie = Locked<String?>(nil)
+    private let requester: APIRequester
 
     public init(settings: TenderAPISettings) {
         self.settings = settings
-        transport = Result { () throws(TransportProblem) in
-            try HTTPTransport(origin: HTTPOrigin(baseURL: settings.baseURL), trustedCertificatesFile: settings.trustedCertificatesFile)
-        }
-        authorization = "Basic " + Data("\(settings.token):".utf8).base64EncodedString()
+        requester = APIRequester(baseURL: settings.baseURL, user: settings.token, password: "", settings: settings)
     }
 
     // MARK: - The calls of SPEC §5
 
     /// `GET /{resource}/{id}`: the public document.
     public func tender(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
-        try decode(APIEnvelope<TenderDocument>.self, send("GET", "/\(resource.rawValue)/\(id)")).data
+        try requester.decode(APIEnvelope<TenderDocument>.self, requester.send("GET", "/\(resource.rawValue)/\(id)")).data
     }
 
     /// `GET /{resource}/{id}/auction`: the private view with the bids' prices.
     public func auctionView(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
-        try decode(APIEnvelope<TenderDocument>.self, send("GET", "/\(resource.rawValue)/\(id)/auction")).data
+        try requester.decode(APIEnvelope<TenderDocument>.self, requester.send("GET", "/\(resource.rawValue)/\(id)/auction")).data
     }
 
     /// `PATCH /{resource}/{id}/auction[/{lotId}]` with `{"data": …}`: the links.
     @discardableResult
     public func patchAuction(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
-        try decode(APIEnvelope<TenderDocument>.self, send("PATCH", Self.auctionPath(resource, id, lotId), body: body)).data
+        try requester.decode(
+            APIEnvelope<TenderDocument>.self, requester.send("PATCH", Self.auctionPath(resource, id, lotId), body: body)
+        ).data
     }
 
     /// `POST /{resource}/{id}/auction[/{lotId}]` with the results.
     @discardableResult
     public func postResults(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
-        try decode(APIEnvelope<TenderDocument>.self, send("POST", Self.auctionPath(resource, id, lotId), body: body)).data
+        try requester.decode(
+            APIEnvelope<TenderDocument>.self, requester.send("POST", Self.auctionPath(resource, id, lotId), body: body)
+        ).data
     }
 
     /// `GET /{resource}?offset=…`: the tenders changed after `offset`, oldest first.
     public func tenderList(_ resource: TenderResource, offset: String?) throws(TenderAPIError) -> TenderListPage {
         var query = [("opt_fields", "status")]
         if let offset { query.append(("offset", offset)) }
-        return try decode(TenderListPage.self, send("GET", "/\(resource.rawValue)", query: query))
+        return try requester.decode(TenderListPage.self, requester.send("GET", "/\(resource.rawValue)", query: query))
     }
 
     /// `GET /{resource}/{id}/documents`: the tender's documents, the latest version of each.
     public func documents(_ resource: TenderResource, id: String) throws(TenderAPIError) -> [TenderFile] {
-        try decode(APIEnvelope<[TenderFile]>.self, send("GET", "/\(resource.rawValue)/\(id)/documents")).data
+        try requester.decode(APIEnvelope<[TenderFile]>.self, requester.send("GET", "/\(resource.rawValue)/\(id)/documents")).data
     }
 
     /// Attaches a file to the tender (`POST /{resource}/{id}/documents`, multipart, as the API's
@@ -223,15 +219,27 @@ public final class TenderAPIClient: Sendable {
         _ resource: TenderResource, id: String, replacing documentId: String? = nil, fileName: String, contentType: String,
         contents: [UInt8]
     ) throws(TenderAPIError) -> TenderFile {
-        let boundary = "auctiond-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let safeName = fileName.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: "\r", with: "_")
-            .replacingOccurrences(of: "\n", with: "_")
-        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(safeName)\"\r\n".utf8)
-        body += Array("Content-Type: \(contentType)\r\n\r\n".utf8) + contents + Array("\r\n--\(boundary)--\r\n".utf8)
-        let path = "/\(resource.rawValue)/\(id)/documents" + (documentId.map { "/\($0)" } ?? "")
-        return try decode(
+        let form = MultipartFile(fileName: fileName, contentType: contentType, contents: contents)
+        return try requester.decode(
             APIEnvelope<TenderFile>.self,
-            send(documentId == nil ? "POST" : "PUT", path, body: Data(body), contentType: "multipart/form-data; boundary=\(boundary)")
+            requester.send(
+                documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: form.body,
+                contentType: form.contentType)
+        ).data
+    }
+
+    /// Attaches a file the document service holds (`POST …/documents`, or `PUT …/documents/{id}`
+    /// in place of `replacing`, with its `url`, `hash`, `title` and `format` as JSON: the second
+    /// step of the seeds' "Upload document with registration").
+    @discardableResult
+    public func attachDocument(
+        _ resource: TenderResource, id: String, replacing documentId: String? = nil, _ stored: StoredFile
+    ) throws(TenderAPIError) -> TenderFile {
+        let body: Data
+        do { body = try JSONEncoder().encode(APIEnvelope(data: stored)) } catch { throw .undecodable("\(error)") }
+        return try requester.decode(
+            APIEnvelope<TenderFile>.self,
+            requester.send(documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: body)
         ).data
     }
 
@@ -239,105 +247,7 @@ public final class TenderAPIClient: Sendable {
         "/\(resource.rawValue)/\(id)/auction" + (lotId.map { "/\($0)" } ?? "")
     }
 
-    // MARK: - Transport
-
-    private func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(TenderAPIError) -> T {
-        do { return try JSONDecoder().decode(type, from: body) } catch {
-            throw .undecodable("\(error)")
-        }
+    static func documentPath(_ resource: TenderResource, _ id: String, _ documentId: String?) -> String {
+        "/\(resource.rawValue)/\(id)/documents" + (documentId.map { "/\($0)" } ?? "")
     }
-
-    /// Sends one request, retrying what may succeed later; returns a 2xx body.
-    private func send(
-        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String = "application/json"
-    ) throws(TenderAPIError) -> Data {
-        let transport: HTTPTransport
-        switch self.transport {
-        case .success(let ready): transport = ready
-        case .failure(let problem): throw .unavailable(problem.reason)
-        }
-        let target =
-            transport.origin.basePath + path
-            + (query.isEmpty ? "" : "?" + query.map { "\(Self.percentEncoded($0))=\(Self.percentEncoded($1))" }.joined(separator: "&"))
-        let deadline = ContinuousClock.now + settings.retryBudget
-        // Jitter spreads the retries of many auctions after an outage.
-        var backoff = Backoff(first: settings.firstBackoff, maximum: settings.maximumBackoff, jitter: 0.5)
-        var lastProblem = "no attempt"
-        let bodyBytes = body.map { [UInt8]($0) }
-        while true {
-            var headers = [("Authorization", authorization), ("Accept", "application/json"), ("User-Agent", "auctiond")]
-            if bodyBytes != nil { headers.append(("Content-Type", contentType)) }
-            let sentCookie = serverCookie.withLock { $0 }
-            if let sentCookie { headers.append(("Cookie", sentCookie)) }
-
-            var wait = backoff.next()
-            let exchanged = Result { () throws(TransportProblem) in
-                try transport.exchange(
-                    method: method, target: target, headers: headers, body: bodyBytes, deadline: .now + settings.timeout)
-            }
-            switch exchanged {
-            case .failure(let problem):
-                lastProblem = problem.reason
-            case .success(let response):
-                let (status, headers, data) = (response.status, response.headers, Data(response.body))
-                for setCookie in response.setCookies {
-                    if let pair = setCookie.split(separator: ";").first, pair.hasPrefix("SERVER_ID=") {
-                        serverCookie.withLock { $0 = String(pair) }
-                    }
-                }
-                switch status {
-                case 200..<300:
-                    return data
-                case 300..<400:
-                    // Not followed: a write sent on to another address is not the API's
-                    // contract, and the API's own addresses do not move.
-                    lastProblem = "\(status), sent on to \(headers["location"] ?? "nowhere"): set the API URL to where the API is"
-                case 412:
-                    // Sent again at once only with a cookie just received; a 412 that keeps
-                    // coming whatever we send backs off like any failure.
-                    lastProblem = "412 precondition failed"
-                    if serverCookie.withLock({ $0 }) != sentCookie { wait = .zero }
-                case 409:
-                    // A conflicting write at the API (the document changed meanwhile): later.
-                    lastProblem = "409 conflict"
-                case 429:
-                    lastProblem = "429 too many requests"
-                    if let seconds = headers["retry-after"].flatMap(Double.init) { wait = max(wait, .milliseconds(Int64(seconds * 1000))) }
-                case 500..<600:
-                    lastProblem = "\(status) " + (String(data: data.prefix(200), encoding: .utf8) ?? "")
-                default:
-                    throw .rejected(status: status, errors: Self.errors(in: data, status: status))
-                }
-            }
-            if ContinuousClock.now + wait >= deadline { throw .unavailable("\(method) \(path): \(lastProblem)") }
-            Thread.sleep(forTimeInterval: wait.inSeconds)
-        }
-    }
-
-    /// A query value as RFC 3986 leaves it: unreserved characters as they are, all others as
-    /// %XX (offsets carry `+02:00`, which a server would read as a space).
-    static func percentEncoded(_ text: String) -> String {
-        var encoded = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return encoded
-    }
-
-    private static func errors(in data: Data, status: Int) -> [APIErrorEntry] {
-        struct ErrorBody: Decodable { var errors: [APIErrorEntry] }
-        if let body = try? JSONDecoder().decode(ErrorBody.self, from: data) { return body.errors }
-        let text = String(data: data.prefix(300), encoding: .utf8) ?? "\(data.count) bytes"
-        return [APIErrorEntry(location: "body", name: nil, description: "HTTP \(status), not the API's error format: \(text)")]
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }

@@ -2,6 +2,7 @@
 // of the calls the auction service makes, on the project's own HTTP layer. Requests are answered on
 // the lws thread: every one is a few dictionary operations.
 import AuctionCore
+import CryptoPrimitives
 import Foundation
 import WebServer
 
@@ -15,11 +16,19 @@ public struct SandboxSettings: Sendable {
     public var stateDirectory: String?
     /// Answer a write without the `SERVER_ID` cookie with 412 and the cookie, as the real API does.
     public var requireServerCookie: Bool
+    /// HTTP Basic credentials of the document service it also plays (`/upload`, `/get/{id}`).
+    public var documentServiceUser: String
+    public var documentServicePassword: String
 
-    public init(token: String = "auction", stateDirectory: String? = nil, requireServerCookie: Bool = false) {
+    public init(
+        token: String = "auction", stateDirectory: String? = nil, requireServerCookie: Bool = false, documentServiceUser: String = "broker",
+        documentServicePassword: String = "broker"
+    ) {
         self.token = token
         self.stateDirectory = stateDirectory
         self.requireServerCookie = requireServerCookie
+        self.documentServiceUser = documentServiceUser
+        self.documentServicePassword = documentServicePassword
     }
 }
 
@@ -68,7 +77,7 @@ public final class TenderSandbox: WebServerDelegate {
         } else {
             response = answer(request)
         }
-        if request.path.hasPrefix("/api/") {
+        if request.path.hasPrefix("/api/") || Self.isDocumentServicePath(request.path) {
             documents.record(request.method.rawValue, request.path, response.status)
         }
         guard let delay = fault?.delayMilliseconds, delay > 0 else { return responder.respond(response) }
@@ -79,6 +88,7 @@ public final class TenderSandbox: WebServerDelegate {
     private func answer(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/").map(String.init)
         if parts.first == "sandbox" { return sandboxRoute(request, Array(parts.dropFirst())) }
+        if Self.isDocumentServicePath(request.path) { return documentServiceRoute(request, parts) }
         guard parts.count >= 3, parts[0] == "api", parts[1] == sandboxAPIVersion, sandboxResources.contains(parts[2]) else {
             return Self.apiError(404, "url", "name", "Not Found")
         }
@@ -121,20 +131,35 @@ public final class TenderSandbox: WebServerDelegate {
 
     // MARK: - Documents (`001` "Uploading documentation")
 
-    /// `POST …/documents` attaches a file (multipart, part `file`); `PUT …/documents/{id}` puts a
-    /// new version in its place (same id, new `url` and `dateModified`). As the real API, the
-    /// auction module may do so only while the auction runs or the tender is being qualified.
+    /// `POST …/documents` attaches a file, either uploaded here (multipart, part `file`) or held by
+    /// the document service (JSON `{"data": {url, hash, title, format}}`, the second step of `002`
+    /// "Upload document with registration"); `PUT …/documents/{id}` puts a new version in its place
+    /// (same id, new `url` and `dateModified`). As the real API, the auction module may do so only
+    /// while the auction runs or the tender is being qualified.
     private func upload(_ resource: String, _ id: String, replacing documentId: String?, _ request: HTTPRequest) -> HTTPResponse {
-        let file: MultipartForm.Part
-        switch MultipartForm.file(in: request.body, contentType: request.headers["content-type"] ?? "") {
-        case .success(let part): file = part
-        case .failure(let problem): return Self.apiError(problem == .noFile ? 404 : 422, "body", "file", problem.description)
-        }
         let host = request.headers["host"] ?? "127.0.0.1"
-        // Stored before the document is looked at (the store takes the same lock); a refused
-        // upload leaves bytes nothing links to.
-        let key = Self.newIdentifier()
-        documents.storeFile(key, file.bytes)
+        let contentType = request.headers["content-type"] ?? ""
+        var entry: JSONObject
+        if contentType.lowercased().hasPrefix("application/json") {
+            switch documentServiceFile(request.body) {
+            case .file(let described): entry = described
+            case .refused(let refusal): return refusal
+            }
+        } else {
+            let file: MultipartForm.Part
+            switch MultipartForm.file(in: request.body, contentType: contentType) {
+            case .success(let part): file = part
+            case .failure(let problem): return Self.apiError(problem == .noFile ? 404 : 422, "body", "file", problem.description)
+            }
+            // Stored before the document is looked at (the store takes the same lock); a refused
+            // upload leaves bytes nothing links to.
+            let key = Self.newIdentifier()
+            documents.storeFile(key, file.bytes)
+            entry = [
+                "title": file.fileName, "format": file.contentType, "hash": "md5:" + MD5.hex(file.bytes),
+                "url": "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/{id}?download=\(key)",
+            ]
+        }
         return documents.withDocument(resource, id) { document -> HTTPResponse in
             guard var tender = document else { return notFound(resource) }
             let status = tender["status"] as? String ?? ""
@@ -147,11 +172,11 @@ public final class TenderSandbox: WebServerDelegate {
             if documentId != nil, existing == nil { return Self.apiError(404, "url", "document_id", "Not Found") }
             let now = Timestamp.now.iso8601
             let newId = documentId ?? Self.newIdentifier()
-            var entry: JSONObject = [
-                "id": newId, "title": file.fileName, "format": file.contentType, "documentOf": "tender",
-                "url": "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/\(newId)?download=\(key)",
-                "datePublished": now, "dateModified": now,
-            ]
+            entry["id"] = newId
+            entry["url"] = (entry["url"] as? String)?.replacingOccurrences(of: "/documents/{id}?", with: "/documents/\(newId)?")
+            entry["documentOf"] = "tender"
+            entry["datePublished"] = now
+            entry["dateModified"] = now
             if let existing {
                 entry["datePublished"] = files[existing]["datePublished"] ?? now
                 files[existing] = entry

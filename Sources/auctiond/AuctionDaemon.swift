@@ -188,9 +188,21 @@ struct Wiring {
                 pauseBeforeRound: milliseconds(stages.highestCostPauseSeconds),
                 turn: milliseconds(stages.highestCostTurnSeconds)),
             maxOutageShiftMilliseconds: milliseconds(stages.maxOutageShiftSeconds))
+        var documentUpload = DocumentUpload.multipart
+        if config.auditUpload == .documentService {
+            guard URL(string: config.documentServiceUrl)?.scheme?.hasPrefix("http") == true else {
+                throw ValidationError(
+                    "auditUpload is documentService, so documentServiceUrl must be the document service's http(s) URL, got '\(config.documentServiceUrl)'"
+                )
+            }
+            documentUpload = .documentService(
+                DocumentServiceClient(
+                    baseURL: config.documentServiceUrl, user: config.documentServiceUser, password: config.documentServicePassword,
+                    settings: tenderAPI))
+        }
         let sync = TenderSyncSettings(
             followFeed: config.feed, feedInterval: .milliseconds(config.feedIntervalMilliseconds),
-            interval: .milliseconds(config.syncIntervalMilliseconds))
+            interval: .milliseconds(config.syncIntervalMilliseconds), documentUpload: documentUpload)
         var clock = ClockSettings()
         clock.leaseTTL = .milliseconds(config.clock.leaseTtlMilliseconds)
         clock.leaseRenewal = .milliseconds(config.clock.leaseRenewalMilliseconds)

@@ -12,7 +12,8 @@ struct TenderSandboxCommand: ParsableCommand {
         discussion: """
             Test routes: POST /sandbox/tenders|auctions {"data": <document>} stores a document (startDate may be \
             now+<seconds>s or now-<seconds>s); POST /sandbox/faults {"data": {"count": 2, "status": 503, "body": "…", "delayMilliseconds": 0}} fails or delays the next API requests; \
-            GET /sandbox/requests lists the API requests answered.
+            GET /sandbox/requests lists the API requests answered. It also plays the document service
+            (POST /upload, GET /get/{id}) at its own root.
             """)
 
     @Option(help: "Address to listen on.") var listen = "127.0.0.1:6543"
@@ -23,6 +24,9 @@ struct TenderSandboxCommand: ParsableCommand {
     @Option(help: "Also serve the API over https on this host:port (with --tls-certificate and --tls-private-key).") var tlsListen: String?
     @Option(help: "PEM certificate (chain) for --tls-listen.") var tlsCertificate: String?
     @Option(help: "PEM private key for --tls-listen.") var tlsPrivateKey: String?
+    @Option(help: "HTTP Basic user name at the document service it also plays (POST /upload, GET /get/{id}).")
+    var documentServiceUser = "broker"
+    @Option(help: "HTTP Basic password at the document service.") var documentServicePassword = "broker"
 
     /// "host:port" as its parts.
     func address(_ text: String, _ option: String) throws -> (host: String, port: Int) {
@@ -45,7 +49,9 @@ struct TenderSandboxCommand: ParsableCommand {
         let sandbox: TenderSandbox
         do {
             sandbox = try TenderSandbox(
-                settings: SandboxSettings(token: token, stateDirectory: state, requireServerCookie: requireServerCookie))
+                settings: SandboxSettings(
+                    token: token, stateDirectory: state, requireServerCookie: requireServerCookie, documentServiceUser: documentServiceUser,
+                    documentServicePassword: documentServicePassword))
         } catch { throw ValidationError("cannot read the state folder \(state ?? ""): \(error)") }
         if let fixtures {
             do {

@@ -1,5 +1,6 @@
 import AuctionCore
 import AuctionTesting
+import CryptoPrimitives
 import Foundation
 import TenderAPI
 import Testing
@@ -45,6 +46,7 @@ import Testing
             .tenders, id: "t-docs", fileName: "audit_t-docs.yaml", contentType: "application/yaml", contents: Array("first: 1\n".utf8))
         #expect(first.title == "audit_t-docs.yaml")
         #expect(first.format == "application/yaml")
+        #expect(first.hash == "md5:" + MD5.hex(Array("first: 1\n".utf8)))
         func download(_ file: TenderFile) -> String? {
             guard let url = file.url, let path = url.split(separator: ":").last.map({ String($0.drop { $0 != "/" }) }) else { return nil }
             return blockingHTTP("GET", port: sandbox.port, path: path)?.body
@@ -65,6 +67,64 @@ import Testing
             guard case TenderAPIError.rejected(403, let errors) = error else { return false }
             return errors.first?.description == "Can't add document in current (complete) tender status"
         }
+    }
+
+    /// The document service's way (`002` "Documents Uploading"): the file uploaded to the service,
+    /// then given to the API by its signed url and md5 hash; a new version put in its place; what
+    /// the real API and service refuse, refused by name.
+    @Test func aFileFromTheDocumentServiceIsAttachedByReference() throws {
+        try putTender("t-ds")
+        let service = DocumentServiceClient(
+            baseURL: sandbox.documentServiceURL, user: "broker", password: "broker", settings: client.settings)
+        let bytes = Array("first: 1\n".utf8)
+        let stored = try service.upload(fileName: "audit_t-ds.yaml", contentType: "application/yaml", contents: bytes)
+        #expect(stored.hash == "md5:" + MD5.hex(bytes))
+        #expect(stored.title == "audit_t-ds.yaml")
+        #expect(stored.format == "application/yaml")
+        func download(_ url: String?) -> String? {
+            guard let url, let parts = URLComponents(string: url) else { return nil }
+            return blockingHTTP("GET", port: sandbox.port, path: parts.percentEncodedPath + "?" + (parts.percentEncodedQuery ?? ""))?.body
+        }
+        #expect(download(stored.url) == "first: 1\n")
+
+        let attached = try client.attachDocument(.tenders, id: "t-ds", stored)
+        #expect(attached.url == stored.url)
+        #expect(attached.hash == stored.hash)
+        #expect(attached.title == "audit_t-ds.yaml")
+        let newer = try service.upload(fileName: "audit_t-ds.yaml", contentType: "application/yaml", contents: Array("second: 2\n".utf8))
+        let replaced = try client.attachDocument(.tenders, id: "t-ds", replacing: attached.id, newer)
+        #expect(replaced.id == attached.id)
+        let listed = try client.documents(.tenders, id: "t-ds")
+        #expect(listed.map(\.id) == [attached.id], "replaced, not added")
+        #expect(download(listed.first?.url) == "second: 2\n")
+
+        var forgedHash = stored
+        forgedHash.hash = "md5:" + MD5.hex(Array("something else".utf8))
+        #expect(
+            apiError { try client.attachDocument(.tenders, id: "t-ds", forgedHash) }?.description.contains(
+                "Document url signature invalid.") == true)
+        var elsewhere = stored
+        elsewhere.url = "http://files.example.org/audit.yaml"
+        let foreign = apiError { try client.attachDocument(.tenders, id: "t-ds", elsewhere) }
+        #expect(foreign?.status == 403)
+        #expect(foreign?.description.contains("Can add document only from document service.") == true)
+        var untitled = stored
+        untitled.title = ""
+        #expect(
+            apiError { try client.attachDocument(.tenders, id: "t-ds", untitled) }?.description
+                == "the tender API answered 422: body.title: This field is required.")
+        let stranger = DocumentServiceClient(
+            baseURL: sandbox.documentServiceURL, user: "broker", password: "wrong", settings: client.settings)
+        #expect(apiError { _ = try stranger.upload(fileName: "x", contentType: "text/plain", contents: [1]) }?.status == 403)
+        var unsigned = URLComponents(string: stored.url)!
+        unsigned.queryItems = [URLQueryItem(name: "KeyID", value: "sandbox"), URLQueryItem(name: "Signature", value: "00")]
+        #expect(
+            blockingHTTP("GET", port: sandbox.port, path: unsigned.percentEncodedPath + "?" + unsigned.percentEncodedQuery!)?.status == 403)
+
+        try putTender("t-ds", status: "complete")
+        let late = apiError { try client.attachDocument(.tenders, id: "t-ds", stored) }
+        #expect(late?.status == 403)
+        #expect(late?.description.contains("Can't add document in current (complete) tender status") == true)
     }
 
     @Test func unknownTenderIsATypedNotFound() throws {
