@@ -175,36 +175,87 @@ function row(cells, classes = []) {
   return tr;
 }
 
+/** The protocol's columns: MEAT auctions show the full price, the coefficient and the normalised
+ * price side by side, so that the ranking can be checked by hand. */
+function stageColumns() {
+  return isMEAT()
+    ? ["stage", "bidder", "price", "coefficient", "normalizedPrice", "time", "bidTime"]
+    : ["stage", "bidder", "price", "time", "bidTime"];
+}
+
+/** The bidder's MEAT coefficient as a decimal (4 places at most), the exact fraction in its title. */
+function coefficientText(number) {
+  const exact = page.auction?.bidders.find((b) => b.number === number)?.coefficient;
+  if (!exact) return "";
+  const [numerator, denominator] = parseRatio(exact);
+  return String(Number((numerator / denominator).toFixed(4))).replace(".", language() === "en" ? "." : ",");
+}
+
+/** A bid's server time to the millisecond: the order of bids is decided at that grain. */
+function bidTimeText(ms) {
+  if (!ms) return "";
+  return `${timeText(ms)}.${String(ms % 1000).padStart(3, "0")}`;
+}
+
+/** One row of the protocol: `cells` by column name. */
+function protocolRow(cells, classes) {
+  const tr = row(stageColumns().map((column) => cells[column] ?? ""), classes);
+  const coefficient = stageColumns().indexOf("coefficient");
+  if (coefficient >= 0 && cells.exactCoefficient) tr.children[coefficient].title = cells.exactCoefficient;
+  return tr;
+}
+
 function renderStages() {
   const auction = page.auction;
+  const meat = isMEAT();
+  const head = $("stages-head");
+  const columns = stageColumns();
+  if (head.dataset.columns !== columns.join()) {
+    head.dataset.columns = columns.join();
+    head.replaceChildren(...columns.map((column) => {
+      const th = document.createElement("th");
+      th.dataset.i18n = column;
+      th.textContent = t(column);
+      return th;
+    }));
+  }
   const body = $("stages").querySelector("tbody");
   body.replaceChildren();
-  const heading = row([t("initial"), "", "", ""], ["section"]);
-  body.append(heading);
+  const priceCells = (entry, bidder) => meat
+    ? {
+      price: entry.amount !== undefined ? display(entry.amount, language()) : "",
+      coefficient: coefficientText(bidder),
+      exactCoefficient: page.auction.bidders.find((b) => b.number === bidder)?.coefficient,
+      normalizedPrice: entry.normalizedAmount !== undefined ? display(entry.normalizedAmount, language()) : "",
+    }
+    : { price: priceText(entry) };
+  body.append(protocolRow({ stage: t("initial") }, ["section"]));
   for (const bid of auction.initialBids) {
     const mine = page.me?.number === bid.bidder;
-    body.append(row(["", label(bid.bidder), priceText(bid), timeText(bid.time)], mine ? ["mine"] : []));
+    body.append(protocolRow({ bidder: label(bid.bidder), ...priceCells(bid, bid.bidder), time: timeText(bid.time) }, mine ? ["mine"] : []));
   }
   auction.stages.forEach((stage, index) => {
-    let name;
-    let bidder = "";
-    let price = "";
+    const cells = { time: timeText(stage.start) };
     const classes = [];
     if (stage.type === "pause") {
-      name = t("pause", { round: stage.round ?? 1 });
+      cells.stage = t("pause", { round: stage.round ?? 1 });
       classes.push("section");
     } else if (stage.type === "bids") {
-      name = t("round", { round: stage.round });
-      bidder = label(stage.bidder);
-      price = priceText(stage);
-      if (stage.changed) { price += ` • ${t("changed")}`; classes.push("changed"); }
+      cells.stage = t("round", { round: stage.round });
+      cells.bidder = label(stage.bidder);
+      if (stage.amount !== undefined || stage.normalizedAmount !== undefined) Object.assign(cells, priceCells(stage, stage.bidder));
+      if (stage.changed) {
+        cells.price = [cells.price, t("changed")].filter(Boolean).join(" • ");
+        classes.push("changed");
+      }
+      cells.bidTime = bidTimeText(stage.time);
       if (page.me?.number === stage.bidder) classes.push("mine");
     } else {
-      name = t(stage.type);
+      cells.stage = t(stage.type);
       classes.push("section");
     }
     if (index === auction.currentStage) classes.push("current");
-    const tr = row([name, bidder, price, timeText(stage.start)], classes);
+    const tr = protocolRow(cells, classes);
     tr.dataset.stage = String(index);
     if (index === auction.currentStage) tr.setAttribute("aria-current", "step");
     body.append(tr);
@@ -223,13 +274,16 @@ function renderResults() {
   list.replaceChildren();
   for (const result of auction.results) {
     const item = document.createElement("li");
-    item.textContent = `${label(result.bidder)} — ${priceText(result)}`;
+    const coefficient = coefficientText(result.bidder);
+    item.textContent = `${label(result.bidder)} — ${priceText(result)}` + (coefficient ? ` (${t("coefficient")} ${coefficient})` : "");
     if (page.me?.number === result.bidder) item.classList.add("mine");
     list.append(item);
   }
   // The record's head (docs/AUDIT.md): anyone holding the audit document can check it against this.
   $("record").hidden = !auction.chainHead;
   $("chain-head").textContent = auction.chainHead ?? "";
+  // The whole record, replayed by the service from its log; the same document is on the tender.
+  $("audit-link").href = `/api/v1/auctions/${encodeURIComponent(auctionId)}/audit`;
 }
 
 // MARK: - The turn form

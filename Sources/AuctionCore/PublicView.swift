@@ -16,6 +16,8 @@ public struct PublicAuctionState: Codable, Sendable, Equatable {
         public var amount: String?
         public var normalizedAmount: String?
         public var changed: Bool?
+        /// The server time of the bid that changed the price in this turn, once the turn has ended.
+        public var time: Int64? = nil
     }
 
     public struct BidView: Codable, Sendable, Equatable {
@@ -29,15 +31,19 @@ public struct PublicAuctionState: Codable, Sendable, Equatable {
         public var number: Int
         public var label: String
         public var name: String?
+        /// MEAT: the bidder's coefficient as an exact fraction ("23/20"), shown with the amounts
+        /// once the results are final; the price that ranks is amount / coefficient.
+        public var coefficient: String? = nil
 
         public func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(number, forKey: .number)
             try container.encode(label, forKey: .label)
             try container.encode(name, forKey: .name)  // null until announced, as the protocol shows
+            try container.encodeIfPresent(coefficient, forKey: .coefficient)
         }
 
-        enum CodingKeys: String, CodingKey { case number, label, name }
+        enum CodingKeys: String, CodingKey { case number, label, name, coefficient }
     }
 
     public var id: String
@@ -107,7 +113,7 @@ extension AuctionState {
                 end: stage.end?.milliseconds,
                 amount: revealAmounts ? stage.outcome?.amount.formatted : nil,
                 normalizedAmount: input.isMEAT ? stageNormalizedText(stage) : nil,
-                changed: stage.changed)
+                changed: stage.changed, time: stage.changed == true ? stage.outcome?.date.milliseconds : nil)
         }
         return PublicAuctionState(
             id: input.auctionId, tenderId: input.tenderId, lotId: input.lotId, tenderID: input.tenderID,
@@ -119,7 +125,9 @@ extension AuctionState {
             initialBids: participants.enumerated().map { bid($0.offset + 1, $0.element.initial) },
             results: ranking.map { bid($0, prices[$0 - 1]) },
             bidders: participants.indices.map { index in
-                .init(number: index + 1, label: "Bidder \(index + 1)", name: status == .announced ? names?[index] : nil)
+                .init(
+                    number: index + 1, label: "Bidder \(index + 1)", name: status == .announced ? names?[index] : nil,
+                    coefficient: input.isMEAT && revealAmounts ? participants[index].coefficient.description : nil)
             },
             serverTime: serverTime.milliseconds)
     }

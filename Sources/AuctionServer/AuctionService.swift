@@ -313,6 +313,31 @@ public final class AuctionService: WebServerDelegate {
     }
 }
 
+extension AuctionService {
+    /// The document `auctiond audit` prints, from the record as Redis holds it now. Before the
+    /// auction has ended there is nothing final to show (409); a record whose chain does not hold
+    /// is named as broken (500), never served as if it were whole.
+    static func auditDocument(of id: String, store: AuctionStore) -> HTTPResponse {
+        do {
+            let replay = try Replay(try store.record(of: id))
+            guard [.finished, .announced, .cancelled].contains(replay.state.status) else {
+                return APIError(
+                    status: 409, code: "not_ended",
+                    message: "Auction \(id) is \(replay.state.status.rawValue): its audit document is made once it has ended."
+                ).response
+            }
+            let yaml = try replay.document(serviceVersion: serviceVersion).yaml()
+            return HTTPResponse(status: 200, contentType: "application/yaml; charset=utf-8", body: Array(yaml.utf8))
+        } catch AuctionStoreError.unknownAuction(_) {
+            return APIError.notFound("Auction \(id)").response
+        } catch let error as ReplayError {
+            return APIError(status: 500, code: "record_broken", message: "The record of auction \(id) does not hold: \(error)").response
+        } catch {
+            return APIError(status: 503, code: "redis_unavailable", message: "\(error)").response
+        }
+    }
+}
+
 extension AuctionService: ServiceRuntime {
     var serverTime: Int64 { clock.now.milliseconds }
 
@@ -353,6 +378,10 @@ extension AuctionService: ServiceRuntime {
 
     func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
         worker(for: auctionId).run { store in answer(self.cancel(auctionId, store: store)) }
+    }
+
+    func auditDocument(of auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        worker(for: auctionId).run { store in answer(Self.auditDocument(of: auctionId, store: store)) }
     }
 
     func plan(_ tenderId: String, lot: String?, answer: @escaping @Sendable (HTTPResponse) -> Void) {

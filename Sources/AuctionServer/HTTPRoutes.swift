@@ -18,6 +18,8 @@ protocol ServiceRuntime: Sendable {
     /// The auctions this process serves (scheduled, live, and ended within `memoryGrace`).
     func listedAuctions(answer: @escaping @Sendable ([AuctionListEntry]) -> Void)
     func publicState(of auctionId: String) -> PublicAuctionState?
+    /// The auction's audit document (docs/AUDIT.md), replayed from its record, once it has ended.
+    func auditDocument(of auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void)
     func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void)
     func plan(_ tenderId: String, lot: String?, answer: @escaping @Sendable (HTTPResponse) -> Void)
     /// Told of an admin request with a wrong token (logged; the token never is).
@@ -38,6 +40,7 @@ struct AuctionListEntry: Sendable, Equatable {
 enum Route: Equatable {
     case health, time, page, metrics, auctions
     case auction(String)
+    case audit(String)
     case plan(String)
     case cancel(String)
     case webSocket(String)
@@ -52,6 +55,7 @@ enum Route: Equatable {
         case 3 where s == ["api", "v1", "time"]: self = .time
         case 3 where s == ["api", "v1", "auctions"]: self = .auctions
         case 4 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]): self = .auction(s[3])
+        case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "audit": self = .audit(s[3])
         case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "plan": self = .plan(s[3])
         case 5 where s[0...2] == ["api", "v1", "auctions"] && Self.isId(s[3]) && s[4] == "cancel": self = .cancel(s[3])
         default: return nil
@@ -95,6 +99,8 @@ struct HTTPRoutes: Sendable {
         case (.get, .auction(let id)):
             guard let state = runtime.publicState(of: id) else { return respond(APIError.notFound("Auction \(id)").response) }
             respond(JSONBody.response(Envelope(data: state)))
+        case (.get, .audit(let id)):
+            runtime.auditDocument(of: id, answer: respond)
         case (.post, .cancel(let id)):
             if let refusal = adminRefusal(request) { return respond(refusal.response) }
             runtime.cancel(id, answer: respond)

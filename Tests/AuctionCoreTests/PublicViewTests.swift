@@ -22,7 +22,8 @@ import Testing
         try state.apply(.stageStarted(index: 2, at: state.stages[2].start))
         var view = state.publicView(serverTime: state.inside(2))
         #expect(view.stages[1].amount == "912.34" && view.stages[1].changed == true)
-        #expect(view.stages[2].amount == nil)
+        #expect(view.stages[1].time == state.inside(1).milliseconds, "the bid's server time, for the protocol")
+        #expect(view.stages[2].amount == nil && view.stages[2].time == nil)
         #expect(view.results.first?.bidder == 2 && view.results.first?.amount == "900.00")
         for index in 3...9 { try state.apply(.stageStarted(index: index, at: state.stages[index].start)) }
         try state.apply(.resultsReported(at: state.inside(9)))
@@ -39,9 +40,13 @@ import Testing
         #expect(view.initialBids.allSatisfy { $0.amount == nil && $0.normalizedAmount != nil })
         // 1000 / (9/7) = 777.78 beats 800: the 1000 bid is second in round 1's order.
         #expect(view.initialBids.map(\.normalizedAmount) == ["800.00", "777.78"])
+        #expect(view.bidders.allSatisfy { $0.coefficient == nil }, "no coefficient before the amounts are shown")
         for index in 0..<(state.stages.count - 1) { try state.apply(.stageStarted(index: index, at: state.stages[index].start)) }
         try state.apply(.resultsReported(at: state.stages.last!.start))
         view = state.publicView(serverTime: state.stages.last!.start)
         #expect(view.results.map(\.amount) == ["1000.00", "800.00"])
+        // The protocol shows price, coefficient and normalised price side by side once final.
+        #expect(view.bidders.map(\.coefficient) == ["1", "9/7"])
+        #expect(view.stages.filter { $0.type == .bids }.allSatisfy { $0.changed != false || $0.time == nil }, "no bid, no bid time")
     }
 }

@@ -28,6 +28,10 @@ private final class MemoryRuntime: ServiceRuntime {
     func metricsPage() -> HTTPResponse { HTTPResponse(status: 200, contentType: "text/plain", body: []) }
     func listedAuctions(answer: @escaping @Sendable ([AuctionListEntry]) -> Void) { answer(entries) }
     func publicState(of auctionId: String) -> PublicAuctionState? { states[auctionId] }
+    func auditDocument(of auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        calls.withLock { $0.append("audit \(auctionId)") }
+        answer(HTTPResponse(status: 200, contentType: "application/yaml; charset=utf-8", body: Array("auctionId: \(auctionId)\n".utf8)))
+    }
     func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
         calls.withLock { $0.append("cancel \(auctionId)") }
         answer(HTTPResponse(status: 200, contentType: "application/json", body: []))
@@ -65,6 +69,15 @@ private final class MemoryRuntime: ServiceRuntime {
         #expect(answer(routes, .post, "/api/v1/time").status == 405)
         #expect(errorCode(answer(routes, .delete, "/healthz").json) == "method_not_allowed")
         #expect(answer(routes, .get, "/api/v1/time").json?["serverTime"] as? Int64 == 1_732_000_000_123)
+    }
+
+    @Test func theAuditDocumentIsAskedOfTheRuntimeByGETOnly() {
+        let runtime = MemoryRuntime()
+        let routes = HTTPRoutes(runtime: runtime, adminToken: nil)
+        #expect(answer(routes, .get, "/api/v1/auctions/t-1_lot-2/audit").status == 200)
+        #expect(answer(routes, .post, "/api/v1/auctions/t-1/audit").status == 405)
+        #expect(answer(routes, .get, "/api/v1/auctions/bad id!/audit").status == 404)
+        #expect(runtime.calls.withLock { $0 } == ["audit t-1_lot-2"])
     }
 
     @Test func adminRoutesAskForTheTokenAndNeverReachTheRuntimeWithoutIt() {

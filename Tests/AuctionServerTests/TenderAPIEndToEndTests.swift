@@ -2,7 +2,9 @@ import AuctionCore
 import AuctionRuntime
 import AuctionStore
 import AuctionTesting
+import CryptoPrimitives
 import Foundation
+import RedisClient
 import Testing
 
 /// Redis + tender-sandbox + auctiond, all real processes, with the sandbox's demo fixtures made
@@ -12,16 +14,22 @@ final class TenderWorld: @unchecked Sendable {
     let sandbox: SandboxProcess
     let daemon: AuctiondProcess
 
-    init(feed: Bool = true) throws {
+    /// - Parameter documentService: the audit document goes through the sandbox's document service.
+    init(feed: Bool = true, documentService: Bool = false) throws {
         redis = try RedisServer()
         sandbox = try SandboxProcess()
-        daemon = try AuctiondProcess(
-            redisURL: redis.url,
-            environment: [
-                "AUCTIOND_API_URL": sandbox.apiURL, "AUCTIOND_FEED": feed ? "on" : "off",
-                "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200", "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100",
-                "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
-            ])
+        var environment = [
+            "AUCTIOND_API_URL": sandbox.apiURL, "AUCTIOND_FEED": feed ? "on" : "off",
+            "AUCTIOND_FEED_INTERVAL_MILLISECONDS": "200", "AUCTIOND_SYNC_INTERVAL_MILLISECONDS": "100",
+            "AUCTIOND_API_RETRY_SECONDS": "1", "AUCTIOND_API_TIMEOUT_SECONDS": "2",
+        ]
+        if documentService {
+            environment["AUCTIOND_AUDIT_UPLOAD"] = "documentService"
+            environment["AUCTIOND_DOCUMENT_SERVICE_URL"] = sandbox.documentServiceURL
+            environment["AUCTIOND_DOCUMENT_SERVICE_USER"] = "broker"
+            environment["AUCTIOND_DOCUMENT_SERVICE_PASSWORD"] = "broker"
+        }
+        daemon = try AuctiondProcess(redisURL: redis.url, environment: environment)
     }
 
     /// A fixture of `Config/sandbox`, starting `seconds` from now, quick.
@@ -215,6 +223,65 @@ final class TenderWorld: @unchecked Sendable {
         #expect(world.daemon.get("/api/v1/auctions/\(reportingId)")?.status == 404)
         #expect(world.daemon.log.contains("is a limited procedure: it never has an auction"))
         #expect(world.sandbox.requests().allSatisfy { !$0.path.contains("\(reportingId)/auction") })
+    }
+
+    /// `auditUpload: documentService` (`002`): the audit document is uploaded to the document
+    /// service and given to the tender by its url and md5; the tender's link serves bytes of that
+    /// hash, and they verify.
+    @Test func theAuditDocumentGoesThroughTheDocumentServiceWhenConfigured() throws {
+        let world = try TenderWorld(feed: false, documentService: true)
+        let id = try world.planOnRequest(TenderWorld.fixture("tenders/twostage-lowestcost.json", startIn: 3))
+        // The service's own route serves the same document, once the auction has ended.
+        func auditRoute(_ auction: String) -> (status: Int, body: String)? { world.daemon.get("/api/v1/auctions/\(auction)/audit") }
+        #expect(auditRoute(id)?.status == 409)
+        #expect(auditRoute(id)?.body.contains("not_ended") == true)
+        #expect(auditRoute("no-such-auction")?.status == 404)
+        let errors = TenderWorld.run(try world.bidders(resource: "tenders", tenderId: id))
+        #expect(errors.isEmpty, "\(errors)")
+        var entries: [[String: Any]] = []
+        var document: AuditDocument?
+        let attached = waitUntil(timeout: .seconds(40)) {
+            entries = (world.sandbox.tender("tenders", id)?["documents"] as? [[String: Any]] ?? []).filter {
+                $0["title"] as? String == "audit_\(id).yaml"
+            }
+            guard entries.count == 1, let url = (entries[0]["url"] as? String).flatMap(URLComponents.init(string:)),
+                url.path.hasPrefix("/get/"),
+                let body = blockingHTTP(
+                    "GET", port: world.sandbox.port, path: url.percentEncodedPath + "?" + (url.percentEncodedQuery ?? ""))?
+                    .body,
+                entries[0]["hash"] as? String == "md5:" + MD5.hex(Array(body.utf8)),
+                let read = try? AuditDocument(yaml: body)
+            else { return false }
+            document = read
+            return read.status == "announced"
+        }
+        #expect(attached, "\(entries)\n\(world.daemon.log.suffix(2000))")
+        #expect(throws: Never.self) { try document?.verify() }
+        #expect(document?.chainHead == world.publicState(id)?["chainHead"] as? String)
+        let uploads = world.sandbox.requests().filter { $0.method == "POST" && $0.path == "/upload" }
+        #expect(!uploads.isEmpty && uploads.allSatisfy { $0.status == 200 })
+        #expect(!world.sandbox.requests().contains { $0.path.hasSuffix("/documents") && $0.status >= 400 })
+
+        let served = auditRoute(id)
+        #expect(served?.status == 200)
+        let fromRoute = served.flatMap { try? AuditDocument(yaml: $0.body) }
+        #expect(fromRoute?.chainHead == document?.chainHead)
+        #expect(throws: Never.self) { try fromRoute?.verify() }
+        // An event edited in Redis: the route names the broken record, never serves it as whole.
+        let store = AuctionStore(endpoint: world.redis.endpoint)
+        var edited = try store.record(of: id).entries
+        let bid = try #require(edited.firstIndex { $0.type == "bidAccepted" })
+        let amount = try #require(edited[bid].fields.firstIndex { $0.name == "amount" })
+        edited[bid].fields[amount].value = "1"
+        let redis = try world.redis.connect()
+        try redis.execute("DEL", AuctionKeys(id).log)
+        for entry in edited {
+            try redis.execute(["XADD", AuctionKeys(id).log, "0-\(entry.seq)"] + entry.fields.flatMap { [$0.name, $0.value] })
+        }
+        let broken = auditRoute(id)
+        #expect(broken?.status == 500)
+        #expect(broken?.body.contains("record_broken") == true)
+        #expect(broken?.body.contains("event \(edited[bid].seq) (bidAccepted) does not match") == true, "\(broken?.body ?? "")")
     }
 
     @Test func resultsPostedDuringAnAPIOutageArriveOnceItIsBack() throws {

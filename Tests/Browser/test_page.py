@@ -192,6 +192,9 @@ class AuctionPageTest(unittest.TestCase):
         published = limit.replace(".", ",")
         self.assertTrue(wait_until(lambda: published in observer.find_element(By.ID, "stages").text, timeout=10))
         self.assertIn("змінено", observer.find_element(By.ID, "stages").text)
+        # The protocol gives the bid's server time to the millisecond, beside the turn's start.
+        changed = observer.find_element(By.CSS_SELECTOR, "#stages tr.changed").find_elements(By.TAG_NAME, "td")
+        self.assertRegex(changed[-1].text, r"^\d{1,2}:\d\d:\d\d\.\d{3}$")
         self.assertFalse(self.panel_shown(active))
 
         # The language switch: English on the observer's page.
@@ -206,6 +209,7 @@ class AuctionPageTest(unittest.TestCase):
         self.assertTrue(observer.find_element(By.ID, "record").is_displayed())
         self.assertIn("Record fingerprint (SHA-256)", observer.find_element(By.ID, "record").text)
         self.assertRegex(observer.find_element(By.ID, "chain-head").text, r"^[0-9a-f]{64}$")
+        self.assertTrue(observer.find_element(By.ID, "audit-link").get_attribute("href").endswith(f"/api/v1/auctions/{tender_id}/audit"))
         self.assertTrue(wait_until(lambda: "Результати аукціону" == active.find_element(By.ID, "results-heading").text))
         self.shot(observer, "observer-results", 390, 844)
         self.shot(active, "bidder-results", 390, 844)
@@ -215,6 +219,37 @@ class AuctionPageTest(unittest.TestCase):
         waiting.get(participation[0].split("&hash=")[0] + "&hash=" + "0" * 32)
         self.assertTrue(wait_until(lambda: waiting.find_element(By.ID, "link-problem").is_displayed(), timeout=5))
         self.assertIn("недійсне", waiting.find_element(By.ID, "link-problem").text)
+
+
+    def test_a_meat_auction_shows_price_coefficient_and_normalised_price(self):
+        """After a MEAT auction the protocol shows each price beside the bidder's coefficient and
+        the normalised price that ranks, and links the audit document the service replays."""
+        if self.tls:
+            self.skipTest("the page's protocol is the same over TLS")
+        with open(os.path.join(ROOT, "Config", "sandbox", "tenders", "meat.json")) as f:
+            tender = json.load(f)["data"]
+        tender["procurementMethodDetails"] = "quick, accelerator=100"
+        tender["auctionPeriod"]["startDate"] = "now+3s"
+        http("POST", self.sandbox + "/sandbox/tenders", {"data": tender})
+        observer = self.open(f"{self.service}/tenders/{tender['id']}")
+        self.assertTrue(wait_until(lambda: observer.find_element(By.ID, "status").text == "Результати оголошено", timeout=90),
+                        observer.find_element(By.ID, "status").text)
+        head = [cell.text for cell in observer.find_elements(By.CSS_SELECTOR, "#stages-head th")]
+        self.assertEqual(head, ["Етап", "Учасник", "Ціна", "Коефіцієнт", "Приведена ціна", "Час", "Час ставки"])
+        # The first initial bid: its price, its coefficient (the exact fraction as the title), the normalised price.
+        initial = observer.find_elements(By.CSS_SELECTOR, "#stages tbody tr")[1].find_elements(By.TAG_NAME, "td")
+        self.assertRegex(initial[2].text, r"^\d[\d\s]*,\d\d$")
+        self.assertRegex(initial[3].text, r"^\d(,\d+)?$")
+        self.assertTrue(initial[3].get_attribute("title"), "the exact fraction is the cell's title")
+        self.assertRegex(initial[4].text, r"^\d[\d\s]*,\d\d$")
+        self.assertIn("Коефіцієнт", observer.find_element(By.ID, "results").text)
+        link = observer.find_element(By.ID, "audit-link").get_attribute("href")
+        with urllib.request.urlopen(link, timeout=5) as answer:
+            self.assertTrue(answer.headers["Content-Type"].startswith("application/yaml"))
+            document = answer.read().decode()
+        self.assertIn(observer.find_element(By.ID, "chain-head").text, document)
+        self.assertIn("coefficient:", document)
+        self.shot(observer, "observer-meat-protocol", 1280, 800)
 
 
 class AuctionPageOverTLSTest(AuctionPageTest):
