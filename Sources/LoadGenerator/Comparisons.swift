@@ -60,7 +60,15 @@ enum Comparisons {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--port=\(port)"]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // Its own log, for the note when its clients cannot connect.
+        let logPath = NSTemporaryDirectory() + "lws-mirror-\(port).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        func serverLog() -> String {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").suffix(3).joined(separator: " | ")
+        }
         guard (try? process.run()) != nil else {
             result.note = "libwebsockets-test-server did not start"
             return result
@@ -76,11 +84,21 @@ enum Comparisons {
             return result
         }
         defer { pool.stop() }
-        _ = waitUntil(timeout: .seconds(5)) { blockingHTTP("GET", port: port, path: "/") != nil }
+        guard waitUntil(timeout: .seconds(5), { blockingHTTP("GET", port: port, path: "/") != nil }) else {
+            result.note = "libwebsockets-test-server did not answer on port \(port) (running: \(process.isRunning); \(serverLog()))"
+            return result
+        }
         let target = WebSocketTarget(port: port, path: "/", subprotocol: "lws-mirror-protocol")
         for id in 0..<clients { pool.connect(id, to: target) }
-        guard waitUntil(timeout: .seconds(120), { counter.open.load(ordering: .relaxed) >= clients }) else {
-            result.note = "only \(counter.open.load(ordering: .relaxed)) of \(clients) mirror clients connected"
+        // Given up as soon as every client has been closed once: a run whose clients are all
+        // refused is tried again at once rather than after the whole wait.
+        let connected = waitUntil(timeout: .seconds(120)) {
+            counter.open.load(ordering: .relaxed) >= clients || counter.closed.load(ordering: .relaxed) >= clients
+        }
+        guard connected, counter.open.load(ordering: .relaxed) >= clients else {
+            result.note =
+                "only \(counter.open.load(ordering: .relaxed)) of \(clients) mirror clients connected, "
+                + "\(counter.closed.load(ordering: .relaxed)) closed (server running: \(process.isRunning); \(serverLog()))"
             return result
         }
         let probe = ProcessProbe(name: "mirror", pid: process.processIdentifier)
@@ -109,6 +127,8 @@ enum Comparisons {
 
     private final class MirrorCounter: WebSocketClientDelegate, @unchecked Sendable {
         let open = Atomic<Int>(0)
+        /// Connections closed (or refused), whether or not they had opened.
+        let closed = Atomic<Int>(0)
         let bytes = Atomic<Int>(0)
         /// Wall-clock microseconds of the latest message.
         let lastReceipt = Atomic<Int64>(0)
@@ -117,7 +137,10 @@ enum Comparisons {
             lastReceipt.store(RedisClock.hostMicroseconds(), ordering: .relaxed)
             bytes.add(message.count, ordering: .relaxed)
         }
-        func disconnected(_ connection: Int, reason: String?) { open.subtract(1, ordering: .relaxed) }
+        func disconnected(_ connection: Int, reason: String?) {
+            open.subtract(1, ordering: .relaxed)
+            closed.add(1, ordering: .relaxed)
+        }
     }
 
     /// Plans an auction whose first turn stays open, and has redis-benchmark send the very
