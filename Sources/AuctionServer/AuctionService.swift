@@ -27,7 +27,8 @@ public final class AuctionService: WebServerDelegate {
     /// The live WebSocket channel, over the process's replicas and the workers.
     let channel: LiveChannel
     private let healthWorker: StoreWorker
-    /// Plans on request: its calls wait for the tender API, so they never hold up a bid's queue.
+    /// The slow requests: planning on request (it waits for the tender API) and the audit document
+    /// (a replay); they never hold up a bid's queue.
     private let planningWorker: StoreWorker
     private let feed: AuctionEventFeed
     /// The tender API, when configured (planning on request).
@@ -381,7 +382,9 @@ extension AuctionService: ServiceRuntime {
     }
 
     func auditDocument(of auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
-        worker(for: auctionId).run { store in answer(Self.auditDocument(of: auctionId, store: store)) }
+        // A replay costs milliseconds: on the worker of the slow requests, never a bid worker's
+        // queue, and not the health worker's (a load balancer's check must not wait behind it).
+        planningWorker.run { store in answer(Self.auditDocument(of: auctionId, store: store)) }
     }
 
     func plan(_ tenderId: String, lot: String?, answer: @escaping @Sendable (HTTPResponse) -> Void) {

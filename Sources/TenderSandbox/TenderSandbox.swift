@@ -132,14 +132,16 @@ public final class TenderSandbox: WebServerDelegate {
     // MARK: - Documents (`001` "Uploading documentation")
 
     /// `POST …/documents` attaches a file, either uploaded here (multipart, part `file`) or held by
-    /// the document service (JSON `{"data": {url, hash, title, format}}`, the second step of `002`
-    /// "Upload document with registration"); `PUT …/documents/{id}` puts a new version in its place
+    /// the document service (JSON `{"data": {url, hash, title, format}}`, the API's step of `002`
+    /// "Documents Uploading"); `PUT …/documents/{id}` puts a new version in its place
     /// (same id, new `url` and `dateModified`). As the real API, the auction module may do so only
     /// while the auction runs or the tender is being qualified.
     private func upload(_ resource: String, _ id: String, replacing documentId: String?, _ request: HTTPRequest) -> HTTPResponse {
         let host = request.headers["host"] ?? "127.0.0.1"
         let contentType = request.headers["content-type"] ?? ""
         var entry: JSONObject
+        // A file uploaded here is served from the document's own URL, once its id is known.
+        var downloadKey: String?
         if contentType.lowercased().hasPrefix("application/json") {
             switch documentServiceFile(request.body) {
             case .file(let described): entry = described
@@ -155,10 +157,8 @@ public final class TenderSandbox: WebServerDelegate {
             // upload leaves bytes nothing links to.
             let key = Self.newIdentifier()
             documents.storeFile(key, file.bytes)
-            entry = [
-                "title": file.fileName, "format": file.contentType, "hash": "md5:" + MD5.hex(file.bytes),
-                "url": "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/{id}?download=\(key)",
-            ]
+            downloadKey = key
+            entry = ["title": file.fileName, "format": file.contentType, "hash": "md5:" + MD5.hex(file.bytes)]
         }
         return documents.withDocument(resource, id) { document -> HTTPResponse in
             guard var tender = document else { return notFound(resource) }
@@ -173,7 +173,9 @@ public final class TenderSandbox: WebServerDelegate {
             let now = Timestamp.now.iso8601
             let newId = documentId ?? Self.newIdentifier()
             entry["id"] = newId
-            entry["url"] = (entry["url"] as? String)?.replacingOccurrences(of: "/documents/{id}?", with: "/documents/\(newId)?")
+            if let downloadKey {
+                entry["url"] = "http://\(host)/api/\(sandboxAPIVersion)/\(resource)/\(id)/documents/\(newId)?download=\(downloadKey)"
+            }
             entry["documentOf"] = "tender"
             entry["datePublished"] = now
             entry["dateModified"] = now
