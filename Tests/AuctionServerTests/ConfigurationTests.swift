@@ -85,6 +85,24 @@ import Testing
         #expect(process.log.contains("AUCTIOND_LIMITS_MAX_CONNECTIONS: '-5' is not a whole number"))
     }
 
+    @Test func theDocumentServiceNeedsItsURL() throws {
+        let folder = makeTemporaryDirectory("config")
+        let process = try ManagedProcess(
+            executable: builtProduct("auctiond"), arguments: ["serve"],
+            environment: ["AUCTIOND_AUDIT_UPLOAD": "documentService", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
+            logPath: folder + "/log")
+        #expect(waitUntil { !process.isRunning })
+        #expect(
+            process.log.contains("auditUpload is documentService, so documentServiceUrl must be the document service's http(s) URL, got ''")
+        )
+        let misspelt = try ManagedProcess(
+            executable: builtProduct("auctiond"), arguments: ["serve"],
+            environment: ["AUCTIOND_AUDIT_UPLOAD": "docservice", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
+            logPath: folder + "/log2")
+        #expect(waitUntil { !misspelt.isRunning })
+        #expect(misspelt.log.contains("AUCTIOND_AUDIT_UPLOAD"), "\(misspelt.log)")
+    }
+
     @Test func auctiondRefusesAnUnknownKeyInItsFile() throws {
         let folder = makeTemporaryDirectory("config")
         try "limits:\n  maxConection: 5\n".write(toFile: folder + "/auctiond.yaml", atomically: true, encoding: .utf8)
