@@ -25,6 +25,9 @@ private final class FuzzRuntime: ServiceRuntime, @unchecked Sendable {
             })
     }
     func publicState(of auctionId: String) -> PublicAuctionState? { nil }
+    func auditDocument(of auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
+        answer(HTTPResponse(status: 200, contentType: "application/yaml; charset=utf-8", body: Array("auctionId: x\n".utf8)))
+    }
     func cancel(_ auctionId: String, answer: @escaping @Sendable (HTTPResponse) -> Void) {
         reachedAdmin = true
         answer(HTTPResponse(status: 200, text: "{}"))
