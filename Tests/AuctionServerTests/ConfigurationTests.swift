@@ -75,41 +75,35 @@ import Testing
         #expect(refusal("workers: 2\n  - :").hasPrefix("x.yaml is not valid YAML"))
     }
 
-    @Test func auctiondRefusesABadConfigurationWithAClearMessage() throws {
+    /// Starts auctiond with `environment` (and a hash secret) and returns its log once it has
+    /// stopped; nil if it is still running after the wait.
+    private func logOfARefusedStart(_ environment: [String: String], arguments: [String] = ["serve"]) throws -> String? {
         let folder = makeTemporaryDirectory("config")
         let process = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"],
-            environment: ["AUCTIOND_LIMITS_MAX_CONNECTIONS": "-5", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
+            executable: builtProduct("auctiond"), arguments: arguments,
+            environment: environment.merging(["AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret]) { given, _ in given },
             logPath: folder + "/log")
-        #expect(waitUntil { !process.isRunning })
-        #expect(process.log.contains("AUCTIOND_LIMITS_MAX_CONNECTIONS: '-5' is not a whole number"))
+        return waitUntil { !process.isRunning } ? process.log : nil
+    }
+
+    @Test func auctiondRefusesABadConfigurationWithAClearMessage() throws {
+        let log = try logOfARefusedStart(["AUCTIOND_LIMITS_MAX_CONNECTIONS": "-5"])
+        #expect(log?.contains("AUCTIOND_LIMITS_MAX_CONNECTIONS: '-5' is not a whole number") == true)
     }
 
     @Test func theDocumentServiceNeedsItsURL() throws {
-        let folder = makeTemporaryDirectory("config")
-        let process = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"],
-            environment: ["AUCTIOND_AUDIT_UPLOAD": "documentService", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
-            logPath: folder + "/log")
-        #expect(waitUntil { !process.isRunning })
+        let withoutURL = try logOfARefusedStart(["AUCTIOND_AUDIT_UPLOAD": "documentService"])
         #expect(
-            process.log.contains("auditUpload is documentService, so documentServiceUrl must be the document service's http(s) URL, got ''")
-        )
-        let misspelt = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve"],
-            environment: ["AUCTIOND_AUDIT_UPLOAD": "docservice", "AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret],
-            logPath: folder + "/log2")
-        #expect(waitUntil { !misspelt.isRunning })
-        #expect(misspelt.log.contains("AUCTIOND_AUDIT_UPLOAD"), "\(misspelt.log)")
+            withoutURL?.contains(
+                "auditUpload is documentService, so documentServiceUrl must be the document service's http(s) URL, got ''") == true)
+        let misspelt = try logOfARefusedStart(["AUCTIOND_AUDIT_UPLOAD": "docservice"])
+        #expect(misspelt?.contains("AUCTIOND_AUDIT_UPLOAD") == true, "\(misspelt ?? "still running")")
     }
 
     @Test func auctiondRefusesAnUnknownKeyInItsFile() throws {
         let folder = makeTemporaryDirectory("config")
         try "limits:\n  maxConection: 5\n".write(toFile: folder + "/auctiond.yaml", atomically: true, encoding: .utf8)
-        let process = try ManagedProcess(
-            executable: builtProduct("auctiond"), arguments: ["serve", "--config", folder + "/auctiond.yaml"],
-            environment: ["AUCTIOND_HASH_SECRETS": AuctiondProcess.hashSecret], logPath: folder + "/log")
-        #expect(waitUntil { !process.isRunning })
-        #expect(process.log.contains("unknown key 'limits.maxConection'"), "\(process.log)")
+        let log = try logOfARefusedStart([:], arguments: ["serve", "--config", folder + "/auctiond.yaml"])
+        #expect(log?.contains("unknown key 'limits.maxConection'") == true, "\(log ?? "still running")")
     }
 }
