@@ -357,7 +357,8 @@ struct SyncWork: LoopWork {
     /// Appends `resultsReported` (compare-and-set) and takes the report out of the outbox.
     private func markReported(_ id: String) throws {
         try store.queueAudit(id)
-        _ = try store.appendDecided(id) { state, now in state.status == .active ? .resultsReported(at: now) : nil }
+        let (_, event) = try store.appendDecided(id) { state, now in state.status == .active ? .resultsReported(at: now) : nil }
+        if event != nil { try store.queueAudit(id) }
         try store.removeReport(id)
     }
 
@@ -445,6 +446,7 @@ struct SyncWork: LoopWork {
                 state.status == .finished ? .namesRevealed(names: names, at: now) : nil
             }
             if event != nil {
+                try store.queueAudit(id)
                 logger.notice("names revealed", metadata: ["auction": "\(id)", "tenderStatus": "\(status)"])
                 retryAt[id] = nil
             }

@@ -63,7 +63,8 @@ extension AuctionStore {
 
     /// The auction's audit document is to be (re)attached to the tender. Queued before the event
     /// it is to show is appended (results reported, names revealed), so that no crash between
-    /// the two leaves it out; `auditAttached` takes it out only once the document covers the log.
+    /// the two leaves it out, and again after it, so that a document another process attaches
+    /// meanwhile, made before the event, cannot take it out (`auditAttached`).
     public func queueAudit(_ auctionId: String) throws(AuctionStoreError) {
         _ = try run { try $0.execute("SADD", ServiceKeys.auditOutbox, auctionId) }
     }
@@ -77,15 +78,19 @@ extension AuctionStore {
         try run { try $0.execute("HGET", AuctionKeys(auctionId).live, "auditDocument") }.string
     }
 
-    /// The document the API holds as `documentId` shows the log up to `seq`. It leaves the outbox
-    /// unless an event came after `seq` (one appended while it was being sent): then it stays,
-    /// and the next pass sends the document again.
+    /// The document the API holds as `documentId` shows the log up to `seq`. It leaves the outbox,
+    /// and is queued again if the log has gone past `seq` (an event appended while it was being
+    /// sent). Taken out first and the log read after: an event appended in between is either
+    /// seen here or queued by its appender after this removal, so none is left out. (The outbox
+    /// and the auction are in different slots on a cluster: no script can do both at once.)
     public func auditAttached(_ auctionId: String, documentId: String, coveringSeq seq: Int64) throws(AuctionStoreError) {
         let live = AuctionKeys(auctionId).live
-        let replies = try run { connection in
-            try connection.pipeline([command("HSET", live, "auditDocument", documentId), command("HGET", live, "seq")])
+        _ = try run { connection in
+            try connection.pipeline([
+                command("HSET", live, "auditDocument", documentId), command("SREM", ServiceKeys.auditOutbox, auctionId),
+            ])
         }
-        if (replies[1].integer ?? 0) <= seq { _ = try run { try $0.execute("SREM", ServiceKeys.auditOutbox, auctionId) } }
+        if (try run { try $0.execute("HGET", live, "seq") }.integer ?? 0) > seq { try queueAudit(auctionId) }
     }
 
     /// The audit cannot be made (the record does not replay): it leaves the outbox; the reason is logged.

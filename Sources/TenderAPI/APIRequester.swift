@@ -25,7 +25,15 @@ final class APIRequester: Sendable {
         authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(TenderAPIError) -> T {
+    /// `send`, and the 2xx body read as `type`.
+    func decoded<T: Decodable>(
+        _ type: T.Type, _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String = "application/json"
+    ) throws(TenderAPIError) -> T {
+        try decode(type, send(method, path, query: query, body: body, contentType: contentType))
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws(TenderAPIError) -> T {
         do { return try JSONDecoder().decode(type, from: body) } catch {
             throw .undecodable("\(error)")
         }

@@ -49,7 +49,7 @@ public final class DocumentServiceClient: Sendable {
     /// tender.
     public func upload(fileName: String, contentType: String, contents: [UInt8]) throws(TenderAPIError) -> StoredFile {
         let form = MultipartFile(fileName: fileName, contentType: contentType, contents: contents)
-        return try requester.decode(UploadAnswer.self, requester.send("POST", "/upload", body: form.body, contentType: form.contentType))
+        return try requester.decoded(UploadAnswer.self, "POST", "/upload", body: form.body, contentType: form.contentType)
             .data
     }
 }

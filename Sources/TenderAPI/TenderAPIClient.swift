@@ -175,40 +175,36 @@ public final class TenderAPIClient: Sendable {
 
     /// `GET /{resource}/{id}`: the public document.
     public func tender(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
-        try requester.decode(APIEnvelope<TenderDocument>.self, requester.send("GET", "/\(resource.rawValue)/\(id)")).data
+        try requester.decoded(APIEnvelope<TenderDocument>.self, "GET", "/\(resource.rawValue)/\(id)").data
     }
 
     /// `GET /{resource}/{id}/auction`: the private view with the bids' prices.
     public func auctionView(_ resource: TenderResource, id: String) throws(TenderAPIError) -> TenderDocument {
-        try requester.decode(APIEnvelope<TenderDocument>.self, requester.send("GET", "/\(resource.rawValue)/\(id)/auction")).data
+        try requester.decoded(APIEnvelope<TenderDocument>.self, "GET", "/\(resource.rawValue)/\(id)/auction").data
     }
 
     /// `PATCH /{resource}/{id}/auction[/{lotId}]` with `{"data": …}`: the links.
     @discardableResult
     public func patchAuction(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
-        try requester.decode(
-            APIEnvelope<TenderDocument>.self, requester.send("PATCH", Self.auctionPath(resource, id, lotId), body: body)
-        ).data
+        try requester.decoded(APIEnvelope<TenderDocument>.self, "PATCH", Self.auctionPath(resource, id, lotId), body: body).data
     }
 
     /// `POST /{resource}/{id}/auction[/{lotId}]` with the results.
     @discardableResult
     public func postResults(_ resource: TenderResource, id: String, lotId: String?, body: Data) throws(TenderAPIError) -> TenderDocument {
-        try requester.decode(
-            APIEnvelope<TenderDocument>.self, requester.send("POST", Self.auctionPath(resource, id, lotId), body: body)
-        ).data
+        try requester.decoded(APIEnvelope<TenderDocument>.self, "POST", Self.auctionPath(resource, id, lotId), body: body).data
     }
 
     /// `GET /{resource}?offset=…`: the tenders changed after `offset`, oldest first.
     public func tenderList(_ resource: TenderResource, offset: String?) throws(TenderAPIError) -> TenderListPage {
         var query = [("opt_fields", "status")]
         if let offset { query.append(("offset", offset)) }
-        return try requester.decode(TenderListPage.self, requester.send("GET", "/\(resource.rawValue)", query: query))
+        return try requester.decoded(TenderListPage.self, "GET", "/\(resource.rawValue)", query: query)
     }
 
     /// `GET /{resource}/{id}/documents`: the tender's documents, the latest version of each.
     public func documents(_ resource: TenderResource, id: String) throws(TenderAPIError) -> [TenderFile] {
-        try requester.decode(APIEnvelope<[TenderFile]>.self, requester.send("GET", "/\(resource.rawValue)/\(id)/documents")).data
+        try requester.decoded(APIEnvelope<[TenderFile]>.self, "GET", "/\(resource.rawValue)/\(id)/documents").data
     }
 
     /// Attaches a file to the tender (`POST /{resource}/{id}/documents`, multipart, as the API's
@@ -220,11 +216,10 @@ public final class TenderAPIClient: Sendable {
         contents: [UInt8]
     ) throws(TenderAPIError) -> TenderFile {
         let form = MultipartFile(fileName: fileName, contentType: contentType, contents: contents)
-        return try requester.decode(
+        return try requester.decoded(
             APIEnvelope<TenderFile>.self,
-            requester.send(
-                documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: form.body,
-                contentType: form.contentType)
+            documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: form.body,
+            contentType: form.contentType
         ).data
     }
 
@@ -237,9 +232,8 @@ public final class TenderAPIClient: Sendable {
     ) throws(TenderAPIError) -> TenderFile {
         let body: Data
         do { body = try JSONEncoder().encode(APIEnvelope(data: stored)) } catch { throw .undecodable("\(error)") }
-        return try requester.decode(
-            APIEnvelope<TenderFile>.self,
-            requester.send(documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: body)
+        return try requester.decoded(
+            APIEnvelope<TenderFile>.self, documentId == nil ? "POST" : "PUT", Self.documentPath(resource, id, documentId), body: body
         ).data
     }
 

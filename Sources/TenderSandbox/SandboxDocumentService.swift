@@ -94,12 +94,8 @@ extension TenderSandbox {
     }
 
     private func documentServiceAuthorization(_ request: HTTPRequest) -> HTTPResponse? {
-        guard let header = request.headers["authorization"], header.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) })
-        else { return Self.apiError(401, "header", "Authorization", "Authentication required") }
-        guard decoded == "\(settings.documentServiceUser):\(settings.documentServicePassword)" else {
-            return Self.apiError(403, "url", "permission", "Forbidden")
+        Self.basicAuthorization(request) { user, password in
+            user == settings.documentServiceUser && password == settings.documentServicePassword
         }
-        return nil
     }
 }

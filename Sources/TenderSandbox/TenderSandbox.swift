@@ -574,11 +574,16 @@ public final class TenderSandbox: WebServerDelegate {
     // MARK: - Answers
 
     private func authorization(_ request: HTTPRequest) -> HTTPResponse? {
+        Self.basicAuthorization(request) { user, _ in user == settings.token }
+    }
+
+    /// HTTP Basic: 401 without credentials, 403 when `accepts` refuses the user and password.
+    static func basicAuthorization(_ request: HTTPRequest, accepts: (String, String) -> Bool) -> HTTPResponse? {
         guard let header = request.headers["authorization"], header.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(header.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) })
-        else { return Self.apiError(401, "header", "Authorization", "Authentication required") }
-        let user = decoded.split(separator: ":", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        guard user == settings.token else { return Self.apiError(403, "url", "permission", "Forbidden") }
+        else { return apiError(401, "header", "Authorization", "Authentication required") }
+        let parts = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard accepts(parts[0], parts.count > 1 ? parts[1] : "") else { return apiError(403, "url", "permission", "Forbidden") }
         return nil
     }
 

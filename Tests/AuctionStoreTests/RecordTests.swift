@@ -122,6 +122,19 @@ import Testing
         }
     }
 
+    /// The audit outbox: a document that covers less than the log leaves the auction queued (an
+    /// event came while it was sent); one that covers the whole log takes it out, its id kept.
+    @Test func anAuditDocumentLeavesTheOutboxOnlyWhenItCoversTheLog() throws {
+        let fixture = try finishedAuction()
+        let last = try #require(try fixture.store.record(of: "tender-1").entries.last?.seq)
+        try fixture.store.queueAudit("tender-1")
+        try fixture.store.auditAttached("tender-1", documentId: "doc-1", coveringSeq: last - 1)
+        #expect(try fixture.store.waitingAudits() == ["tender-1"])
+        try fixture.store.auditAttached("tender-1", documentId: "doc-1", coveringSeq: last)
+        #expect(try fixture.store.waitingAudits().isEmpty)
+        #expect(try fixture.store.auditDocumentId(of: "tender-1") == "doc-1")
+    }
+
     @Test func theAuditDocumentVerifiesOnItsOwnAndNamesAnyEdit() throws {
         let fixture = try finishedAuction()
         let replay = try Replay(try fixture.store.record(of: "tender-1"))
